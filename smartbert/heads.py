@@ -1,0 +1,97 @@
+"""Per-layer plug-ins: exit classifiers, skipping gates and BERT-style pooled classifiers.
+
+Shapes follow the paper (section 3.2) and the official code (github HuBoren99/SmartBert,
+``models/Classifier.py``, ``models/Gate.py``), which follow FastBERT (Liu et al., 2020):
+a narrowing Linear h->128 with tanh, multi-head self-attention at width 128 with query, key and
+value projections and no output projection, then the [CLS] position.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+NARROW_WIDTH = 128
+
+
+class NarrowSelfAttention(nn.Module):
+    """Multi-head self-attention at a small width (Q, K, V projections, no output projection)."""
+
+    def __init__(self, width: int, heads: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        if width % heads:
+            raise ValueError(f"width {width} is not a multiple of heads {heads}")
+        self.heads, self.dropout = heads, dropout
+        self.query, self.key, self.value = (nn.Linear(width, width) for _ in range(3))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        batch, length, width = x.shape
+        split = lambda t: t.view(batch, length, self.heads, width // self.heads).transpose(1, 2)  # noqa: E731
+        out = F.scaled_dot_product_attention(
+            split(self.query(x)), split(self.key(x)), split(self.value(x)), attn_mask=mask,
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        return out.transpose(1, 2).reshape(batch, length, width)
+
+
+class ExitClassifier(nn.Module):
+    """FastBERT / SmartBERT exit classifier C^i (eq. 2): tanh(Linear h->128), self-attention,
+    [CLS], tanh(Linear 128->128), Linear 128->labels. The official code uses 4 heads."""
+
+    kind = "exit_classifier"
+
+    def __init__(self, hidden: int, num_labels: int, width: int = NARROW_WIDTH, heads: int = 4,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        self.narrow = nn.Linear(hidden, width)
+        self.attention = NarrowSelfAttention(width, heads, dropout)
+        self.dense = nn.Linear(width, width)
+        self.out = nn.Linear(width, num_labels)
+
+    def token_states(self, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """H^i = Self-Attention(tanh(Linear(X^i))), every token (eq. 5 uses it)."""
+        return self.attention(torch.tanh(self.narrow(hidden)), mask)
+
+    def classify(self, states: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.tanh(self.dense(states[:, 0])))
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return self.classify(self.token_states(hidden, mask))
+
+
+class SkipGate(nn.Module):
+    """Skipping gate G^i (eq. 1): tanh(Linear h->128), 2-head self-attention, [CLS],
+    Linear 128->1, sigmoid. Returns the probability of skipping layer i, one per sample."""
+
+    kind = "skip_gate"
+
+    def __init__(self, hidden: int, width: int = NARROW_WIDTH, heads: int = 2, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.narrow = nn.Linear(hidden, width)
+        self.attention = NarrowSelfAttention(width, heads, dropout)
+        self.out = nn.Linear(width, 1)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        states = self.attention(torch.tanh(self.narrow(hidden)), mask)
+        return torch.sigmoid(self.out(states[:, 0])).squeeze(-1)
+
+
+class PooledClassifier(nn.Module):
+    """BERT's sequence classifier (pooler Linear h->h + tanh on [CLS], dropout, Linear h->labels);
+    also DeeBERT's off-ramp (Xin et al., 2020), which has the same shape."""
+
+    kind = "pooled_classifier"
+
+    def __init__(self, hidden: int, num_labels: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.pooler = nn.Linear(hidden, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, num_labels)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.out(self.dropout(torch.tanh(self.pooler(hidden[:, 0]))))
+
+
+#: Head kinds by name, for FLOPs accounting and for rebuilding saved models.
+HEAD_KINDS: dict[str, type[nn.Module]] = {cls.kind: cls for cls in (ExitClassifier, PooledClassifier)}

@@ -1,0 +1,131 @@
+"""Exit policies. One implementation serves both replay (over a recorded trace) and true
+dynamic inference (over the layers computed so far), so the two cannot drift apart.
+
+A policy maps per-layer logits ``[N, L, C]`` (NaN where no head was evaluated) and the mask of
+evaluated heads ``[N, L]`` to ``[N, L]``: would the example exit at layer i, given layers <= i.
+It must be causal (position i may only look at positions <= i): dynamic inference relies on it.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from smartbert.errors import SmartBertError, UnknownNameError
+
+
+def softmax_entropy(logits: np.ndarray) -> np.ndarray:
+    """Entropy (nats) of softmax(logits) over the last axis, computed in float64."""
+    z = logits.astype(np.float64)
+    z = z - np.nanmax(z, axis=-1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return -(np.exp(log_p) * log_p).sum(axis=-1)
+
+
+class ExitPolicy(ABC):
+    """Decides, layer by layer, whether an example leaves the network."""
+
+    name: str
+
+    @abstractmethod
+    def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
+        """[N, L] bool: exit at layer i (only where ``evaluated``)."""
+
+    def describe(self) -> str:
+        return self.name
+
+
+@dataclass
+class EntropyExit(ExitPolicy):
+    """Exit iff Entropy(z^i) < S (eq. 10; DeeBERT's rule as well)."""
+
+    threshold: float
+    name = "entropy"
+
+    def __post_init__(self) -> None:
+        _check_threshold(self.threshold, "entropy", upper=None)
+
+    def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return evaluated & (softmax_entropy(logits) < self.threshold)
+
+
+@dataclass
+class NormalisedEntropyExit(ExitPolicy):
+    """Exit iff Entropy(z^i) / ln(C) < S: FastBERT's "speed" (Liu et al., 2020)."""
+
+    threshold: float
+    name = "normalised_entropy"
+
+    def __post_init__(self) -> None:
+        _check_threshold(self.threshold, "normalised entropy", upper=1.0)
+
+    def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return evaluated & (softmax_entropy(logits) / math.log(logits.shape[-1]) < self.threshold)
+
+
+@dataclass
+class PatienceExit(ExitPolicy):
+    """Exit once the prediction stayed the same for ``patience`` consecutive evaluated heads
+    after the first (PABEE, Zhou et al., 2020: counter reaches t)."""
+
+    patience: int
+    name = "patience"
+
+    def __post_init__(self) -> None:
+        if int(self.patience) != self.patience or self.patience < 1:
+            raise SmartBertError(f"patience must be a positive integer, got {self.patience}")
+        self.patience = int(self.patience)
+
+    def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
+        n, num_layers = evaluated.shape
+        predictions = np.where(evaluated, np.nan_to_num(logits, nan=-np.inf).argmax(-1), -1)
+        out = np.zeros_like(evaluated)
+        counter = np.zeros(n, dtype=int)
+        previous = np.full(n, -1)
+        for layer in range(num_layers):
+            here = evaluated[:, layer]
+            same = here & (predictions[:, layer] == previous)
+            counter = np.where(same, counter + 1, np.where(here, 0, counter))
+            previous = np.where(here, predictions[:, layer], previous)
+            out[:, layer] = here & (counter >= self.patience)
+        return out
+
+
+@dataclass
+class NoExit(ExitPolicy):
+    """Never exit early: full depth (static models; SmartBERT's skip-only mode, Table 3)."""
+
+    name = "none"
+
+    def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
+        return np.zeros_like(evaluated, dtype=bool)
+
+
+POLICIES: dict[str, type[ExitPolicy]] = {
+    "entropy": EntropyExit,
+    "normalised_entropy": NormalisedEntropyExit,
+    "patience": PatienceExit,
+    "none": NoExit,
+}
+
+
+def make_policy(name: str, threshold: float | None = None) -> ExitPolicy:
+    """A policy by name; ``threshold`` is S for entropy policies, the patience for ``patience``."""
+    if name not in POLICIES:
+        raise UnknownNameError("exit policy", name, list(POLICIES))
+    if name == "none":
+        return NoExit()
+    if threshold is None:
+        raise SmartBertError(f"exit policy {name!r} needs a threshold")
+    return POLICIES[name](threshold)
+
+
+def _check_threshold(value: float, what: str, upper: float | None) -> None:
+    if not isinstance(value, (int, float)) or math.isnan(value) or value < 0 or (upper is not None and value > upper):
+        bound = f"[0, {upper}]" if upper is not None else ">= 0"
+        raise SmartBertError(f"{what} threshold S must be a number {bound}, got {value!r}")

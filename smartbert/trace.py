@@ -1,0 +1,130 @@
+"""Trace, replay and cost: the suite's core idea (DESIGN.md).
+
+Exit decisions never change what a layer computes, only where the walk stops. So a model is run
+once over the eval set through every layer it would execute, recording per example and layer:
+whether the layer ran (a gate may skip it), the gate's probability, and the exit head's logits.
+Any exit policy at any threshold is then *replayed* from the trace, with the exit layer, the
+prediction and how many layers, heads and gates were evaluated, hence its FLOPs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from smartbert.data.encode import EncodedSplit, iterate_batches
+from smartbert.io import atomic_path
+from smartbert.model import EarlyExitModel
+from smartbert.policies import ExitPolicy
+
+
+@dataclass
+class Trace:
+    """Per-example, per-layer records of one model on one split ([N, L] and [N, L, C] arrays)."""
+
+    labels: np.ndarray          # [N] int
+    ran: np.ndarray             # [N, L] bool: layer i was computed
+    evaluated: np.ndarray       # [N, L] bool: exit head i produced logits
+    logits: np.ndarray          # [N, L, C] float32, NaN where not evaluated
+    gate_prob: np.ndarray       # [N, L] float32, NaN for models without gates
+    lengths: np.ndarray         # [N] int: tokens per example
+    meta: dict = field(default_factory=dict)  # method, task, backbone shape, head kind, provenance
+
+    @property
+    def num_examples(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.ran.shape[1])
+
+    @property
+    def has_gates(self) -> bool:
+        return bool(self.meta.get("has_gates", False))
+
+    def save(self, path: str | Path) -> None:
+        """One ``.npz`` (no pickle), written atomically."""
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez_compressed(handle, labels=self.labels, ran=self.ran, evaluated=self.evaluated,
+                                    logits=self.logits, gate_prob=self.gate_prob, lengths=self.lengths,
+                                    meta=np.array(json.dumps(self.meta)))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Trace":
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in ("labels", "ran", "evaluated", "logits", "gate_prob", "lengths")}
+            meta = json.loads(str(data["meta"]))
+        return cls(**arrays, meta=meta)
+
+
+@torch.no_grad()
+def record_trace(model: EarlyExitModel, data: EncodedSplit, batch_size: int = 64, meta: dict | None = None,
+                 progress: bool = False) -> Trace:
+    """Run ``model`` once over ``data`` along its inference path (:meth:`EarlyExitModel.walk`)."""
+    model.eval()
+    n, num_layers, num_labels = len(data), model.num_layers, model.num_labels
+    ran = np.zeros((n, num_layers), dtype=bool)
+    evaluated = np.zeros((n, num_layers), dtype=bool)
+    logits = np.full((n, num_layers, num_labels), np.nan, dtype=np.float32)
+    gate_prob = np.full((n, num_layers), np.nan, dtype=np.float32)
+    batches = iterate_batches(data, batch_size, shuffle=False)
+    if progress:
+        from tqdm import tqdm
+
+        batches = tqdm(batches, total=-(-n // batch_size), desc="trace", unit="batch")
+    for batch in batches:
+        rows = batch["index"].numpy()
+        for step in model.walk(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]):
+            i = step.layer - 1
+            ran[rows, i] = step.ran.numpy()
+            evaluated[rows, i] = step.evaluated.numpy()
+            logits[rows, i] = step.logits.numpy()
+            if step.gate_prob is not None:
+                gate_prob[rows, i] = step.gate_prob.float().numpy()
+    meta = dict(meta or {}, has_gates=model.gates is not None, exit_layers=model.exit_layers,
+                head_kind=model.head_kind, num_layers=num_layers, num_labels=num_labels)
+    return Trace(np.asarray(data.labels), ran, evaluated, logits, gate_prob,
+                 np.asarray(data.lengths()), meta)
+
+
+@dataclass
+class Replay:
+    """Outcome of one policy on a trace, per example."""
+
+    exit_layer: np.ndarray   # [N] 1-based layer whose head gave the prediction
+    prediction: np.ndarray   # [N]
+    layers_run: np.ndarray   # [N] layers computed up to the exit
+    heads: np.ndarray        # [N] exit heads evaluated up to the exit
+    gates: np.ndarray        # [N] gates evaluated up to the exit
+
+    @property
+    def layers_skipped(self) -> np.ndarray:
+        return self.exit_layer - self.layers_run
+
+
+def resolve_exits(exit_mask: np.ndarray, ran: np.ndarray, evaluated: np.ndarray, logits: np.ndarray,
+                  has_gates: bool) -> Replay:
+    """Turn a policy's [N, L] exit mask into exit layers, predictions and component counts.
+    The first layer where the policy fires is the exit; otherwise the last layer."""
+    n, num_layers = ran.shape
+    fires = exit_mask & evaluated
+    fires[:, -1] = True  # the last head always answers
+    exit_index = fires.argmax(axis=1)
+    rows = np.arange(n)
+    prediction = np.nan_to_num(logits[rows, exit_index], nan=-np.inf).argmax(-1)
+    layers_run = np.cumsum(ran, axis=1)[rows, exit_index]
+    heads = np.cumsum(evaluated, axis=1)[rows, exit_index]
+    gates = (exit_index + 1) if has_gates else np.zeros(n, dtype=int)
+    return Replay(exit_index + 1, prediction, layers_run, heads, gates)
+
+
+def replay(trace: Trace, policy: ExitPolicy) -> Replay:
+    """Replay ``policy`` on ``trace`` (equal to dynamic inference: tests prove it per method)."""
+    return resolve_exits(policy.exit_mask(trace.logits, trace.evaluated), trace.ran, trace.evaluated,
+                         trace.logits, trace.has_gates)
