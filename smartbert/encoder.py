@@ -20,7 +20,7 @@ def additive_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> to
 class LayeredEncoder(nn.Module):
     """Embeddings and the transformer layers of a BERT backbone, callable layer by layer.
 
-    ``pooler`` is kept (it may be None) so a BERT-style head can start from the pretrained one.
+    BERT's pooler is not part of it: heads that want the pretrained pooler copy it themselves.
     """
 
     def __init__(self, bert: BertModel) -> None:
@@ -28,7 +28,6 @@ class LayeredEncoder(nn.Module):
         self.config = bert.config
         self.embeddings = bert.embeddings
         self.layers = bert.encoder.layer
-        self.pooler = bert.pooler
 
     @property
     def num_layers(self) -> int:

@@ -20,7 +20,7 @@ from smartbert.errors import SmartBertError, UnknownNameError
 def softmax_entropy(logits: np.ndarray) -> np.ndarray:
     """Entropy (nats) of softmax(logits) over the last axis, computed in float64."""
     z = logits.astype(np.float64)
-    z = z - np.nanmax(z, axis=-1, keepdims=True)
+    z = z - z.max(axis=-1, keepdims=True)  # NaN rows (no head evaluated) stay NaN
     log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
     return -(np.exp(log_p) * log_p).sum(axis=-1)
 

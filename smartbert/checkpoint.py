@@ -1,0 +1,92 @@
+"""Save and load a trained model as a self-describing directory, written atomically.
+
+``DIR/model.safetensors`` (weights), ``DIR/smartbert.json`` (method and its config, task and
+labels, backbone name and config, training config and per-stage reports), ``DIR/provenance.json``,
+``DIR/tokenizer/``. Loading needs nothing else: no hub, no original backbone files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+from transformers import BertConfig, BertModel
+
+from smartbert.config import from_dict
+from smartbert.errors import CheckpointError
+from smartbert.io import atomic_path
+from smartbert.model import EarlyExitModel
+from smartbert.registry import Method, MethodConfig, get_method
+
+FORMAT_VERSION = 1
+META_FILE, WEIGHTS_FILE, PROVENANCE_FILE, TOKENIZER_DIR = "smartbert.json", "model.safetensors", "provenance.json", "tokenizer"
+
+
+@dataclass
+class LoadedModel:
+    model: EarlyExitModel
+    method: Method
+    method_config: MethodConfig
+    meta: dict[str, Any]
+    tokenizer: Any
+
+
+def save_model(directory: str | Path, model: EarlyExitModel, method: Method, method_config: MethodConfig,
+               backbone_name: str, backbone_config: BertConfig, tokenizer: Any, meta: dict[str, Any],
+               provenance: dict[str, Any]) -> Path:
+    """Write the model directory (replacing an old one only once the new one is complete)."""
+    directory = Path(directory)
+    document = {
+        "format_version": FORMAT_VERSION,
+        "method": method.name,
+        "method_config": dataclasses.asdict(method_config),
+        "backbone": backbone_name,
+        "backbone_config": backbone_config.to_dict(),
+        "num_labels": model.num_labels,
+        **meta,
+    }
+    with atomic_path(directory) as tmp:
+        tmp.mkdir()
+        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS_FILE))
+        (tmp / META_FILE).write_text(json.dumps(document, indent=2, default=str))
+        (tmp / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, default=str))
+        tokenizer.save_pretrained(str(tmp / TOKENIZER_DIR))
+    return directory
+
+
+def read_meta(directory: str | Path) -> dict[str, Any]:
+    directory = Path(directory)
+    meta_path = directory / META_FILE
+    if not meta_path.is_file() or not (directory / WEIGHTS_FILE).is_file():
+        raise CheckpointError(
+            f"{directory} is not a trained model directory (needs {META_FILE} and {WEIGHTS_FILE}); "
+            f"train one with `smartbert train ... --out {directory}`"
+        )
+    return json.loads(meta_path.read_text())
+
+
+def load_model(directory: str | Path, expect_method: str | None = None) -> LoadedModel:
+    """Rebuild the model from its directory alone."""
+    from transformers import AutoTokenizer
+
+    directory = Path(directory)
+    meta = read_meta(directory)
+    if expect_method is not None and meta["method"] != expect_method:
+        raise CheckpointError(f"{directory} holds a {meta['method']!r} model, not {expect_method!r}")
+    method = get_method(meta["method"])
+    config = from_dict(method.config_class, meta["method_config"], f"{directory / META_FILE} method_config")
+    backbone_config = BertConfig.from_dict(meta["backbone_config"])
+    backbone_config._attn_implementation = "sdpa"
+    model = method.build(BertModel(backbone_config, add_pooling_layer=False), meta["num_labels"], config)
+    try:
+        model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)), strict=True)
+    except RuntimeError as error:
+        raise CheckpointError(f"{directory}: weights do not fit a {meta['method']} model on this backbone: {error}") from error
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(directory / TOKENIZER_DIR))
+    return LoadedModel(model, method, config, meta, tokenizer)

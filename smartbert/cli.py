@@ -1,0 +1,204 @@
+"""``smartbert`` command line: train, trace, sweep, predict, flops, list."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from smartbert.errors import SmartBertError
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--glue-dir", default=None,
+                        help="folder of original GLUE TSVs (default: $GLUE_DIR; unset = Hugging Face hub)")
+    parser.add_argument("--data-source", default="auto", choices=["auto", "tsv", "hub", "synthetic"],
+                        help="auto: synthetic-* tasks are generated, GLUE tasks come from GLUE_DIR if set, else the hub")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from smartbert import __version__
+
+    parser = argparse.ArgumentParser(prog="smartbert", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a method on a task and save the model directory")
+    train.add_argument("--task", required=True, help="GLUE task (RTE, SST-2, ...) or synthetic-sentiment / synthetic-nli")
+    train.add_argument("--method", required=True, help="registered method (see `smartbert list`)")
+    train.add_argument("--backbone", default="minilm-l6", help="minilm-l6 (bundled), tiny (random), a hub id or a local directory")
+    train.add_argument("--seed", type=int, default=None, help="random seed (default 42, or the config's)")
+    train.add_argument("--config", default=None, help="YAML with optional `train:` and `method:` mappings")
+    train.add_argument("--epochs", type=int, default=None, help="override train.epochs")
+    train.add_argument("--batch-size", type=int, default=None, help="override train.batch_size")
+    train.add_argument("--learning-rate", type=float, default=None, help="override train.learning_rate")
+    train.add_argument("--max-train-examples", type=int, default=None, help="subsample train to this many (by seed)")
+    train.add_argument("--selection", choices=["dev", "heldout"], default=None,
+                       help="choose the best epoch on dev (paper) or on a held-out split of train")
+    train.add_argument("--out", required=True, help="model directory to write")
+    _add_data_options(train)
+
+    trace = commands.add_parser("trace", help="run a model once over a split and record its trace (.npz)")
+    trace.add_argument("--model", required=True, help="model directory written by `smartbert train`")
+    trace.add_argument("--task", default=None, help="task to evaluate on (default: the training task)")
+    trace.add_argument("--split", default="dev", help="split to trace (default dev)")
+    trace.add_argument("--batch-size", type=int, default=64, help="tracing batch size")
+    trace.add_argument("--out", required=True, help="trace file to write (.npz)")
+    _add_data_options(trace)
+
+    sweep = commands.add_parser("sweep", help="replay exit thresholds on a trace: metric and cost per threshold")
+    sweep.add_argument("--trace", required=True, help="trace file written by `smartbert trace`")
+    sweep.add_argument("--thresholds", default="0.1,0.3,0.5", help="comma-separated S values (patience for `patience`)")
+    sweep.add_argument("--policy", default=None, help="entropy, normalised_entropy, patience or none (default: the method's)")
+    sweep.add_argument("--seq-len", type=int, default=None, help="sequence length FLOPs are counted at (default: the model's max, 128)")
+    sweep.add_argument("--out", required=True, help="CSV to write")
+
+    predict = commands.add_parser("predict", help="per-example predictions, exit layers and FLOPs")
+    predict.add_argument("--model", required=True, help="model directory")
+    predict.add_argument("--task", default=None, help="task (default: the training task)")
+    predict.add_argument("--split", default="dev", help="split (default dev)")
+    predict.add_argument("--threshold", type=float, default=None, help="exit threshold S (ignored by static methods)")
+    predict.add_argument("--policy", default=None, help="exit policy (default: the method's)")
+    predict.add_argument("--mode", choices=["dynamic", "replay"], default="dynamic",
+                         help="dynamic: batch-1 inference that stops at the exit; replay: from a trace")
+    predict.add_argument("--out", required=True, help="CSV to write")
+    _add_data_options(predict)
+
+    flops = commands.add_parser("flops", help="FLOPs of each component of a backbone (both conventions)")
+    flops.add_argument("--backbone", default="bert-base-uncased", help="backbone name (shapes of bert-base/distilbert known offline)")
+    flops.add_argument("--seq-len", type=int, default=128, help="sequence length (paper: 128)")
+    flops.add_argument("--num-labels", type=int, default=2, help="classifier outputs")
+    flops.add_argument("--out", default=None, help="also write the table as CSV")
+
+    commands.add_parser("list", help="known tasks, methods, backbones and exit policies")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> None:
+    from smartbert.config import from_dict, load_yaml
+    from smartbert.pipeline import DataOptions, train_method
+    from smartbert.registry import get_method
+    from smartbert.trainer import TrainConfig
+
+    method = get_method(args.method)
+    document = load_yaml(args.config) if args.config else {}
+    unknown = sorted(set(document) - {"train", "method"})
+    if unknown:
+        raise SmartBertError(f"unknown top-level key(s) {unknown} in {args.config}; known: ['method', 'train']")
+    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+                 "max_train_examples": args.max_train_examples, "selection": args.selection, "seed": args.seed}
+    train_values = dict(document.get("train") or {}, **{k: v for k, v in overrides.items() if v is not None})
+    train_config = from_dict(TrainConfig, train_values, "train config")
+    method_config = from_dict(method.config_class, document.get("method"), f"method config of {method.name}")
+    summary = train_method(args.task, args.method, args.backbone, args.out, train_config, method_config,
+                           DataOptions(args.data_source, args.glue_dir), progress=not args.quiet)
+    dev = summary["dev_metrics_full_depth"]
+    print(json.dumps({"model": args.out, "task": summary["task"], "dev": dev, "majority_class": summary["dev_majority_class"],
+                      "best_epochs": {s["stage"]: s["best_epoch"] for s in summary["stages"]},
+                      "train_seconds": round(summary["train_seconds"], 1)}, indent=2))
+
+
+def _trace(args: argparse.Namespace) -> None:
+    from smartbert.pipeline import DataOptions, trace_model
+
+    trace = trace_model(args.model, args.task, args.split, DataOptions(args.data_source, args.glue_dir),
+                        args.batch_size, progress=not args.quiet)
+    trace.save(args.out)
+    print(f"traced {trace.num_examples} examples x {trace.num_layers} layers -> {args.out}")
+
+
+def _write_csv(frame, path: str) -> None:
+    from smartbert.io import atomic_write_text
+
+    atomic_write_text(path, frame.to_csv(index=False, float_format="%.4f"))
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    from smartbert.sweep import parse_thresholds, sweep
+    from smartbert.trace import Trace
+
+    if not Path(args.trace).is_file():
+        raise SmartBertError(f"trace {args.trace} not found; write it with `smartbert trace --model DIR --out {args.trace}`")
+    table = sweep(Trace.load(args.trace), parse_thresholds(args.thresholds), args.policy, args.seq_len)
+    _write_csv(table, args.out)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
+def _predict(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from smartbert.checkpoint import load_model
+    from smartbert.dynamic import predict_dynamic
+    from smartbert.pipeline import DataOptions, check_task_fits, load_encoded, trace_meta
+    from smartbert.policies import make_policy
+    from smartbert.sweep import example_costs, summarise, trace_costs
+    from smartbert.trace import record_trace, replay
+
+    loaded = load_model(args.model)
+    spec = check_task_fits(loaded, args.task)
+    data = load_encoded(spec, args.split, loaded.tokenizer, loaded.meta["train_config"]["max_seq_len"],
+                        DataOptions(args.data_source, args.glue_dir))
+    policy = make_policy(args.policy, args.threshold) if args.policy else loaded.method.policy(loaded.method_config, args.threshold)
+    trace = record_trace(loaded.model, data, meta=trace_meta(loaded, spec, args.split, args.model))
+    result = predict_dynamic(loaded.model, data, policy, progress=not args.quiet) if args.mode == "dynamic" else replay(trace, policy)
+    costs = trace_costs(trace)
+    table = pd.DataFrame({
+        "index": range(len(data)), "label": data.labels, "prediction": result.prediction,
+        "exit_layer": result.exit_layer, "layers_run": result.layers_run, "heads": result.heads, "gates": result.gates,
+        "flops_paper": example_costs(result, costs, trace.meta["head_kind"], "paper"),
+    })
+    _write_csv(table, args.out)
+    print(json.dumps({"mode": args.mode, "policy": policy.describe(), **summarise(trace, result, costs)}, indent=2))
+
+
+def _flops(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from smartbert.backbones import backbone_shape
+    from smartbert.flops import analytic_layer_macs, component_costs, flops_table
+
+    shape = backbone_shape(args.backbone)
+    costs = component_costs(shape, args.seq_len, args.num_labels)
+    table = pd.DataFrame(flops_table(costs))
+    table["paper_flops_M"] = table.pop("paper_flops") / 1e6
+    table["fvcore_macs_M"] = table.pop("fvcore_macs") / 1e6
+    print(f"{args.backbone}: {shape.num_layers} layers x {shape.hidden} hidden, {shape.heads} heads, "
+          f"ffn {shape.ffn}; sequence length {args.seq_len}, {args.num_labels} labels")
+    print("paper = 2 x MACs of linear layers (the paper's convention); fvcore = all MACs fvcore counts (+ attention)")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+    print(f"analytic layer MACs 4sh^2 + 2sh*ffn + 2s^2h = {analytic_layer_macs(shape, args.seq_len) / 1e6:,.1f}M")
+    if args.out:
+        _write_csv(table, args.out)
+
+
+def _list(args: argparse.Namespace) -> None:
+    from smartbert.data.tasks import TASKS
+    from smartbert.policies import POLICIES
+    from smartbert.registry import get_method, method_names
+
+    print("tasks:    ", ", ".join(TASKS))
+    print("methods:  ", ", ".join(f"{n} ({get_method(n).paper})" for n in method_names()))
+    print("backbones: minilm-l6 (bundled, offline), tiny (random, tests), any BERT hub id or local directory")
+    print("policies: ", ", ".join(POLICIES))
+
+
+COMMANDS = {"train": _train, "trace": _trace, "sweep": _sweep, "predict": _predict, "flops": _flops, "list": _list}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s", stream=sys.stderr)
+    try:
+        COMMANDS[args.command](args)
+    except SmartBertError as error:
+        print(f"smartbert {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""What the CLI commands do, as functions (tests and the workflow call these, not the CLI)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from smartbert import backbones
+from smartbert.checkpoint import LoadedModel, load_model, save_model
+from smartbert.config import config_hash
+from smartbert.data.encode import EncodedSplit, encode_cached
+from smartbert.data.load import Source, load_split, source_fingerprint
+from smartbert.data.splits import holdout, subsample
+from smartbert.data.tasks import TaskSpec, get_task
+from smartbert.errors import CheckpointError, SmartBertError
+from smartbert.metrics import compute_metrics, majority_class
+from smartbert.provenance import provenance
+from smartbert.registry import MethodConfig, final_logits, get_method
+from smartbert.trace import Trace, record_trace
+from smartbert.trainer import TrainConfig, predict_logits, train_stage
+
+log = logging.getLogger("smartbert")
+
+
+@dataclass
+class DataOptions:
+    """Where task data comes from (``source`` auto: GLUE_DIR if set, else the hub)."""
+
+    source: Source = "auto"
+    glue_dir: str | None = None
+
+
+def load_encoded(spec: TaskSpec, split: str, tokenizer: Any, max_seq_len: int, data: DataOptions) -> EncodedSplit:
+    """A split, tokenised (cached on disk by data fingerprint and tokenizer)."""
+    examples = load_split(spec, split, data.source, data.glue_dir)
+    key = source_fingerprint(spec, split, data.source, data.glue_dir)
+    return encode_cached(examples, tokenizer, max_seq_len, key)
+
+
+def training_splits(spec: TaskSpec, tokenizer: Any, config: TrainConfig, data: DataOptions) -> tuple[EncodedSplit, EncodedSplit, EncodedSplit]:
+    """(train, selection, dev): train subsampled to ``max_train_examples`` (by seed); selection
+    is dev, or a held-out part of train when ``config.selection == 'heldout'``."""
+    full_train = load_encoded(spec, "train", tokenizer, config.max_seq_len, data)
+    dev = load_encoded(spec, "dev", tokenizer, config.max_seq_len, data)
+    keep = subsample(range(len(full_train)), config.max_train_examples, config.seed)
+    if config.selection == "heldout":
+        keep, held = holdout(keep, config.heldout_fraction, config.seed)
+        return full_train.subset(keep), full_train.subset(held), dev
+    return full_train.subset(keep), dev, dev
+
+
+def train_method(task: str, method_name: str, backbone: str, out: str | Path, train_config: TrainConfig,
+                 method_config: MethodConfig | None = None, data: DataOptions | None = None,
+                 progress: bool = True) -> dict[str, Any]:
+    """Fine-tune ``method_name`` on ``task`` from ``backbone``; save to ``out``; return the summary."""
+    spec, method, data = get_task(task), get_method(method_name), data or DataOptions()
+    method_config = method_config or method.config_class()
+    if not isinstance(method_config, method.config_class):
+        raise SmartBertError(f"method {method.name} takes a {method.config_class.__name__}, got {type(method_config).__name__}")
+    stages = method.stages(method_config)
+    started = time.perf_counter()
+    tokenizer = backbones.load_tokenizer(backbone)
+    train, select, dev = training_splits(spec, tokenizer, train_config, data)
+    log.info("%s: %d train, %d selection (%s), %d dev examples", spec.name, len(train), len(select),
+             train_config.selection, len(dev))
+    torch.manual_seed(train_config.seed)
+    bert = backbones.load_backbone(backbone, seed=train_config.seed)
+    model = method.build(bert, spec.num_labels, method_config)
+    reports = []
+    for stage in stages:
+        if stage.reuse:
+            raise SmartBertError(f"stage {stage.name} of {method.name} reuses {stage.reuse!r}; pass its model directory")
+        reports.append(train_stage(model, stage, train, select, spec, train_config, progress))
+    dev_predictions = predict_logits(model, dev, final_logits, train_config.eval_batch_size).argmax(-1)
+    summary = {
+        "task": spec.name,
+        "labels": list(spec.labels),
+        "train_config": dataclasses.asdict(train_config),
+        "data": dataclasses.asdict(data),
+        "sizes": {"train": len(train), "selection": len(select), "dev": len(dev)},
+        "stages": [dataclasses.asdict(r) for r in reports],
+        "dev_metrics_full_depth": compute_metrics(spec, dev_predictions, dev.labels),
+        "dev_majority_class": majority_class(spec, dev.labels),
+        "train_seconds": time.perf_counter() - started,
+    }
+    chash = config_hash(train_config, method_config, {"method": method.name, "task": spec.name, "backbone": backbone})
+    save_model(out, model, method, method_config, backbone, bert.config, tokenizer, summary,
+               provenance(seed=train_config.seed, config_hash=chash))
+    return summary
+
+
+def trace_model(model_dir: str | Path, task: str | None = None, split: str = "dev", data: DataOptions | None = None,
+                batch_size: int = 64, progress: bool = True) -> Trace:
+    """Run a saved model once over ``split`` along its inference path and record the trace."""
+    loaded = load_model(model_dir)
+    spec = check_task_fits(loaded, task)
+    encoded = load_encoded(spec, split, loaded.tokenizer, loaded.meta["train_config"]["max_seq_len"], data or DataOptions())
+    meta = trace_meta(loaded, spec, split, model_dir)
+    return record_trace(loaded.model, encoded, batch_size, meta, progress)
+
+
+def check_task_fits(loaded: LoadedModel, task: str | None) -> TaskSpec:
+    """The task to evaluate on (default: the one trained on); its labels must be the model's."""
+    spec = get_task(task or loaded.meta["task"])
+    if list(spec.labels) != list(loaded.meta["labels"]):
+        raise CheckpointError(
+            f"the model was trained on {loaded.meta['task']} with labels {loaded.meta['labels']}; "
+            f"{spec.name} has labels {list(spec.labels)}: evaluate it on a task with the same labels"
+        )
+    return spec
+
+
+def trace_meta(loaded: LoadedModel, spec: TaskSpec, split: str, model_dir: str | Path) -> dict[str, Any]:
+    shape = backbones.BackboneShape.from_config(loaded.model.encoder.config)
+    return {
+        "method": loaded.method.name,
+        "task": spec.name,
+        "trained_on": loaded.meta["task"],
+        "split": split,
+        "backbone": loaded.meta["backbone"],
+        "shape": shape.as_dict(),
+        "reference_layers": loaded.meta.get("reference_layers", shape.num_layers),
+        "max_seq_len": loaded.meta["train_config"]["max_seq_len"],
+        "model_dir": str(model_dir),
+        "method_config": loaded.meta["method_config"],
+        "provenance": provenance(seed=loaded.meta["train_config"]["seed"]),
+    }

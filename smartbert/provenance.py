@@ -1,0 +1,56 @@
+"""Where a result came from: commit, package versions, device, seed, config hash."""
+
+from __future__ import annotations
+
+import platform
+import socket
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+PACKAGES = ("torch", "transformers", "datasets", "numpy", "scikit-learn", "fvcore", "smartbert-repro")
+
+
+def git_commit(directory: Path | None = None) -> str:
+    directory = directory or Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=directory,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def device_description() -> str:
+    if torch.cuda.is_available():
+        return f"cuda:{torch.cuda.get_device_name(0)}"
+    return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+
+
+def provenance(seed: int | None = None, config_hash: str | None = None, **extra) -> dict:
+    return {
+        "commit": git_commit(),
+        "versions": versions(),
+        "device": device_description(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seed": seed,
+        "config_hash": config_hash,
+        **extra,
+    }

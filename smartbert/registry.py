@@ -1,0 +1,117 @@
+"""The one method interface (DESIGN.md): every method registers under one name, used as the
+registry key, the config block ``methods.<name>``, the file ``baselines/<name>.py`` and the path
+part ``.../<name>/...``.
+
+A method says how to build its model from a backbone, its training stages (a stage may be
+reused from another method's checkpoint), its default exit policy and its config dataclass.
+Training loops, tracing, replay, dynamic inference, metrics and FLOPs are shared.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar, Iterable
+
+import torch
+from torch import nn
+from transformers import BertModel
+
+from smartbert.errors import UnknownNameError
+from smartbert.model import EarlyExitModel
+from smartbert.policies import ExitPolicy, make_policy
+
+Batch = dict[str, torch.Tensor]
+LossFn = Callable[[EarlyExitModel, Batch, int], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+def final_logits(model: EarlyExitModel, batch: Batch) -> torch.Tensor:
+    """The last head's logits on the full-depth path (how a stage is scored by default)."""
+    logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+    return logits[model.num_layers]
+
+
+@dataclass
+class Stage:
+    """One training stage: which parameters train, on which loss, and how an epoch is scored.
+
+    ``loss(model, batch, epoch)`` returns the total loss and its named terms (for logs and the
+    non-finite-loss error). ``reuse`` names another method whose trained model *is* this stage
+    (DeeBERT's stage 1 is BERT's fine-tuned model); ``epochs`` and ``learning_rate`` override the
+    shared training config.
+    """
+
+    name: str
+    trainable: Callable[[EarlyExitModel], Iterable[nn.Parameter]]
+    loss: LossFn
+    score_logits: Callable[[EarlyExitModel, Batch], torch.Tensor] = final_logits
+    epochs: int | None = None
+    learning_rate: float | None = None
+    reuse: str | None = None
+
+
+@dataclass
+class MethodConfig:
+    """Base of every method's config (PEFT-style: one dataclass per method, documented fields)."""
+
+    dropout: float = field(default=0.1, metadata={"help": "dropout inside the heads"})
+
+
+class Method(ABC):
+    """A method: subclasses set ``name``, ``config_class``, ``default_policy`` and implement
+    :meth:`build` and :meth:`stages`, then decorate themselves with :func:`register`."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type[MethodConfig]] = MethodConfig
+    default_policy: ClassVar[str] = "none"
+    paper: ClassVar[str] = ""
+
+    @abstractmethod
+    def build(self, backbone: BertModel, num_labels: int, config: MethodConfig) -> EarlyExitModel:
+        """The method's model on ``backbone`` (a transformers BertModel, weights loaded)."""
+
+    @abstractmethod
+    def stages(self, config: MethodConfig) -> list[Stage]:
+        """Training stages, in order."""
+
+    def policy(self, config: MethodConfig, threshold: float | None) -> ExitPolicy:
+        """The method's exit rule at ``threshold`` (ignored by static methods)."""
+        return make_policy(self.default_policy, None if self.default_policy == "none" else threshold)
+
+
+METHODS: dict[str, Method] = {}
+_PLUGINS_LOADED = False
+
+
+def register(cls: type[Method]) -> type[Method]:
+    """Class decorator: make ``cls`` available under ``cls.name``."""
+    if cls.name in METHODS and type(METHODS[cls.name]) is not cls:
+        raise ValueError(f"method name {cls.name!r} is registered twice")
+    METHODS[cls.name] = cls()
+    return cls
+
+
+def _load_plugins() -> None:
+    """Import every module of the ``baselines`` package (each registers its method)."""
+    global _PLUGINS_LOADED
+    if _PLUGINS_LOADED:
+        return
+    import baselines
+
+    for module in pkgutil.iter_modules(baselines.__path__):
+        importlib.import_module(f"baselines.{module.name}")
+    _PLUGINS_LOADED = True
+
+
+def get_method(name: str) -> Method:
+    _load_plugins()
+    if name not in METHODS:
+        raise UnknownNameError("method", name, list(METHODS), hint="A new method is one file in baselines/ (README: Adding a baseline)")
+    return METHODS[name]
+
+
+def method_names() -> list[str]:
+    _load_plugins()
+    return sorted(METHODS)

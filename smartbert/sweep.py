@@ -1,0 +1,75 @@
+"""Threshold sweeps by replay: per threshold, the task metric and the cost, both conventions."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from smartbert.backbones import BackboneShape
+from smartbert.data.tasks import get_task
+from smartbert.flops import CONVENTIONS, ComponentCosts, component_costs
+from smartbert.metrics import compute_metrics
+from smartbert.policies import ExitPolicy, make_policy
+from smartbert.trace import Replay, Trace, replay
+
+
+def trace_costs(trace: Trace, seq_len: int | None = None) -> ComponentCosts:
+    """Component FLOPs for the trace's backbone at ``seq_len`` (default: the model's max length,
+    128 as in the paper: inputs are counted as padded to the max length)."""
+    shape = BackboneShape(**trace.meta["shape"])
+    return component_costs(shape, int(seq_len or trace.meta.get("max_seq_len", 128)), int(trace.meta["num_labels"]))
+
+
+def example_costs(result: Replay, costs: ComponentCosts, head_kind: str, convention: str) -> np.ndarray:
+    """FLOPs per example: embeddings + evaluated layers, heads and gates."""
+    return costs.model_cost(convention, result.layers_run, result.heads, result.gates, head_kind)
+
+
+def summarise(trace: Trace, result: Replay, costs: ComponentCosts) -> dict[str, float]:
+    """Metric and cost of one replay, as one sweep row."""
+    spec = get_task(trace.meta["task"])
+    row: dict[str, float] = dict(compute_metrics(spec, result.prediction, trace.labels))
+    reference_layers = int(trace.meta.get("reference_layers", trace.num_layers))
+    for convention in CONVENTIONS:
+        flops = example_costs(result, costs, trace.meta["head_kind"], convention)
+        unit = "flops" if convention == "paper" else "macs"
+        row[f"avg_{unit}_{convention}_M"] = float(flops.mean()) / 1e6
+        row[f"cost_pct_{convention}"] = 100.0 * float(flops.mean()) / costs.reference_cost(convention, reference_layers)
+    row["avg_layers_run"] = float(result.layers_run.mean())
+    row["avg_layers_skipped"] = float(result.layers_skipped.mean())
+    row["avg_exit_layer"] = float(result.exit_layer.mean())
+    row["n"] = trace.num_examples
+    return row
+
+
+def default_policy_name(trace: Trace) -> str:
+    from smartbert.registry import get_method
+
+    return get_method(trace.meta["method"]).default_policy
+
+
+def sweep(trace: Trace, thresholds: Iterable[float], policy: str | None = None, seq_len: int | None = None) -> pd.DataFrame:
+    """One row per threshold: ``policy`` (default: the method's own) replayed on ``trace``."""
+    policy = policy or default_policy_name(trace)
+    costs = trace_costs(trace, seq_len)
+    rows = []
+    for threshold in thresholds:
+        rule: ExitPolicy = make_policy(policy, None if policy == "none" else threshold)
+        rows.append({"method": trace.meta["method"], "task": trace.meta["task"], "policy": policy,
+                     "threshold": threshold, **summarise(trace, replay(trace, rule), costs)})
+    return pd.DataFrame(rows)
+
+
+def parse_thresholds(text: str) -> list[float]:
+    """'0.1,0.3,0.5' -> [0.1, 0.3, 0.5], with a clear error on anything else."""
+    from smartbert.errors import SmartBertError
+
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise SmartBertError(f"thresholds must be comma-separated numbers like 0.1,0.3,0.5; got {text!r}") from error
+    if not values:
+        raise SmartBertError("no thresholds given; pass e.g. --thresholds 0.1,0.3,0.5")
+    return values

@@ -1,0 +1,153 @@
+"""The one training loop every method and stage uses.
+
+AdamW (no weight decay on biases and LayerNorm), linear schedule with warmup, gradient clipping,
+evaluation after every epoch, the best epoch's weights restored at the end (chosen on dev, as
+the paper and official code do, or on a held-out split of train).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from smartbert.data.encode import EncodedSplit, iterate_batches
+from smartbert.data.tasks import TaskSpec
+from smartbert.errors import SmartBertError
+from smartbert.metrics import compute_metrics
+from smartbert.model import EarlyExitModel
+from smartbert.registry import Stage
+
+log = logging.getLogger("smartbert.train")
+
+
+@dataclass
+class TrainConfig:
+    """Shared training hyper-parameters (paper section 4.3; official run script where silent)."""
+
+    learning_rate: float = 2e-5
+    batch_size: int = 32
+    epochs: int = 3
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    max_seq_len: int = 128
+    max_train_examples: int | None = None
+    selection: str = "dev"          # "dev" (paper, official code) or "heldout" (split of train)
+    heldout_fraction: float = 0.1   # used when selection == "heldout"
+    eval_batch_size: int = 64
+    group_by_length: bool = True
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.selection not in ("dev", "heldout"):
+            raise SmartBertError(f"selection must be 'dev' or 'heldout', got {self.selection!r}")
+        for name in ("learning_rate", "batch_size", "epochs", "max_seq_len", "eval_batch_size"):
+            if getattr(self, name) <= 0:
+                raise SmartBertError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+@dataclass
+class StageReport:
+    stage: str
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_metric: float = float("nan")
+    seconds: float = 0.0
+
+
+class NonFiniteLossError(SmartBertError):
+    """Training produced a NaN or infinite loss."""
+
+
+def _parameter_groups(params: list[nn.Parameter], names: dict[int, str], weight_decay: float) -> list[dict]:
+    no_decay = lambda p: names.get(id(p), "").endswith("bias") or "LayerNorm" in names.get(id(p), "") or p.ndim == 1  # noqa: E731
+    return [
+        {"params": [p for p in params if not no_decay(p)], "weight_decay": weight_decay},
+        {"params": [p for p in params if no_decay(p)], "weight_decay": 0.0},
+    ]
+
+
+def linear_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """lr x step/warmup during warmup, then linearly down to 0 at ``total_steps``."""
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+@torch.no_grad()
+def predict_logits(model: EarlyExitModel, data: EncodedSplit, logits_fn: Callable, batch_size: int) -> np.ndarray:
+    """Logits of ``logits_fn(model, batch)`` for every example of ``data``, in data order."""
+    was_training = model.training
+    model.eval()
+    out = np.zeros((len(data), model.num_labels), dtype=np.float32)
+    for batch in iterate_batches(data, batch_size, shuffle=False):
+        out[batch["index"].numpy()] = logits_fn(model, batch).float().numpy()
+    model.train(was_training)
+    return out
+
+
+def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select: EncodedSplit,
+                task: TaskSpec, config: TrainConfig, progress: bool = True) -> StageReport:
+    """Train ``stage``'s parameters of ``model``; keep the epoch that scores best on ``select``."""
+    from tqdm import tqdm
+
+    trainable = list(dict.fromkeys(stage.trainable(model)))
+    trainable_ids = {id(p) for p in trainable}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in trainable_ids)
+    names = {id(p): n for n, p in model.named_parameters()}
+    epochs = stage.epochs or config.epochs
+    lr = stage.learning_rate or config.learning_rate
+    optimizer = torch.optim.AdamW(_parameter_groups(trainable, names, config.weight_decay), lr=lr)
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    scheduler = linear_warmup(optimizer, int(config.warmup_ratio * epochs * steps_per_epoch), epochs * steps_per_epoch)
+    report = StageReport(stage.name)
+    best_state: dict[str, torch.Tensor] | None = None
+    started = time.perf_counter()
+    step = 0
+    for epoch in range(epochs):
+        model.train()
+        losses = []
+        batches = iterate_batches(train, config.batch_size, shuffle=True, seed=config.seed * 1000 + epoch,
+                                  group_by_length=config.group_by_length)
+        bar = tqdm(batches, total=steps_per_epoch, desc=f"{stage.name} epoch {epoch + 1}/{epochs}",
+                   unit="batch", disable=not progress, leave=False)
+        for batch in bar:
+            loss, terms = stage.loss(model, batch, epoch)
+            if not torch.isfinite(loss):
+                values = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
+                raise NonFiniteLossError(
+                    f"stage {stage.name}: non-finite loss {float(loss)} at epoch {epoch + 1}, step {step} "
+                    f"(terms: {values}). Lower the learning rate or check the loss weights."
+                )
+            loss.backward()
+            nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            step += 1
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        predictions = predict_logits(model, select, stage.score_logits, config.eval_batch_size).argmax(-1)
+        metrics = compute_metrics(task, predictions, select.labels)
+        report.epochs.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **metrics})
+        log.info("%s epoch %d/%d: loss %.4f, %s on %s %.2f", stage.name, epoch + 1, epochs, np.mean(losses),
+                 task.main_metric, config.selection, metrics["metric"])
+        if best_state is None or metrics["metric"] > report.best_metric:
+            report.best_epoch, report.best_metric = epoch + 1, metrics["metric"]
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    report.seconds = time.perf_counter() - started
+    return report
