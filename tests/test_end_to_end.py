@@ -1,0 +1,105 @@
+"""BERT train -> trace -> sweep -> predict through the CLI on the tiny backbone, save/load round
+trip, and the CLI's errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import tiny_bert
+from smartbert import backbones
+from smartbert.checkpoint import load_model, save_model
+from smartbert.cli import main
+from smartbert.data.encode import collate
+from smartbert.errors import CheckpointError
+from smartbert.registry import get_method
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("e2e")
+    model_dir = root / "model"
+    code = main(["-q", "train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny",
+                 "--epochs", "2", "--learning-rate", "1e-3", "--max-train-examples", "1600", "--out", str(model_dir)])
+    assert code == 0
+    return {"root": root, "model": model_dir}
+
+
+def test_training_learns_the_synthetic_task(trained) -> None:
+    meta = json.loads((trained["model"] / "smartbert.json").read_text())
+    assert meta["sizes"]["train"] == 1600
+    assert meta["dev_metrics_full_depth"]["accuracy"] > meta["dev_majority_class"]["accuracy"] + 20
+    assert [e["epoch"] for e in meta["stages"][0]["epochs"]] == [1, 2]
+    provenance = json.loads((trained["model"] / "provenance.json").read_text())
+    assert {"commit", "versions", "device", "seed", "config_hash"} <= set(provenance)
+
+
+def test_trace_sweep_predict(trained, capsys) -> None:
+    root = trained["root"]
+    assert main(["-q", "trace", "--model", str(trained["model"]), "--out", str(root / "trace.npz")]) == 0
+    assert main(["-q", "sweep", "--trace", str(root / "trace.npz"), "--thresholds", "0.1,0.3,0.5",
+                 "--out", str(root / "sweep.csv")]) == 0
+    sweep = pd.read_csv(root / "sweep.csv")
+    assert sweep["threshold"].tolist() == [0.1, 0.3, 0.5]
+    for column in ("metric", "avg_flops_paper_M", "cost_pct_paper", "cost_pct_fvcore", "avg_layers_run", "avg_layers_skipped"):
+        assert column in sweep
+    assert sweep["cost_pct_paper"].tolist() == pytest.approx([100.0] * 3)
+    assert (sweep["avg_layers_run"] == 4).all()
+    meta = json.loads((trained["model"] / "smartbert.json").read_text())
+    assert sweep["metric"].iloc[0] == pytest.approx(meta["dev_metrics_full_depth"]["metric"])
+    for mode in ("dynamic", "replay"):
+        assert main(["-q", "predict", "--model", str(trained["model"]), "--mode", mode, "--threshold", "0.3",
+                     "--out", str(root / f"{mode}.csv")]) == 0
+    dynamic, replayed = pd.read_csv(root / "dynamic.csv"), pd.read_csv(root / "replay.csv")
+    pd.testing.assert_frame_equal(dynamic, replayed)
+    assert list(dynamic.columns) == ["index", "label", "prediction", "exit_layer", "layers_run", "heads", "gates", "flops_paper"]
+
+
+def test_save_load_round_trip_gives_identical_logits(tmp_path, sentiment_dev, tokenizer) -> None:
+    method = get_method("bert")
+    config = method.config_class()
+    bert = tiny_bert(3)
+    model = method.build(bert, 2, config).eval()
+    save_model(tmp_path / "m", model, method, config, "tiny", bert.config, tokenizer,
+               {"task": "synthetic-sentiment", "labels": ["negative", "positive"], "train_config": {"max_seq_len": 128, "seed": 0}}, {})
+    loaded = load_model(tmp_path / "m")
+    batch = collate(sentiment_dev, list(range(16)))
+    args = (batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model.forward_all_exits(*args)[4], model.forward_all_exits(*args)[4], rtol=0, atol=0)
+    assert loaded.tokenizer("a b")["input_ids"] == tokenizer("a b")["input_ids"]
+    with pytest.raises(CheckpointError, match="holds a 'bert' model, not 'deebert'"):
+        load_model(tmp_path / "m", expect_method="deebert")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary directory left behind"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--task", "RTX", "--method", "bert", "--out", "x"], "unknown task 'RTX'"),
+    (["train", "--task", "RTE", "--method", "smartbrt", "--out", "x"], "unknown method 'smartbrt'"),
+    (["trace", "--model", "/nonexistent/model", "--out", "t.npz"], "is not a trained model directory"),
+    (["sweep", "--trace", "/nonexistent.npz", "--out", "s.csv"], "trace /nonexistent.npz not found"),
+    (["train", "--task", "RTE", "--method", "bert", "--backbone", "tiny", "--out", "x"], "GLUE_DIR"),
+])
+def test_cli_errors_name_the_problem(argv, message, capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("GLUE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["-q", *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_config_file_unknown_key_is_named(tmp_path, capsys) -> None:
+    (tmp_path / "c.yaml").write_text("train:\n  learning_rat: 0.1\n")
+    assert main(["-q", "train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny",
+                 "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "m")]) == 2
+    assert "unknown key(s) ['learning_rat']" in capsys.readouterr().err
+
+
+def test_flops_command_prints_paper_numbers(capsys) -> None:
+    assert main(["flops", "--backbone", "bert-base-uncased", "--seq-len", "128"]) == 0
+    out = capsys.readouterr().out
+    assert "1,811.9" in out and "21,744.5" in out
