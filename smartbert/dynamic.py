@@ -27,11 +27,11 @@ class DynamicResult:
 
 @torch.no_grad()
 def predict_one(model: EarlyExitModel, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None,
-                policy: ExitPolicy) -> DynamicResult:
+                policy: ExitPolicy, use_gates: bool = True) -> DynamicResult:
     """Walk one example (batch of 1, no padding) and stop at the first layer the policy exits."""
-    has_gates = model.gates is not None
+    has_gates = model.gates is not None and use_gates
     ran, evaluated, logits = [], [], []
-    for step in model.walk(input_ids, token_type_ids, None):
+    for step in model.walk(input_ids, token_type_ids, None, use_gates):
         ran.append(bool(step.ran[0]))
         evaluated.append(bool(step.evaluated[0]))
         logits.append(step.logits[0].numpy())
@@ -45,7 +45,8 @@ def predict_one(model: EarlyExitModel, input_ids: torch.Tensor, token_type_ids: 
                          int(result.heads[0]), int(result.gates[0]))
 
 
-def predict_dynamic(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolicy, progress: bool = False) -> Replay:
+def predict_dynamic(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolicy, progress: bool = False,
+                    use_gates: bool = True) -> Replay:
     """:func:`predict_one` over every example of ``data``, gathered like a :class:`Replay`."""
     model.eval()
     indices = range(len(data))
@@ -56,7 +57,7 @@ def predict_dynamic(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolic
     results = []
     for i in indices:
         batch = collate(data, [i])
-        results.append(predict_one(model, batch["input_ids"], batch["token_type_ids"], policy))
+        results.append(predict_one(model, batch["input_ids"], batch["token_type_ids"], policy, use_gates))
     column = lambda name: np.array([getattr(r, name) for r in results])  # noqa: E731
     return Replay(column("exit_layer"), column("prediction"), column("layers_run"), column("heads"), column("gates"))
 

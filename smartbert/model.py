@@ -38,7 +38,8 @@ class EarlyExitModel(nn.Module):
     """Backbone + skipping gates (optional) + exit heads at ``heads``' layers (1-based keys)."""
 
     def __init__(self, encoder: LayeredEncoder, heads: dict[int, nn.Module], num_labels: int,
-                 gates: list[nn.Module] | None = None) -> None:
+                 gates: list[nn.Module] | None = None, extras: dict[str, nn.Module] | None = None) -> None:
+        """``extras``: training-only modules of a method (e.g. projection heads), saved with it."""
         super().__init__()
         if encoder.num_layers not in heads:
             raise ValueError("the last layer must have a head: it gives the prediction when no exit fires")
@@ -48,6 +49,7 @@ class EarlyExitModel(nn.Module):
         self.gates = nn.ModuleList(gates) if gates is not None else None
         if self.gates is not None and len(self.gates) != encoder.num_layers:
             raise ValueError(f"{len(self.gates)} gates for {encoder.num_layers} layers")
+        self.extras = nn.ModuleDict(extras or {})
 
     @property
     def num_layers(self) -> int:
@@ -66,18 +68,19 @@ class EarlyExitModel(nn.Module):
 
     @torch.no_grad()
     def walk(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
-             attention_mask: torch.Tensor | None = None) -> Iterator[LayerStep]:
+             attention_mask: torch.Tensor | None = None, use_gates: bool = True) -> Iterator[LayerStep]:
         """Inference path (eqs. 9-10, Appendix A): for i = 1..L, gate i decides per example
         whether layer i runs (skipped rows keep X^{i-1}, and are not computed); where it ran and
         a head exists, the head's logits are produced. The last head is always evaluated, since
-        it gives the prediction when no exit fires. Stop iterating to stop computing."""
+        it gives the prediction when no exit fires. Stop iterating to stop computing.
+        ``use_gates=False`` ignores the gates (exit-only mode: every layer runs)."""
         hidden = self.encoder.embed(input_ids, token_type_ids)
         batch = hidden.shape[0]
         mask = additive_mask(attention_mask, hidden.dtype)
         for layer in range(1, self.num_layers + 1):
             gate_prob = None
             ran = torch.ones(batch, dtype=torch.bool, device=hidden.device)
-            if self.gates is not None:
+            if self.gates is not None and use_gates:
                 gate_prob = self.gates[layer - 1](hidden, mask)
                 ran = gate_prob < GATE_THRESHOLD
             if bool(ran.all()):

@@ -99,9 +99,11 @@ def _load_plugins() -> None:
     if _PLUGINS_LOADED:
         return
     import baselines
+    import smartbert.methods
 
-    for module in pkgutil.iter_modules(baselines.__path__):
-        importlib.import_module(f"baselines.{module.name}")
+    for package in (smartbert.methods, baselines):
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{module.name}")
     _PLUGINS_LOADED = True
 
 

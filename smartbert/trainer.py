@@ -86,14 +86,39 @@ def linear_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, total_ste
 
 @torch.no_grad()
 def predict_logits(model: EarlyExitModel, data: EncodedSplit, logits_fn: Callable, batch_size: int) -> np.ndarray:
-    """Logits of ``logits_fn(model, batch)`` for every example of ``data``, in data order."""
+    """Logits of ``logits_fn(model, batch)`` ([B, C], or [B, K, C] for K heads) for every
+    example of ``data``, in data order."""
     was_training = model.training
     model.eval()
-    out = np.zeros((len(data), model.num_labels), dtype=np.float32)
+    chunks, rows = [], []
     for batch in iterate_batches(data, batch_size, shuffle=False):
-        out[batch["index"].numpy()] = logits_fn(model, batch).float().numpy()
+        chunks.append(logits_fn(model, batch).float().numpy())
+        rows.append(batch["index"].numpy())
     model.train(was_training)
+    out = np.zeros((len(data), *chunks[0].shape[1:]), dtype=np.float32)
+    out[np.concatenate(rows)] = np.concatenate(chunks)
     return out
+
+
+def score(task: TaskSpec, logits: np.ndarray, labels: list[int]) -> dict[str, float]:
+    """Metrics of [N, C] logits; for [N, K, C] (K heads) each head's metric and their mean."""
+    if logits.ndim == 2:
+        return compute_metrics(task, logits.argmax(-1), labels)
+    per_head = [compute_metrics(task, logits[:, k].argmax(-1), labels)["metric"] for k in range(logits.shape[1])]
+    return {"metric": float(np.mean(per_head)), "per_head_metric": per_head}
+
+
+def freeze_to(model: nn.Module, trainable: list[nn.Parameter]) -> None:
+    """Only ``trainable`` gets gradients; sub-modules with nothing to train run in eval mode
+    (a frozen backbone gives the same features every epoch: no dropout)."""
+    ids = {id(p) for p in trainable}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in ids)
+    model.train()
+    for module in model.modules():
+        params = list(module.parameters())
+        if params and not any(p.requires_grad for p in params):
+            module.eval()
 
 
 def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select: EncodedSplit,
@@ -102,9 +127,6 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
     from tqdm import tqdm
 
     trainable = list(dict.fromkeys(stage.trainable(model)))
-    trainable_ids = {id(p) for p in trainable}
-    for p in model.parameters():
-        p.requires_grad_(id(p) in trainable_ids)
     names = {id(p): n for n, p in model.named_parameters()}
     epochs = stage.epochs or config.epochs
     lr = stage.learning_rate or config.learning_rate
@@ -116,7 +138,7 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
     started = time.perf_counter()
     step = 0
     for epoch in range(epochs):
-        model.train()
+        freeze_to(model, trainable)
         losses = []
         batches = iterate_batches(train, config.batch_size, shuffle=True, seed=config.seed * 1000 + epoch,
                                   group_by_length=config.group_by_length)
@@ -138,8 +160,7 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
             losses.append(loss.item())
             step += 1
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-        predictions = predict_logits(model, select, stage.score_logits, config.eval_batch_size).argmax(-1)
-        metrics = compute_metrics(task, predictions, select.labels)
+        metrics = score(task, predict_logits(model, select, stage.score_logits, config.eval_batch_size), select.labels)
         report.epochs.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **metrics})
         log.info("%s epoch %d/%d: loss %.4f, %s on %s %.2f", stage.name, epoch + 1, epochs, np.mean(losses),
                  task.main_metric, config.selection, metrics["metric"])

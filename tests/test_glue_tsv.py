@@ -100,3 +100,39 @@ def test_unknown_task_lists_known_ones() -> None:
                                                ("SST-2", "dev", 872), ("WNLI", "train", 635), ("QNLI", "dev", 5463)])
 def test_real_glue_mirror_row_counts(task: str, split: str, rows: int) -> None:
     assert len(load_split(task, split, glue_dir=SHARED_GLUE)) == rows
+
+
+class _FakeHubTable(dict):
+    """What ``datasets.load_dataset(...)`` returns, as far as the loader uses it."""
+
+
+def test_hub_columns_map_to_examples(monkeypatch) -> None:
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(name, config, split):
+        calls.append((name, config, split))
+        return _FakeHubTable(premise=["P."], hypothesis=["H."], label=[2])
+
+    monkeypatch.delenv("GLUE_DIR", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    examples = load_split("MNLI-mm", "dev")
+    assert calls == [("nyu-mll/glue", "mnli", "validation_mismatched")]
+    assert [(e.text_a, e.text_b, e.label) for e in examples] == [("P.", "H.", 2)]
+
+
+def test_hub_failure_says_to_set_glue_dir(monkeypatch) -> None:
+    import datasets
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.delenv("GLUE_DIR", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    with pytest.raises(DataUnavailableError, match=r"GLUE_DIR.*no route to host"):
+        load_split("RTE", "dev")

@@ -1,0 +1,57 @@
+"""Loss terms of SmartBERT (section 3.3) and the straight-through hard gate (section 3.5)."""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+
+def hard_gate(soft: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Hard weight mechanism (eqs. 11-12): forward exactly 1[G >= 0.5], backward the soft
+    gradient. ``soft - soft.detach()`` is exactly 0, so the forward value is exactly 0 or 1; the
+    brackets matter: ``(hard + soft) - soft`` rounds and is not exactly 1 in float32."""
+    return (soft >= threshold).to(soft.dtype) + (soft - soft.detach())
+
+
+def skip_regulariser(gate_probs: list[torch.Tensor], lam: float) -> torch.Tensor:
+    """lambda / sum_i G^i (eq. 3, "the sloth of skipping"): rewards skipping. Per-sample gates
+    are averaged over the batch before the sum, as the official code does."""
+    return lam / torch.stack([g.mean() for g in gate_probs]).sum().clamp_min(1e-6)
+
+
+def cross_layer_contrastive(
+    lower: torch.Tensor,
+    upper: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    temperature: float,
+    positive_in_denominator: bool = True,
+) -> torch.Tensor:
+    """InfoNCE between consecutive layers' token representations (eqs. 4 and 5).
+
+    ``lower``/``upper``: [B, N, d] projected representations p^i, p^{i+1} (or h^i, h^{i+1}).
+    For token m the positive is the same token one layer up, the negatives are the other tokens
+    of the same sentence; s is cosine similarity over ``temperature``. Padding tokens are neither
+    anchors nor candidates. Returns the mean over real tokens of each sentence, then over the batch.
+    ``positive_in_denominator=False`` is the official stage-2 variant (negatives only below).
+    """
+    a, b = F.normalize(lower, dim=-1), F.normalize(upper, dim=-1)
+    scores = torch.bmm(a, b.transpose(1, 2)) / temperature  # [B, N, N]: s(p_m^i, p_k^{i+1}) / t
+    n = scores.shape[-1]
+    valid = torch.ones(scores.shape[0], n, dtype=torch.bool, device=scores.device) if attention_mask is None else attention_mask.bool()
+    eye = torch.eye(n, dtype=torch.bool, device=scores.device)
+    blocked = ~valid[:, None, :]
+    if not positive_in_denominator:
+        blocked = blocked | eye
+    positive = scores.diagonal(dim1=1, dim2=2)
+    denominator = torch.logsumexp(scores.masked_fill(blocked, float("-inf")), dim=-1)
+    per_token = (denominator - positive).masked_fill(~valid, 0.0)
+    per_sentence = per_token.sum(-1) / valid.sum(-1).clamp_min(1)
+    return per_sentence.mean()
+
+
+def mean_consecutive_contrastive(states: list[torch.Tensor], attention_mask: torch.Tensor | None, temperature: float,
+                                 positive_in_denominator: bool = True) -> torch.Tensor:
+    """1/(L-1) sum_i of :func:`cross_layer_contrastive` over consecutive pairs (eqs. 4 and 6)."""
+    pairs = [cross_layer_contrastive(states[i], states[i + 1], attention_mask, temperature, positive_in_denominator)
+             for i in range(len(states) - 1)]
+    return torch.stack(pairs).mean()

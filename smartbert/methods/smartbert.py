@@ -1,0 +1,208 @@
+"""SmartBERT (Hu et al., IJCAI 2023): dynamic early exiting combined with layer skipping.
+
+A skipping gate and an exit classifier per layer. Inference (eqs. 9-10): gate i skips layer i
+iff G >= 0.5; where the layer ran, classifier i exits iff entropy < S. Training in two stages:
+
+- stage 1 (eq. 3): backbone + gates + last classifier on CE + lambda / sum_i G^i + eta1 * CCL
+  over consecutive layers' token representations (eq. 4); gates soft (eq. 1), hard
+  (straight-through, eqs. 11-12), or SP: soft for the first epochs, then hard (section 3.6).
+- stage 2 (eq. 8): stage 1 frozen; classifiers 1..L-1 on sum_i CE_i + eta2 * CCL over the
+  classifiers' self-attention outputs (eqs. 5-6), with hard gates as at inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import BertModel
+
+from smartbert.encoder import LayeredEncoder, additive_mask
+from smartbert.errors import SmartBertError
+from smartbert.heads import NARROW_WIDTH, ExitClassifier, SkipGate
+from smartbert.losses import hard_gate, mean_consecutive_contrastive, skip_regulariser
+from smartbert.model import EarlyExitModel
+from smartbert.registry import Method, MethodConfig, Stage, register
+
+
+def _help(text: str) -> dict:
+    return {"help": text}
+
+
+@dataclass
+class SmartBertConfig(MethodConfig):
+    """SmartBERT's hyper-parameters (paper section 3; defaults from the official run script,
+    github HuBoren99/SmartBert ``run.sh``, where the paper gives no number).
+
+    Fidelity options: where the official code differs from the paper, the default follows the
+    paper and the option selects the code's behaviour (README, "Fidelity").
+    """
+
+    lam: float = field(default=0.05, metadata=_help("lambda of eq. 3: weight of the skip reward lambda / sum_i G^i (official 0.04-0.05)"))
+    eta1: float = field(default=0.05, metadata=_help("eta of eq. 3: weight of stage 1's cross-layer contrastive loss (official 0.01-0.1)"))
+    eta2: float = field(default=0.5, metadata=_help("eta of eq. 8: weight of stage 2's contrastive loss (official 0.05-0.5)"))
+    t1: float = field(default=0.5, metadata=_help("temperature tau of eq. 4 (stage 1)"))
+    t2: float = field(default=0.55, metadata=_help("temperature tau of eq. 5 (stage 2)"))
+    gate_mode: Literal["sp", "soft", "hard"] = field(default="sp", metadata=_help(
+        "stage-1 gate weights: soft (eq. 1), hard (eqs. 11-12) or sp (soft, then hard; section 3.6)"))
+    soft_epochs: int = field(default=3, metadata=_help("SP: epochs with soft gates before switching to hard (official: 3 of 5)"))
+    stage1_epochs: int = field(default=5, metadata=_help("stage 1 epochs (paper section 4.3: 5)"))
+    stage2_epochs: int = field(default=4, metadata=_help("stage 2 epochs (paper section 4.3: 4)"))
+    width: int = field(default=NARROW_WIDTH, metadata=_help("width of gates, classifiers and projection heads (128)"))
+    classifier_heads: int = field(default=4, metadata=_help("attention heads of each exit classifier (official 4)"))
+    gate_heads: int = field(default=2, metadata=_help("attention heads of each gate (paper: 2)"))
+    loss_mixing: Literal["paper", "official"] = field(default="paper", metadata=_help(
+        "paper: CE + reg + eta*CCL; official: (1 - eta) * (CE + reg) + eta * CCL"))
+    stage2_input: Literal["gated", "raw"] = field(default="gated", metadata=_help(
+        "classifier i reads the gated X^i (paper) or the raw layer output E_i(X^{i-1}) (official)"))
+    stage2_contrast: Literal["paper", "official"] = field(default="paper", metadata=_help(
+        "paper: CCL on the classifiers' self-attention outputs, positive in the denominator (eq. 5); "
+        "official: on the pre-attention features, negatives only in the denominator"))
+    contrast_padding: bool = field(default=False, metadata=_help(
+        "let padding tokens take part in CCL (the official code pads to 128 and includes them)"))
+
+    def __post_init__(self) -> None:
+        if self.gate_mode not in ("sp", "soft", "hard"):
+            raise SmartBertError(f"gate_mode must be sp, soft or hard, got {self.gate_mode!r}")
+        if self.gate_mode == "sp" and not 0 <= self.soft_epochs <= self.stage1_epochs:
+            raise SmartBertError(f"soft_epochs must be within 0..stage1_epochs ({self.stage1_epochs}), got {self.soft_epochs}")
+        for name in ("lam", "eta1", "eta2"):
+            if getattr(self, name) < 0:
+                raise SmartBertError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("t1", "t2"):
+            if getattr(self, name) <= 0:
+                raise SmartBertError(f"temperature {name} must be > 0, got {getattr(self, name)}")
+
+    def hard_at(self, epoch: int) -> bool:
+        """Whether stage-1 epoch ``epoch`` (0-based) trains with hard gates."""
+        return self.gate_mode == "hard" or (self.gate_mode == "sp" and epoch >= self.soft_epochs)
+
+
+def _projection(hidden: int, width: int) -> nn.Module:
+    """The projection f of eqs. 4-5 (Linear, LayerNorm, tanh, Linear, as the official code)."""
+    return nn.Sequential(nn.Linear(hidden, width), nn.LayerNorm(width), nn.Tanh(), nn.Linear(width, width))
+
+
+@dataclass
+class GatedPass:
+    final: torch.Tensor                 # X^L
+    states: list[torch.Tensor]          # X^1..X^L
+    raw: list[torch.Tensor]             # E_i(X^{i-1}), i = 1..L
+    gate_probs: list[torch.Tensor]      # G^i(X^{i-1}), [B] each
+    mask: torch.Tensor | None           # additive 4D mask
+
+
+def gated_pass(model: EarlyExitModel, batch: dict, hard: bool) -> GatedPass:
+    """Training path of eq. 1: X^i = G X^{i-1} + (1 - G) E_i(X^{i-1}), G soft or hard (eq. 11)."""
+    hidden = model.encoder.embed(batch["input_ids"], batch["token_type_ids"])
+    mask = additive_mask(batch["attention_mask"], hidden.dtype)
+    states, raw, probs = [], [], []
+    for i in range(model.num_layers):
+        prob = model.gates[i](hidden, mask)
+        weight = (hard_gate(prob) if hard else prob)[:, None, None]
+        out = model.encoder.layer(i, hidden, mask)
+        hidden = weight * hidden + (1.0 - weight) * out
+        states.append(hidden)
+        raw.append(out)
+        probs.append(prob)
+    return GatedPass(hidden, states, raw, probs, mask)
+
+
+def _contrast_mask(batch: dict, config: SmartBertConfig) -> torch.Tensor | None:
+    return None if config.contrast_padding else batch["attention_mask"]
+
+
+def _mix(task: torch.Tensor, contrast: torch.Tensor, eta: float, config: SmartBertConfig) -> torch.Tensor:
+    return task + eta * contrast if config.loss_mixing == "paper" else (1 - eta) * task + eta * contrast
+
+
+def stage1_loss(config: SmartBertConfig):
+    def loss(model: EarlyExitModel, batch: dict, epoch: int):
+        run = gated_pass(model, batch, hard=config.hard_at(epoch))
+        ce = F.cross_entropy(model.head(model.num_layers)(run.final, run.mask), batch["labels"])
+        reg = skip_regulariser(run.gate_probs, config.lam)
+        project = model.extras["stage1_projection"]
+        ccl = mean_consecutive_contrastive([project(s) for s in run.states], _contrast_mask(batch, config), config.t1)
+        total = _mix(ce + reg, ccl, config.eta1, config)
+        return total, {"ce": ce, "skip_reg": reg, "ccl": ccl, "mean_gate": torch.stack(run.gate_probs).mean()}
+    return loss
+
+
+def gated_final_logits(model: EarlyExitModel, batch: dict) -> torch.Tensor:
+    """The last classifier after hard gates: the skip-only inference path (Table 3)."""
+    run = gated_pass(model, batch, hard=True)
+    return model.head(model.num_layers)(run.final, run.mask)
+
+
+def _classifier_inputs(model: EarlyExitModel, batch: dict, config: SmartBertConfig) -> GatedPass:
+    with torch.no_grad():
+        return gated_pass(model, batch, hard=True)
+
+
+def intermediate_logits(config: SmartBertConfig):
+    """[B, L-1, C] logits of classifiers 1..L-1 on their stage-2 inputs (how stage 2 is scored)."""
+    def logits(model: EarlyExitModel, batch: dict) -> torch.Tensor:
+        run = _classifier_inputs(model, batch, config)
+        inputs = run.states if config.stage2_input == "gated" else run.raw
+        return torch.stack([model.head(i + 1)(inputs[i], run.mask) for i in range(model.num_layers - 1)], dim=1)
+    return logits
+
+
+def stage2_loss(config: SmartBertConfig):
+    def loss(model: EarlyExitModel, batch: dict, epoch: int):
+        run = _classifier_inputs(model, batch, config)
+        inputs = run.states if config.stage2_input == "gated" else run.raw
+        ce_terms, features = [], []
+        for i in range(model.num_layers):
+            head: ExitClassifier = model.head(i + 1)
+            if config.stage2_contrast == "paper":
+                states = head.token_states(inputs[i], run.mask)          # H^i (eq. 5)
+            else:
+                states = torch.tanh(head.narrow(inputs[i]))              # official: pre-attention
+            if i < model.num_layers - 1:
+                logits = head.classify(states) if config.stage2_contrast == "paper" else head(inputs[i], run.mask)
+                ce_terms.append(F.cross_entropy(logits, batch["labels"]))
+            features.append(model.extras["stage2_projection"](states))
+        ce = torch.stack(ce_terms).sum()
+        ccl = mean_consecutive_contrastive(features, _contrast_mask(batch, config), config.t2,
+                                           positive_in_denominator=config.stage2_contrast == "paper")
+        return _mix(ce, ccl, config.eta2, config), {"ce_sum": ce, "ccl": ccl}
+    return loss
+
+
+@register
+class SmartBert(Method):
+    name = "smartbert"
+    config_class = SmartBertConfig
+    default_policy = "entropy"
+    paper = "Hu et al., IJCAI 2023, SmartBERT"
+
+    def build(self, backbone: BertModel, num_labels: int, config: SmartBertConfig) -> EarlyExitModel:
+        encoder = LayeredEncoder(backbone)
+        hidden, layers = encoder.hidden_size, encoder.num_layers
+        heads = {i: ExitClassifier(hidden, num_labels, config.width, config.classifier_heads, config.dropout)
+                 for i in range(1, layers + 1)}
+        gates = [SkipGate(hidden, config.width, config.gate_heads, config.dropout) for _ in range(layers)]
+        extras = {"stage1_projection": _projection(hidden, config.width),
+                  "stage2_projection": _projection(config.width, config.width)}
+        return EarlyExitModel(encoder, heads, num_labels, gates, extras)
+
+    def stages(self, config: SmartBertConfig) -> list[Stage]:
+        def stage1_params(model: EarlyExitModel):
+            yield from model.encoder.parameters()
+            yield from model.gates.parameters()
+            yield from model.head(model.num_layers).parameters()
+            yield from model.extras["stage1_projection"].parameters()
+
+        def stage2_params(model: EarlyExitModel):
+            for layer in range(1, model.num_layers):
+                yield from model.head(layer).parameters()
+            yield from model.extras["stage2_projection"].parameters()
+
+        return [
+            Stage("stage1", stage1_params, stage1_loss(config), score_logits=gated_final_logits, epochs=config.stage1_epochs),
+            Stage("stage2", stage2_params, stage2_loss(config), score_logits=intermediate_logits(config), epochs=config.stage2_epochs),
+        ]
