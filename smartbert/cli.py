@@ -1,4 +1,4 @@
-"""``smartbert`` command line: train, trace, sweep, predict, flops, list."""
+"""``smartbert`` command line: train, select, trace, sweep, predict, flops, list."""
 
 from __future__ import annotations
 
@@ -41,11 +41,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="model directory to write")
     _add_data_options(train)
 
+    select = commands.add_parser("select", help="choose a method's hyper-parameters per task on a held-out split of train (never dev)")
+    select.add_argument("--task", required=True, help="task")
+    select.add_argument("--method", default="smartbert", help="method (default smartbert)")
+    select.add_argument("--backbone", default="minilm-l6", help="backbone")
+    select.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                        help="a method-config field and its values; repeat for more fields (e.g. --grid lam=0.01,0.05 --grid eta1=0.05,0.1)")
+    select.add_argument("--config", default=None, help="YAML with `train:` and `method:` (the base of every grid point)")
+    select.add_argument("--seed", type=int, default=None, help="random seed")
+    select.add_argument("--max-train-examples", type=int, default=None, help="subsample train first")
+    select.add_argument("--heldout-fraction", type=float, default=None, help="share of train held out for selection (default 0.1)")
+    select.add_argument("--out", required=True, help="folder for selection.csv and selected.yaml")
+    _add_data_options(select)
+
     trace = commands.add_parser("trace", help="run a model once over a split and record its trace (.npz)")
     trace.add_argument("--model", required=True, help="model directory written by `smartbert train`")
     trace.add_argument("--task", default=None, help="task to evaluate on (default: the training task)")
     trace.add_argument("--split", default="dev", help="split to trace (default dev)")
     trace.add_argument("--batch-size", type=int, default=64, help="tracing batch size")
+    trace.add_argument("--no-gates", action="store_true", help="ignore skipping gates: the exit-only path (every layer runs)")
     trace.add_argument("--out", required=True, help="trace file to write (.npz)")
     _add_data_options(trace)
 
@@ -77,35 +91,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _train(args: argparse.Namespace) -> None:
+def _configs(args: argparse.Namespace, method):
+    """(TrainConfig, method config) from --config YAML and the command-line overrides."""
     from smartbert.config import from_dict, load_yaml
-    from smartbert.pipeline import DataOptions, train_method
-    from smartbert.registry import get_method
     from smartbert.trainer import TrainConfig
 
-    method = get_method(args.method)
     document = load_yaml(args.config) if args.config else {}
     unknown = sorted(set(document) - {"train", "method"})
     if unknown:
         raise SmartBertError(f"unknown top-level key(s) {unknown} in {args.config}; known: ['method', 'train']")
-    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-                 "max_train_examples": args.max_train_examples, "selection": args.selection, "seed": args.seed}
+    names = ("epochs", "batch_size", "learning_rate", "max_train_examples", "selection", "seed", "heldout_fraction")
+    overrides = {name: getattr(args, name, None) for name in names}
     train_values = dict(document.get("train") or {}, **{k: v for k, v in overrides.items() if v is not None})
-    train_config = from_dict(TrainConfig, train_values, "train config")
-    method_config = from_dict(method.config_class, document.get("method"), f"method config of {method.name}")
+    return (from_dict(TrainConfig, train_values, "train config"),
+            from_dict(method.config_class, document.get("method"), f"method config of {method.name}"))
+
+
+def _train(args: argparse.Namespace) -> None:
+    from smartbert.pipeline import DataOptions, train_method
+    from smartbert.registry import get_method
+
+    train_config, method_config = _configs(args, get_method(args.method))
     summary = train_method(args.task, args.method, args.backbone, args.out, train_config, method_config,
                            DataOptions(args.data_source, args.glue_dir), progress=not args.quiet)
-    dev = summary["dev_metrics_full_depth"]
-    print(json.dumps({"model": args.out, "task": summary["task"], "dev": dev, "majority_class": summary["dev_majority_class"],
+    dev = summary["dev_metrics_no_exit"]
+    gates = summary["gates"] and {k: {"mean_layers_run": v["mean_layers_run"], "skip_rate_per_layer": v["skip_rate_per_layer"],
+                                      "collapsed": v["collapsed"]} for k, v in summary["gates"].items()}
+    print(json.dumps({"model": args.out, "task": summary["task"], "dev_no_exit": dev, "majority_class": summary["dev_majority_class"],
+                      "dev_exit_heads": summary["dev_exit_head_metrics"], "gates": gates,
                       "best_epochs": {s["stage"]: s["best_epoch"] for s in summary["stages"]},
+                      "stage_seconds": {s["stage"]: round(s["seconds"], 1) for s in summary["stages"]},
                       "train_seconds": round(summary["train_seconds"], 1)}, indent=2))
+
+
+def _select(args: argparse.Namespace) -> None:
+    from smartbert.pipeline import DataOptions
+    from smartbert.registry import get_method
+    from smartbert.selection import parse_grid, select_hyperparameters, write_selection
+
+    method = get_method(args.method)
+    train_config, method_config = _configs(args, method)
+    grid = parse_grid(args.grid, method.config_class)
+    table = select_hyperparameters(args.task, args.method, args.backbone, grid, train_config, method_config,
+                                   DataOptions(args.data_source, args.glue_dir), progress=not args.quiet)
+    chosen = write_selection(table, grid, args.out)
+    print(table.to_string(index=False))
+    print(f"selected {chosen} -> {Path(args.out) / 'selected.yaml'} (pass it to `smartbert train --config`)")
 
 
 def _trace(args: argparse.Namespace) -> None:
     from smartbert.pipeline import DataOptions, trace_model
 
     trace = trace_model(args.model, args.task, args.split, DataOptions(args.data_source, args.glue_dir),
-                        args.batch_size, progress=not args.quiet)
+                        args.batch_size, progress=not args.quiet, use_gates=not args.no_gates)
     trace.save(args.out)
     print(f"traced {trace.num_examples} examples x {trace.num_layers} layers -> {args.out}")
 
@@ -185,7 +223,7 @@ def _list(args: argparse.Namespace) -> None:
     print("policies: ", ", ".join(POLICIES))
 
 
-COMMANDS = {"train": _train, "trace": _trace, "sweep": _sweep, "predict": _predict, "flops": _flops, "list": _list}
+COMMANDS = {"train": _train, "select": _select, "trace": _trace, "sweep": _sweep, "predict": _predict, "flops": _flops, "list": _list}
 
 
 def main(argv: list[str] | None = None) -> int:

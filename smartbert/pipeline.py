@@ -21,9 +21,10 @@ from smartbert.data.tasks import TaskSpec, get_task
 from smartbert.errors import CheckpointError, SmartBertError
 from smartbert.metrics import compute_metrics, majority_class
 from smartbert.provenance import provenance
-from smartbert.registry import MethodConfig, final_logits, get_method
-from smartbert.trace import Trace, record_trace
-from smartbert.trainer import TrainConfig, predict_logits, train_stage
+from smartbert.registry import MethodConfig, get_method
+from smartbert.policies import NoExit
+from smartbert.trace import Trace, record_trace, replay, skip_statistics
+from smartbert.trainer import TrainConfig, train_stage
 
 log = logging.getLogger("smartbert")
 
@@ -77,7 +78,6 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
         if stage.reuse:
             raise SmartBertError(f"stage {stage.name} of {method.name} reuses {stage.reuse!r}; pass its model directory")
         reports.append(train_stage(model, stage, train, select, spec, train_config, progress))
-    dev_predictions = predict_logits(model, dev, final_logits, train_config.eval_batch_size).argmax(-1)
     summary = {
         "task": spec.name,
         "labels": list(spec.labels),
@@ -85,7 +85,7 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
         "data": dataclasses.asdict(data),
         "sizes": {"train": len(train), "selection": len(select), "dev": len(dev)},
         "stages": [dataclasses.asdict(r) for r in reports],
-        "dev_metrics_full_depth": compute_metrics(spec, dev_predictions, dev.labels),
+        **evaluate_trained(model, select, dev, spec, train_config),
         "dev_majority_class": majority_class(spec, dev.labels),
         "train_seconds": time.perf_counter() - started,
     }
@@ -95,14 +95,43 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
     return summary
 
 
+def evaluate_trained(model, select: EncodedSplit, dev: EncodedSplit, spec: TaskSpec, config: TrainConfig) -> dict[str, Any]:
+    """What is recorded with a trained model, from one trace per split along its inference path:
+    the dev metric with no early exit (for a gated model: skip-only), each exit head's metric
+    where its layer ran (a head that never learned is visible), and the gates' skip statistics
+    (a collapse is logged as a warning)."""
+    traces = {"dev": record_trace(model, dev, config.eval_batch_size, meta={})}
+    traces["selection"] = traces["dev"] if select is dev else record_trace(model, select, config.eval_batch_size, meta={})
+    dev_trace = traces["dev"]
+    heads = {}
+    for layer in model.exit_layers:
+        rows = dev_trace.evaluated[:, layer - 1]
+        if rows.any():
+            heads[str(layer)] = compute_metrics(spec, dev_trace.logits[rows, layer - 1].argmax(-1), dev_trace.labels[rows])["metric"]
+    report = {
+        "dev_metrics_no_exit": compute_metrics(spec, replay(dev_trace, NoExit()).prediction, dev_trace.labels),
+        "dev_exit_head_metrics": heads,
+        "gates": None,
+    }
+    if model.gates is not None:
+        report["gates"] = {name: skip_statistics(trace) for name, trace in traces.items()}
+        if report["gates"]["selection"]["collapsed"]:
+            stats = report["gates"]["selection"]
+            log.warning("gate collapse: layers %s are skipped for >= 99%% of selection examples (%.2f layers run on "
+                        "average); lower lambda (method.lam) or choose it with `smartbert select`",
+                        stats["always_skipped_layers"], stats["mean_layers_run"])
+    return report
+
+
 def trace_model(model_dir: str | Path, task: str | None = None, split: str = "dev", data: DataOptions | None = None,
-                batch_size: int = 64, progress: bool = True) -> Trace:
-    """Run a saved model once over ``split`` along its inference path and record the trace."""
+                batch_size: int = 64, progress: bool = True, use_gates: bool = True) -> Trace:
+    """Run a saved model once over ``split`` along its inference path and record the trace
+    (``use_gates=False``: the exit-only path, every layer runs)."""
     loaded = load_model(model_dir)
     spec = check_task_fits(loaded, task)
     encoded = load_encoded(spec, split, loaded.tokenizer, loaded.meta["train_config"]["max_seq_len"], data or DataOptions())
-    meta = trace_meta(loaded, spec, split, model_dir)
-    return record_trace(loaded.model, encoded, batch_size, meta, progress)
+    meta = dict(trace_meta(loaded, spec, split, model_dir), gates_used=use_gates)
+    return record_trace(loaded.model, encoded, batch_size, meta, progress, use_gates)
 
 
 def check_task_fits(loaded: LoadedModel, task: str | None) -> TaskSpec:

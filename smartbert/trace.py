@@ -129,3 +129,21 @@ def replay(trace: Trace, policy: ExitPolicy) -> Replay:
     """Replay ``policy`` on ``trace`` (equal to dynamic inference: tests prove it per method)."""
     return resolve_exits(policy.exit_mask(trace.logits, trace.evaluated), trace.ran, trace.evaluated,
                          trace.logits, trace.has_gates)
+
+
+def skip_statistics(trace: Trace, always: float = 0.99) -> dict:
+    """How the gates behave on a traced split: per-layer skip rate, a histogram of layers run per
+    example, and flags. ``collapsed``: half the layers or more are skipped for >= 99% of the
+    examples (or under one layer runs on average), the failure the official code shows on RTE;
+    ``inactive``: no gate ever skips."""
+    skip_rate = 1.0 - trace.ran.mean(axis=0)
+    layers_run = trace.ran.sum(axis=1)
+    always_skipped = [i + 1 for i, rate in enumerate(skip_rate) if rate >= always]
+    return {
+        "skip_rate_per_layer": [round(float(r), 4) for r in skip_rate],
+        "layers_run_histogram": np.bincount(layers_run, minlength=trace.num_layers + 1).tolist(),
+        "mean_layers_run": float(layers_run.mean()),
+        "always_skipped_layers": always_skipped,
+        "collapsed": bool(len(always_skipped) >= trace.num_layers / 2 or layers_run.mean() < 1.0),
+        "inactive": bool(trace.ran.all()),
+    }

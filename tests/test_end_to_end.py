@@ -32,7 +32,7 @@ def trained(tmp_path_factory) -> dict:
 def test_training_learns_the_synthetic_task(trained) -> None:
     meta = json.loads((trained["model"] / "smartbert.json").read_text())
     assert meta["sizes"]["train"] == 1600
-    assert meta["dev_metrics_full_depth"]["accuracy"] > meta["dev_majority_class"]["accuracy"] + 20
+    assert meta["dev_metrics_no_exit"]["accuracy"] > meta["dev_majority_class"]["accuracy"] + 20
     assert [e["epoch"] for e in meta["stages"][0]["epochs"]] == [1, 2]
     provenance = json.loads((trained["model"] / "provenance.json").read_text())
     assert {"commit", "versions", "device", "seed", "config_hash"} <= set(provenance)
@@ -50,7 +50,7 @@ def test_trace_sweep_predict(trained, capsys) -> None:
     assert sweep["cost_pct_paper"].tolist() == pytest.approx([100.0] * 3)
     assert (sweep["avg_layers_run"] == 4).all()
     meta = json.loads((trained["model"] / "smartbert.json").read_text())
-    assert sweep["metric"].iloc[0] == pytest.approx(meta["dev_metrics_full_depth"]["metric"])
+    assert sweep["metric"].iloc[0] == pytest.approx(meta["dev_metrics_no_exit"]["metric"])
     for mode in ("dynamic", "replay"):
         assert main(["-q", "predict", "--model", str(trained["model"]), "--mode", mode, "--threshold", "0.3",
                      "--out", str(root / f"{mode}.csv")]) == 0

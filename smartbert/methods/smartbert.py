@@ -41,9 +41,9 @@ class SmartBertConfig(MethodConfig):
     paper and the option selects the code's behaviour (README, "Fidelity").
     """
 
-    lam: float = field(default=0.05, metadata=_help("lambda of eq. 3: weight of the skip reward lambda / sum_i G^i (official 0.04-0.05)"))
-    eta1: float = field(default=0.05, metadata=_help("eta of eq. 3: weight of stage 1's cross-layer contrastive loss (official 0.01-0.1)"))
-    eta2: float = field(default=0.5, metadata=_help("eta of eq. 8: weight of stage 2's contrastive loss (official 0.05-0.5)"))
+    lam: float = field(default=0.04, metadata=_help("lambda of eq. 3: weight of the skip reward lambda / sum_i G^i (run.sh: 0.04)"))
+    eta1: float = field(default=0.01, metadata=_help("eta of eq. 3: weight of stage 1's cross-layer contrastive loss (run.sh: 0.01)"))
+    eta2: float = field(default=0.05, metadata=_help("eta of eq. 8: weight of stage 2's contrastive loss (run.sh: 0.05)"))
     t1: float = field(default=0.5, metadata=_help("temperature tau of eq. 4 (stage 1)"))
     t2: float = field(default=0.55, metadata=_help("temperature tau of eq. 5 (stage 2)"))
     gate_mode: Literal["sp", "soft", "hard"] = field(default="sp", metadata=_help(
