@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--method", required=True, help="registered method (see `smartbert list`)")
     train.add_argument("--backbone", default="minilm-l6", help="minilm-l6 (bundled), tiny (random), a hub id or a local directory")
     train.add_argument("--seed", type=int, default=None, help="random seed (default 42, or the config's)")
-    train.add_argument("--config", default=None, help="YAML with optional `train:` and `method:` mappings")
+    train.add_argument("--config", action="append", default=[], help="YAML with optional `train:` and `method:` mappings; repeat to layer files (later ones win)")
     train.add_argument("--epochs", type=int, default=None, help="override train.epochs")
     train.add_argument("--batch-size", type=int, default=None, help="override train.batch_size")
     train.add_argument("--learning-rate", type=float, default=None, help="override train.learning_rate")
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--backbone", default="minilm-l6", help="backbone")
     select.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                         help="a method-config field and its values; repeat for more fields (e.g. --grid lam=0.01,0.05 --grid eta1=0.05,0.1)")
-    select.add_argument("--config", default=None, help="YAML with `train:` and `method:` (the base of every grid point)")
+    select.add_argument("--config", action="append", default=[], help="YAML with `train:` and `method:` (the base of every grid point); repeatable")
     select.add_argument("--seed", type=int, default=None, help="random seed")
     select.add_argument("--max-train-examples", type=int, default=None, help="subsample train first")
     select.add_argument("--heldout-fraction", type=float, default=None, help="share of train held out for selection (default 0.1)")
@@ -96,10 +96,14 @@ def _configs(args: argparse.Namespace, method):
     from smartbert.config import from_dict, load_yaml
     from smartbert.trainer import TrainConfig
 
-    document = load_yaml(args.config) if args.config else {}
-    unknown = sorted(set(document) - {"train", "method"})
-    if unknown:
-        raise SmartBertError(f"unknown top-level key(s) {unknown} in {args.config}; known: ['method', 'train']")
+    document: dict = {"train": {}, "method": {}}
+    for path in args.config:
+        layer = load_yaml(path)
+        unknown = sorted(set(layer) - {"train", "method"})
+        if unknown:
+            raise SmartBertError(f"unknown top-level key(s) {unknown} in {path}; known: ['method', 'train']")
+        for section in ("train", "method"):
+            document[section].update(layer.get(section) or {})
     names = ("epochs", "batch_size", "learning_rate", "max_train_examples", "selection", "seed", "heldout_fraction")
     overrides = {name: getattr(args, name, None) for name in names}
     train_values = dict(document.get("train") or {}, **{k: v for k, v in overrides.items() if v is not None})

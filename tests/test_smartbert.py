@@ -122,3 +122,20 @@ def test_stage2_leaves_every_stage1_parameter_bit_identical(sentiment_dev) -> No
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(trained(k) for k in changed), sorted(changed - {k for k in changed if trained(k)})
     assert any(k.startswith("heads.1.") for k in changed)
+
+
+@pytest.mark.parametrize("options", [
+    {"loss_mixing": "official", "stage2_input": "raw", "stage2_contrast": "official", "contrast_padding": True},
+    {"gate_mode": "soft", "stage2_input": "raw"},
+])
+def test_official_fidelity_options_train(options, sentiment_dev) -> None:
+    method, config, model = smartbert(SmartBertConfig(**options))
+    batch = collate(sentiment_dev, list(range(8)))
+    model.train()
+    for stage in method.stages(config):
+        loss, terms = stage.loss(model, batch, 4)
+        assert torch.isfinite(loss)
+        loss.backward()
+    # stage 2 reads the raw layer outputs: its logits differ from the gated inputs' when a layer is skipped
+    scores = method.stages(config)[1].score_logits(model.eval(), batch)
+    assert scores.shape == (8, model.num_layers - 1, 2)
