@@ -29,6 +29,10 @@ class ExitPolicy(ABC):
     """Decides, layer by layer, whether an example leaves the network."""
 
     name: str
+    #: thresholds a dense sweep covers, from "never exits early" to "exits as soon as it can"
+    grid: tuple[float, ...] = ()
+    #: evaluated heads an example needs before this policy can let it out at the most eager threshold
+    min_heads: int = 1
 
     @abstractmethod
     def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
@@ -44,6 +48,7 @@ class EntropyExit(ExitPolicy):
 
     threshold: float
     name = "entropy"
+    grid = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 1e9)
 
     def __post_init__(self) -> None:
         _check_threshold(self.threshold, "entropy", upper=None)
@@ -59,6 +64,7 @@ class NormalisedEntropyExit(ExitPolicy):
 
     threshold: float
     name = "normalised_entropy"
+    grid = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
     def __post_init__(self) -> None:
         _check_threshold(self.threshold, "normalised entropy", upper=1.0)
@@ -75,6 +81,8 @@ class PatienceExit(ExitPolicy):
 
     patience: int
     name = "patience"
+    grid = (1_000_000, 6, 5, 4, 3, 2, 1)
+    min_heads = 2
 
     def __post_init__(self) -> None:
         if int(self.patience) != self.patience or self.patience < 1:
@@ -101,6 +109,7 @@ class NoExit(ExitPolicy):
     """Never exit early: full depth (static models; SmartBERT's skip-only mode, Table 3)."""
 
     name = "none"
+    grid = (0.0,)
 
     def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
         return np.zeros_like(evaluated, dtype=bool)

@@ -12,12 +12,21 @@ from smartbert.data.encode import collate
 from smartbert.dynamic import predict_dynamic
 from smartbert.flops import component_costs
 from smartbert.backbones import BackboneShape
+from smartbert.policies import POLICIES
 from smartbert.registry import get_method, method_names
 from smartbert.sweep import example_costs
 from smartbert.trace import record_trace, replay
 
 METHODS = method_names()
-THRESHOLDS = [0.0, 0.05, 0.3, 0.6, 1e9]
+
+
+def thresholds(name: str) -> list[float]:
+    """Five points of the method's policy grid, its two extremes included."""
+    grid = POLICIES[get_method(name).default_policy].grid
+    return sorted({grid[0], grid[len(grid) // 4], grid[len(grid) // 2], grid[3 * len(grid) // 4], grid[-1]})
+
+
+CASES = [(name, threshold) for name in METHODS for threshold in thresholds(name)]
 
 
 def build(name: str, num_labels: int = 2, seed: int = 0):
@@ -47,8 +56,7 @@ def test_each_stage_trains_a_step(name: str, sentiment_dev) -> None:
         assert any(not torch.equal(b, p) for b, p in zip(before, params))
 
 
-@pytest.mark.parametrize("name", METHODS)
-@pytest.mark.parametrize("threshold", THRESHOLDS)
+@pytest.mark.parametrize("name, threshold", CASES)
 def test_replay_equals_dynamic_inference(name: str, threshold: float, sentiment_dev) -> None:
     method, config, model = build(name)
     policy = method.policy(config, threshold)
@@ -61,22 +69,37 @@ def test_replay_equals_dynamic_inference(name: str, threshold: float, sentiment_
 @pytest.mark.parametrize("name", METHODS)
 def test_extreme_thresholds(name: str, sentiment_dev) -> None:
     method, config, model = build(name)
+    policy_class = POLICIES[method.default_policy]
     trace = record_trace(model, sentiment_dev, meta={})
-    never = replay(trace, method.policy(config, 0.0))
+    never = replay(trace, method.policy(config, policy_class.grid[0]))
     assert (never.exit_layer == model.num_layers).all()
-    always = replay(trace, method.policy(config, 1e9))
+    eager = replay(trace, method.policy(config, policy_class.grid[-1]))
     if method.default_policy == "none":  # static: threshold has no effect
-        assert (always.exit_layer == model.num_layers).all()
-    else:  # the first layer that ran and has a head
-        first = np.argmax(trace.evaluated, axis=1) + 1
-        np.testing.assert_array_equal(always.exit_layer, first)
+        assert (eager.exit_layer == model.num_layers).all()
+    else:
+        np.testing.assert_array_equal(eager.exit_layer, [first_possible_exit(trace, n, method.default_policy)
+                                                         for n in range(trace.num_examples)])
+
+
+def first_possible_exit(trace, n: int, policy: str) -> int:
+    """By hand: the first evaluated head (entropy policies at the eager extreme), or for patience 1
+    the first head that agrees with the head before it; the last layer otherwise."""
+    layers = [i + 1 for i in range(trace.num_layers) if trace.evaluated[n, i]]
+    if policy != "patience":
+        return layers[0]
+    predictions = [int(np.argmax(trace.logits[n, layer - 1])) for layer in layers]
+    for k in range(1, len(layers)):
+        if predictions[k] == predictions[k - 1]:
+            return layers[k]
+    return trace.num_layers
 
 
 @pytest.mark.parametrize("name", METHODS)
 def test_cost_counts_exactly_the_components_evaluated(name: str, sentiment_dev) -> None:
     method, config, model = build(name)
     trace = record_trace(model, sentiment_dev, meta={})
-    result = replay(trace, method.policy(config, 0.3))
+    middle = thresholds(name)[len(thresholds(name)) // 2]
+    result = replay(trace, method.policy(config, middle))
     costs = component_costs(BackboneShape.from_config(model.encoder.config), 128, 2)
     flops = example_costs(result, costs, model.head_kind, "paper")
     # by hand for example 0: walk its trace row up to the exit

@@ -1,0 +1,86 @@
+"""FastBERT (Liu et al., ACL 2020): a self-distilling BERT with adaptive inference time.
+
+An exit classifier per layer (FastBERT's: tanh(Linear h->128), self-attention at width 128,
+[CLS], tanh(Linear 128->128), Linear 128->labels, the same module SmartBERT uses). Stage 1
+fine-tunes the backbone and the teacher (last) classifier; stage 2 freezes both and trains the
+students (classifiers 1..L-1) by KL divergence to the teacher's distribution, no labels needed.
+Exit when the normalised entropy, entropy / ln(#labels), is below the "speed" S.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+from transformers import BertModel
+
+from smartbert.encoder import LayeredEncoder
+from smartbert.heads import NARROW_WIDTH, ExitClassifier
+from smartbert.model import EarlyExitModel
+from smartbert.registry import Method, MethodConfig, Stage, final_logits, register
+
+
+@dataclass
+class FastBertConfig(MethodConfig):
+    """FastBERT (Liu et al., 2020). Epochs follow the paper's shared protocol (section 4.3 of
+    SmartBERT: same parameters for every method)."""
+
+    width: int = field(default=NARROW_WIDTH, metadata={"help": "classifier width (FastBERT: 128)"})
+    classifier_heads: int = field(default=2, metadata={"help": "attention heads per classifier (FastBERT: 2)"})
+    stage1_epochs: int | None = field(default=None, metadata={"help": "backbone + teacher fine-tuning epochs (default: train.epochs)"})
+    stage2_epochs: int | None = field(default=None, metadata={"help": "self-distillation epochs (default: train.epochs)"})
+    temperature: float = field(default=1.0, metadata={"help": "softmax temperature of the distillation targets"})
+
+
+def teacher_cross_entropy(model: EarlyExitModel, batch: dict, epoch: int):
+    loss = F.cross_entropy(final_logits(model, batch), batch["labels"])
+    return loss, {"ce": loss}
+
+
+def self_distillation(config: FastBertConfig):
+    def loss(model: EarlyExitModel, batch: dict, epoch: int):
+        logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+        teacher = F.softmax(logits[model.num_layers].detach() / config.temperature, dim=-1)
+        terms = [F.kl_div(F.log_softmax(logits[layer] / config.temperature, dim=-1), teacher, reduction="batchmean")
+                 for layer in range(1, model.num_layers)]
+        total = torch.stack(terms).sum()
+        return total, {"kl_sum": total}
+    return loss
+
+
+def exit_classifier_model(backbone: BertModel, num_labels: int, width: int, heads: int, dropout: float) -> EarlyExitModel:
+    """The backbone with an :class:`ExitClassifier` at every layer."""
+    encoder = LayeredEncoder(backbone)
+    classifiers = {i: ExitClassifier(encoder.hidden_size, num_labels, width, heads, dropout)
+                   for i in range(1, encoder.num_layers + 1)}
+    return EarlyExitModel(encoder, classifiers, num_labels)
+
+
+def student_logits(model: EarlyExitModel, batch: dict) -> torch.Tensor:
+    """[B, L-1, C]: every student's logits (how stage 2 is scored)."""
+    logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+    return torch.stack([logits[layer] for layer in range(1, model.num_layers)], dim=1)
+
+
+@register
+class FastBert(Method):
+    name = "fastbert"
+    config_class = FastBertConfig
+    default_policy = "normalised_entropy"
+    paper = "Liu et al., 2020, FastBERT"
+
+    def build(self, backbone: BertModel, num_labels: int, config: FastBertConfig) -> EarlyExitModel:
+        return exit_classifier_model(backbone, num_labels, config.width, config.classifier_heads, config.dropout)
+
+    def stages(self, config: FastBertConfig) -> list[Stage]:
+        def backbone_and_teacher(model: EarlyExitModel):
+            yield from model.encoder.parameters()
+            yield from model.head(model.num_layers).parameters()
+
+        def students(model: EarlyExitModel):
+            for layer in range(1, model.num_layers):
+                yield from model.head(layer).parameters()
+
+        return [Stage("finetune", backbone_and_teacher, teacher_cross_entropy, epochs=config.stage1_epochs),
+                Stage("distill", students, self_distillation(config), score_logits=student_logits, epochs=config.stage2_epochs)]

@@ -1,0 +1,57 @@
+"""PABEE (Zhou et al., NeurIPS 2020): BERT loses patience, patience-based early exit.
+
+A classifier per layer (BERT's pooler + Linear on [CLS], one per layer), trained jointly with
+the backbone on the weighted average of the layers' losses, sum_j j * L_j / sum_j j (deeper
+layers weigh more). Exit once the prediction stayed the same for ``patience`` consecutive layers;
+in sweeps the threshold is the patience.
+
+Added by following README's "Adding a baseline" and nothing more: this file is the whole change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+from transformers import BertModel
+
+from smartbert.encoder import LayeredEncoder
+from smartbert.heads import PooledClassifier
+from smartbert.model import EarlyExitModel
+from smartbert.registry import Method, MethodConfig, Stage, register
+
+
+@dataclass
+class PabeeConfig(MethodConfig):
+    """PABEE (Zhou et al., 2020). ``dropout`` is the classifiers' dropout; the patience is the
+    policy's threshold (``smartbert sweep --thresholds 1,2,3``)."""
+
+
+def weighted_average_loss(model: EarlyExitModel, batch: dict, epoch: int):
+    logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+    weights = torch.arange(1, model.num_layers + 1, dtype=torch.float32)
+    losses = torch.stack([F.cross_entropy(logits[layer], batch["labels"]) for layer in range(1, model.num_layers + 1)])
+    total = (weights * losses).sum() / weights.sum()
+    return total, {"weighted_ce": total}
+
+
+def all_layer_logits(model: EarlyExitModel, batch: dict) -> torch.Tensor:
+    logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+    return torch.stack([logits[layer] for layer in sorted(logits)], dim=1)
+
+
+@register
+class Pabee(Method):
+    name = "pabee"
+    config_class = PabeeConfig
+    default_policy = "patience"
+    paper = "Zhou et al., 2020, PABEE"
+
+    def build(self, backbone: BertModel, num_labels: int, config: PabeeConfig) -> EarlyExitModel:
+        encoder = LayeredEncoder(backbone)
+        heads = {i: PooledClassifier(encoder.hidden_size, num_labels, config.dropout) for i in range(1, encoder.num_layers + 1)}
+        return EarlyExitModel(encoder, heads, num_labels)
+
+    def stages(self, config: PabeeConfig) -> list[Stage]:
+        return [Stage("joint", lambda model: model.parameters(), weighted_average_loss, score_logits=all_layer_logits)]
