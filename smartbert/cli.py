@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-train-examples", type=int, default=None, help="subsample train to this many (by seed)")
     train.add_argument("--selection", choices=["dev", "heldout"], default=None,
                        help="choose the best epoch on dev (paper) or on a held-out split of train")
+    train.add_argument("--init-from", action="append", default=[], metavar="METHOD=DIR",
+                       help="a trained model that a stage reuses (DeeBERT: --init-from bert=DIR)")
     train.add_argument("--out", required=True, help="model directory to write")
     _add_data_options(train)
 
@@ -116,8 +118,14 @@ def _train(args: argparse.Namespace) -> None:
     from smartbert.registry import get_method
 
     train_config, method_config = _configs(args, get_method(args.method))
+    init_from = {}
+    for item in args.init_from:
+        name, sep, directory = item.partition("=")
+        if not sep or not directory:
+            raise SmartBertError(f"--init-from takes METHOD=DIR (e.g. bert=runs/RTE/bert), got {item!r}")
+        init_from[name] = directory
     summary = train_method(args.task, args.method, args.backbone, args.out, train_config, method_config,
-                           DataOptions(args.data_source, args.glue_dir), progress=not args.quiet)
+                           DataOptions(args.data_source, args.glue_dir), progress=not args.quiet, init_from=init_from)
     dev = summary["dev_metrics_no_exit"]
     gates = summary["gates"] and {k: {"mean_layers_run": v["mean_layers_run"], "skip_rate_per_layer": v["skip_rate_per_layer"],
                                       "collapsed": v["collapsed"]} for k, v in summary["gates"].items()}

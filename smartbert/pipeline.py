@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from smartbert import backbones
-from smartbert.checkpoint import LoadedModel, load_model, save_model
+from smartbert.checkpoint import LoadedModel, load_model, read_meta, save_model
 from smartbert.config import config_hash
 from smartbert.data.encode import EncodedSplit, encode_cached
 from smartbert.data.load import Source, load_split, source_fingerprint
@@ -24,7 +24,7 @@ from smartbert.provenance import provenance
 from smartbert.registry import MethodConfig, get_method
 from smartbert.policies import NoExit
 from smartbert.trace import Trace, record_trace, replay, skip_statistics
-from smartbert.trainer import TrainConfig, train_stage
+from smartbert.trainer import StageReport, TrainConfig, train_stage
 
 log = logging.getLogger("smartbert")
 
@@ -58,13 +58,20 @@ def training_splits(spec: TaskSpec, tokenizer: Any, config: TrainConfig, data: D
 
 def train_method(task: str, method_name: str, backbone: str, out: str | Path, train_config: TrainConfig,
                  method_config: MethodConfig | None = None, data: DataOptions | None = None,
-                 progress: bool = True) -> dict[str, Any]:
-    """Fine-tune ``method_name`` on ``task`` from ``backbone``; save to ``out``; return the summary."""
-    spec, method, data = get_task(task), get_method(method_name), data or DataOptions()
+                 progress: bool = True, init_from: dict[str, str] | None = None) -> dict[str, Any]:
+    """Fine-tune ``method_name`` on ``task`` from ``backbone``; save to ``out``; return the summary.
+    ``init_from`` maps a method name to its trained model directory, for stages that reuse it."""
+    spec, method, data, init_from = get_task(task), get_method(method_name), data or DataOptions(), init_from or {}
     method_config = method_config or method.config_class()
     if not isinstance(method_config, method.config_class):
         raise SmartBertError(f"method {method.name} takes a {method.config_class.__name__}, got {type(method_config).__name__}")
     stages = method.stages(method_config)
+    for stage in stages:  # fail before any work when a reused stage's model is missing or wrong
+        if stage.reuse:
+            if stage.reuse not in init_from:
+                raise SmartBertError(f"stage {stage.name!r} of {method.name} is the trained {stage.reuse!r} model: "
+                                     f"pass --init-from {stage.reuse}=DIR (a `smartbert train --method {stage.reuse}` output)")
+            check_reusable(init_from[stage.reuse], stage.reuse, spec, backbone)
     started = time.perf_counter()
     tokenizer = backbones.load_tokenizer(backbone)
     train, select, dev = training_splits(spec, tokenizer, train_config, data)
@@ -76,7 +83,11 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
     reports = []
     for stage in stages:
         if stage.reuse:
-            raise SmartBertError(f"stage {stage.name} of {method.name} reuses {stage.reuse!r}; pass its model directory")
+            load_reused(model, init_from[stage.reuse])
+            if stage.after_reuse:
+                stage.after_reuse(model)
+            reports.append(StageReport(stage.name, reused_from=str(init_from[stage.reuse])))
+            continue
         reports.append(train_stage(model, stage, train, select, spec, train_config, progress))
     summary = {
         "task": spec.name,
@@ -93,6 +104,32 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
     save_model(out, model, method, method_config, backbone, bert.config, tokenizer, summary,
                provenance(seed=train_config.seed, config_hash=chash))
     return summary
+
+
+def check_reusable(directory: str | Path, method_name: str, spec: TaskSpec, backbone: str) -> None:
+    """The model in ``directory`` must be a ``method_name`` model trained on ``spec``'s labels
+    from the same backbone."""
+    meta = read_meta(directory)
+    if meta["method"] != method_name:
+        raise CheckpointError(f"{directory} holds a {meta['method']!r} model; this stage reuses a {method_name!r} model")
+    if list(meta["labels"]) != list(spec.labels):
+        raise CheckpointError(f"{directory} was trained on {meta['task']} (labels {meta['labels']}), not {spec.name}")
+    if meta["backbone"] != backbone:
+        raise CheckpointError(f"{directory} was trained from backbone {meta['backbone']!r}, not {backbone!r}")
+
+
+def load_reused(model, directory: str | Path) -> list[str]:
+    """Copy every weight of the saved model that the new model has (same name and shape)."""
+    from safetensors.torch import load_file
+
+    saved = load_file(str(Path(directory) / "model.safetensors"))
+    own = model.state_dict()
+    shared = [k for k, v in saved.items() if k in own and own[k].shape == v.shape]
+    missing = [k for k in own if k.startswith("encoder.") and k not in shared]
+    if missing:
+        raise CheckpointError(f"{directory}: its encoder does not fit this model (e.g. {missing[0]})")
+    model.load_state_dict({k: saved[k] for k in shared}, strict=False)
+    return shared
 
 
 def evaluate_trained(model, select: EncodedSplit, dev: EncodedSplit, spec: TaskSpec, config: TrainConfig) -> dict[str, Any]:

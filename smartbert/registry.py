@@ -39,8 +39,9 @@ class Stage:
 
     ``loss(model, batch, epoch)`` returns the total loss and its named terms (for logs and the
     non-finite-loss error). ``reuse`` names another method whose trained model *is* this stage
-    (DeeBERT's stage 1 is BERT's fine-tuned model); ``epochs`` and ``learning_rate`` override the
-    shared training config.
+    (DeeBERT's stage 1 is BERT's fine-tuned model), loaded instead of trained, after which
+    ``after_reuse(model)`` runs; ``epochs`` and ``learning_rate`` override the shared training
+    config.
     """
 
     name: str
@@ -50,6 +51,7 @@ class Stage:
     epochs: int | None = None
     learning_rate: float | None = None
     reuse: str | None = None
+    after_reuse: Callable[[EarlyExitModel], None] | None = None
 
 
 @dataclass

@@ -63,6 +63,7 @@ class StageReport:
     best_epoch: int = 0
     best_metric: float = float("nan")
     seconds: float = 0.0
+    reused_from: str | None = None
 
 
 class NonFiniteLossError(SmartBertError):

@@ -103,3 +103,21 @@ def test_flops_command_prints_paper_numbers(capsys) -> None:
     assert main(["flops", "--backbone", "bert-base-uncased", "--seq-len", "128"]) == 0
     out = capsys.readouterr().out
     assert "1,811.9" in out and "21,744.5" in out
+
+
+def test_deebert_reuses_the_trained_bert_and_trains_only_offramps(trained, capsys) -> None:
+    from safetensors.torch import load_file
+
+    out = trained["root"] / "deebert"
+    base = ["-q", "train", "--task", "synthetic-sentiment", "--method", "deebert", "--backbone", "tiny",
+            "--epochs", "1", "--learning-rate", "1e-3", "--max-train-examples", "320", "--out", str(out)]
+    assert main(base) == 2
+    assert "pass --init-from bert=DIR" in capsys.readouterr().err
+    assert main([*base, "--init-from", f"bert={out}"]) == 2  # not a model directory yet
+    assert main([*base, "--init-from", f"bert={trained['model']}"]) == 0
+    bert, dee = load_file(str(trained["model"] / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    for key, value in bert.items():  # stage 1 is BERT's model, untouched by stage 2
+        assert torch.equal(dee[key], value), key
+    meta = json.loads((out / "smartbert.json").read_text())
+    assert meta["stages"][0]["reused_from"] == str(trained["model"])
+    assert set(meta["dev_exit_head_metrics"]) == {"1", "2", "3", "4"}

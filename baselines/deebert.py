@@ -1,0 +1,86 @@
+"""DeeBERT (Xin et al., ACL 2020): dynamic early exiting with off-ramps.
+
+An off-ramp per layer (pooler-style Linear h->h + tanh on [CLS], dropout, Linear h->labels).
+Stage 1 *is* the fine-tuned ``bert`` model (reused through ``--init-from``, never retrained);
+stage 2 freezes it and trains off-ramps 1..L-1 on the sum of their cross-entropies. The last
+exit is BERT's own trained classifier. Exit when entropy < S.
+
+Differences from the official code (castorini/DeeBERT), on purpose: its off-ramp poolers are
+copied from the backbone's *pretrained* pooler before stage 1 (an untrained near-zero layer on
+MiniLM, which left every off-ramp at ln 2 entropy on RTE); ours copy BERT's classifier pooler
+*after* stage 1 trained it (``offramp_init``, the code's choice is ``backbone_pooler``). Its last
+off-ramp is never trained yet consulted at inference; ours uses the trained classifier there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch.nn import functional as F
+from transformers import BertModel
+
+from baselines.bert import pooled_head
+from smartbert.encoder import LayeredEncoder
+from smartbert.errors import SmartBertError
+from smartbert.heads import PooledClassifier
+from smartbert.model import EarlyExitModel
+from smartbert.registry import Method, MethodConfig, Stage, register
+
+
+@dataclass
+class DeeBertConfig(MethodConfig):
+    """DeeBERT (Xin et al., 2020)."""
+
+    offramp_init: Literal["trained_pooler", "fresh", "backbone_pooler"] = field(default="trained_pooler", metadata={
+        "help": "off-ramp poolers start from BERT's fine-tuned classifier pooler (ours), at random, or from the "
+                "backbone's pretrained pooler (official code)"})
+    stage2_epochs: int | None = field(default=None, metadata={"help": "off-ramp training epochs (default: train.epochs)"})
+
+    def __post_init__(self) -> None:
+        if self.offramp_init not in ("trained_pooler", "fresh", "backbone_pooler"):
+            raise SmartBertError(f"offramp_init must be trained_pooler, fresh or backbone_pooler, got {self.offramp_init!r}")
+
+
+def offramp_cross_entropy(model: EarlyExitModel, batch: dict, epoch: int):
+    logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+    total = torch.stack([F.cross_entropy(logits[layer], batch["labels"]) for layer in range(1, model.num_layers)]).sum()
+    return total, {"ce_sum": total}
+
+
+def offramp_logits(model: EarlyExitModel, batch: dict) -> torch.Tensor:
+    logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+    return torch.stack([logits[layer] for layer in range(1, model.num_layers)], dim=1)
+
+
+@register
+class DeeBert(Method):
+    name = "deebert"
+    config_class = DeeBertConfig
+    default_policy = "entropy"
+    paper = "Xin et al., 2020, DeeBERT"
+
+    def build(self, backbone: BertModel, num_labels: int, config: DeeBertConfig) -> EarlyExitModel:
+        encoder = LayeredEncoder(backbone)
+        layers = encoder.num_layers
+        heads = {i: PooledClassifier(encoder.hidden_size, num_labels, config.dropout) for i in range(1, layers)}
+        heads[layers] = pooled_head(backbone, num_labels, config.dropout, pretrained_pooler=True)
+        if config.offramp_init == "backbone_pooler" and backbone.pooler is not None:
+            for layer in range(1, layers):
+                heads[layer].pooler.load_state_dict(backbone.pooler.dense.state_dict())
+        return EarlyExitModel(encoder, heads, num_labels)
+
+    def stages(self, config: DeeBertConfig) -> list[Stage]:
+        def after_reuse(model: EarlyExitModel) -> None:
+            if config.offramp_init == "trained_pooler":
+                trained = model.head(model.num_layers).pooler.state_dict()
+                for layer in range(1, model.num_layers):
+                    model.head(layer).pooler.load_state_dict(trained)
+
+        def offramps(model: EarlyExitModel):
+            for layer in range(1, model.num_layers):
+                yield from model.head(layer).parameters()
+
+        return [Stage("finetune", trainable=lambda model: [], loss=offramp_cross_entropy, reuse="bert", after_reuse=after_reuse),
+                Stage("offramps", offramps, offramp_cross_entropy, score_logits=offramp_logits, epochs=config.stage2_epochs)]
