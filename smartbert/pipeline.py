@@ -66,12 +66,14 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
     if not isinstance(method_config, method.config_class):
         raise SmartBertError(f"method {method.name} takes a {method.config_class.__name__}, got {type(method_config).__name__}")
     stages = method.stages(method_config)
-    for stage in stages:  # fail before any work when a reused stage's model is missing or wrong
-        if stage.reuse:
-            if stage.reuse not in init_from:
-                raise SmartBertError(f"stage {stage.name!r} of {method.name} is the trained {stage.reuse!r} model: "
-                                     f"pass --init-from {stage.reuse}=DIR (a `smartbert train --method {stage.reuse}` output)")
-            check_reusable(init_from[stage.reuse], stage.reuse, spec, backbone)
+    for stage in stages:  # fail before any work when a reused or teacher model is missing or wrong
+        for needed, role in ((stage.reuse, "is"), (stage.teacher, "distils from")):
+            if needed is None:
+                continue
+            if needed not in init_from:
+                raise SmartBertError(f"stage {stage.name!r} of {method.name} {role} the trained {needed!r} model: "
+                                     f"pass --init-from {needed}=DIR (a `smartbert train --method {needed}` output)")
+            check_reusable(init_from[needed], needed, spec, backbone)
     started = time.perf_counter()
     tokenizer = backbones.load_tokenizer(backbone)
     train, select, dev = training_splits(spec, tokenizer, train_config, data)
@@ -88,7 +90,8 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
                 stage.after_reuse(model)
             reports.append(StageReport(stage.name, reused_from=str(init_from[stage.reuse])))
             continue
-        reports.append(train_stage(model, stage, train, select, spec, train_config, progress))
+        teacher = teacher_logits(init_from[stage.teacher], train, train_config) if stage.teacher else None
+        reports.append(train_stage(model, stage, train, select, spec, train_config, progress, teacher))
     summary = {
         "task": spec.name,
         "labels": list(spec.labels),
@@ -130,6 +133,14 @@ def load_reused(model, directory: str | Path) -> list[str]:
         raise CheckpointError(f"{directory}: its encoder does not fit this model (e.g. {missing[0]})")
     model.load_state_dict({k: saved[k] for k in shared}, strict=False)
     return shared
+
+
+def teacher_logits(directory: str | Path, train: EncodedSplit, config: TrainConfig):
+    """The saved model's full-depth logits on every training example (distillation targets)."""
+    from smartbert.registry import final_logits
+    from smartbert.trainer import predict_logits
+
+    return predict_logits(load_model(directory).model, train, final_logits, config.eval_batch_size)
 
 
 def evaluate_trained(model, select: EncodedSplit, dev: EncodedSplit, spec: TaskSpec, config: TrainConfig) -> dict[str, Any]:
@@ -183,7 +194,9 @@ def check_task_fits(loaded: LoadedModel, task: str | None) -> TaskSpec:
 
 
 def trace_meta(loaded: LoadedModel, spec: TaskSpec, split: str, model_dir: str | Path) -> dict[str, Any]:
-    shape = backbones.BackboneShape.from_config(loaded.model.encoder.config)
+    config = loaded.model.encoder.config
+    # a student (DistilBERT recipe) runs fewer layers than its backbone: cost stays relative to the backbone
+    shape = dataclasses.replace(backbones.BackboneShape.from_config(config), num_layers=loaded.model.num_layers)
     return {
         "method": loaded.method.name,
         "task": spec.name,
@@ -191,7 +204,7 @@ def trace_meta(loaded: LoadedModel, spec: TaskSpec, split: str, model_dir: str |
         "split": split,
         "backbone": loaded.meta["backbone"],
         "shape": shape.as_dict(),
-        "reference_layers": loaded.meta.get("reference_layers", shape.num_layers),
+        "reference_layers": config.num_hidden_layers,
         "max_seq_len": loaded.meta["train_config"]["max_seq_len"],
         "model_dir": str(model_dir),
         "method_config": loaded.meta["method_config"],

@@ -41,7 +41,8 @@ class Stage:
     non-finite-loss error). ``reuse`` names another method whose trained model *is* this stage
     (DeeBERT's stage 1 is BERT's fine-tuned model), loaded instead of trained, after which
     ``after_reuse(model)`` runs; ``epochs`` and ``learning_rate`` override the shared training
-    config.
+    config. ``teacher`` names a method whose trained model (``--init-from``) gives soft targets:
+    its logits on each training example reach the loss as ``batch["teacher_logits"]``.
     """
 
     name: str
@@ -52,6 +53,7 @@ class Stage:
     learning_rate: float | None = None
     reuse: str | None = None
     after_reuse: Callable[[EarlyExitModel], None] | None = None
+    teacher: str | None = None
 
 
 @dataclass

@@ -126,8 +126,10 @@ def freeze_to(model: nn.Module, trainable: list[nn.Parameter]) -> None:
 
 
 def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select: EncodedSplit,
-                task: TaskSpec, config: TrainConfig, progress: bool = True) -> StageReport:
-    """Train ``stage``'s parameters of ``model``; keep the epoch that scores best on ``select``."""
+                task: TaskSpec, config: TrainConfig, progress: bool = True,
+                teacher_logits: np.ndarray | None = None) -> StageReport:
+    """Train ``stage``'s parameters of ``model``; keep the epoch that scores best on ``select``.
+    ``teacher_logits`` ([len(train), C]) reach the loss as ``batch["teacher_logits"]``."""
     from tqdm import tqdm
 
     trainable = list(dict.fromkeys(stage.trainable(model)))
@@ -149,6 +151,8 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
         bar = tqdm(batches, total=steps_per_epoch, desc=f"{stage.name} epoch {epoch + 1}/{epochs}",
                    unit="batch", disable=not progress, leave=False)
         for batch in bar:
+            if teacher_logits is not None:
+                batch["teacher_logits"] = torch.from_numpy(teacher_logits[batch["index"].numpy()])
             loss, terms = stage.loss(model, batch, epoch)
             if not torch.isfinite(loss):
                 values = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())

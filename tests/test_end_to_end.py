@@ -121,3 +121,20 @@ def test_deebert_reuses_the_trained_bert_and_trains_only_offramps(trained, capsy
     meta = json.loads((out / "smartbert.json").read_text())
     assert meta["stages"][0]["reused_from"] == str(trained["model"])
     assert set(meta["dev_exit_head_metrics"]) == {"1", "2", "3", "4"}
+
+
+def test_distilbert_student_is_half_depth_and_costs_half(trained, capsys) -> None:
+    root = trained["root"]
+    base = ["-q", "train", "--task", "synthetic-sentiment", "--method", "distilbert", "--backbone", "tiny",
+            "--epochs", "1", "--learning-rate", "1e-3", "--max-train-examples", "320", "--out", str(root / "distil")]
+    assert main(base) == 2
+    assert "distils from the trained 'bert' model" in capsys.readouterr().err
+    assert main([*base, "--init-from", f"bert={trained['model']}"]) == 0
+    loaded = load_model(root / "distil")
+    assert loaded.model.num_layers == 2
+    assert main(["-q", "trace", "--model", str(root / "distil"), "--out", str(root / "distil.npz")]) == 0
+    assert main(["-q", "sweep", "--trace", str(root / "distil.npz"), "--out", str(root / "distil.csv")]) == 0
+    sweep = pd.read_csv(root / "distil.csv")
+    # 2 of 4 layers; embeddings and the classifier are a sliver of the tiny model's cost
+    assert sweep["cost_pct_paper"].iloc[0] == pytest.approx(50.0, abs=1.0)
+    assert (sweep["avg_layers_run"] == 2).all()

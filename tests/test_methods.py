@@ -40,6 +40,7 @@ def build(name: str, num_labels: int = 2, seed: int = 0):
 def test_each_stage_trains_a_step(name: str, sentiment_dev) -> None:
     method, config, model = build(name)
     batch = collate(sentiment_dev, list(range(8)))
+    batch["teacher_logits"] = torch.randn(8, 2)
     for stage in method.stages(config):
         if stage.reuse:
             continue
