@@ -21,8 +21,8 @@ from smartbert.data.tasks import TaskSpec, get_task
 from smartbert.errors import CheckpointError, SmartBertError
 from smartbert.metrics import compute_metrics, majority_class
 from smartbert.provenance import provenance
-from smartbert.registry import MethodConfig, get_method
 from smartbert.policies import NoExit
+from smartbert.registry import MethodConfig, get_method
 from smartbert.trace import Trace, record_trace, replay, skip_statistics
 from smartbert.trainer import StageReport, TrainConfig, train_stage
 
