@@ -84,10 +84,16 @@ def load_config(name: str) -> BertConfig:
     path = local_path(name)
     if path is None and name in KNOWN_SHAPES:
         return KNOWN_SHAPES[name].to_bert_config()
+    from transformers import AutoConfig
+
+    from smartbert.distil_convert import bert_config_from_distilbert
+
     try:
-        config = BertConfig.from_pretrained(str(path or name))
+        config = AutoConfig.from_pretrained(str(path or name))
     except OSError as error:
         raise DataUnavailableError(_unreachable(name, error)) from error
+    if config.model_type == "distilbert":
+        return bert_config_from_distilbert(config)
     config._attn_implementation = "sdpa"
     return config
 
@@ -114,14 +120,20 @@ def load_backbone(name: str, seed: int = 0) -> BertModel:
     if name == "tiny":
         torch.manual_seed(seed)
         return BertModel(load_config(name), add_pooling_layer=True)
-    path = local_path(name)
+    from transformers import AutoConfig, AutoModel
+
+    from smartbert.distil_convert import bert_from_distilbert
+
+    path = str(local_path(name) or name)
     try:
-        model = BertModel.from_pretrained(str(path or name), attn_implementation="sdpa")
+        model_type = AutoConfig.from_pretrained(path).model_type
+        if model_type == "distilbert":  # the paper's DistilBERT baseline, run as an equivalent BertModel
+            return bert_from_distilbert(AutoModel.from_pretrained(path))
+        if model_type != "bert":
+            raise DataUnavailableError(f"backbone {name!r} is a {model_type} model; BERT and DistilBERT backbones are supported")
+        return BertModel.from_pretrained(path, attn_implementation="sdpa")
     except OSError as error:
         raise DataUnavailableError(_unreachable(name, error)) from error
-    if model.config.model_type != "bert":
-        raise DataUnavailableError(f"backbone {name!r} is a {model.config.model_type} model; only BERT-architecture backbones are supported here")
-    return model
 
 
 def _unreachable(name: str, error: Exception) -> str:
