@@ -155,9 +155,9 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
                 batch["teacher_logits"] = torch.from_numpy(teacher_logits[batch["index"].numpy()])
             loss, terms = stage.loss(model, batch, epoch)
             if not torch.isfinite(loss):
-                values = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
+                values = ", ".join(f"{k}={float(torch.as_tensor(v).detach()):.4g}" for k, v in terms.items())
                 raise NonFiniteLossError(
-                    f"stage {stage.name}: non-finite loss {float(loss)} at epoch {epoch + 1}, step {step} "
+                    f"stage {stage.name}: non-finite loss {loss.item()} at epoch {epoch + 1}, step {step} "
                     f"(terms: {values}). Lower the learning rate or check the loss weights."
                 )
             loss.backward()

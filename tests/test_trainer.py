@@ -1,0 +1,73 @@
+"""The shared trainer: non-finite losses stop with the step and terms named; same seed, same
+weights; different seeds differ; the best epoch is the one restored."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_bert
+from smartbert.data.tasks import get_task
+from smartbert.registry import Stage, get_method
+from smartbert.trace import record_trace
+from smartbert.trainer import NonFiniteLossError, TrainConfig, linear_warmup, train_stage
+
+TASK = get_task("synthetic-sentiment")
+
+
+def train_bert(data, seed: int, epochs: int = 1):
+    method = get_method("bert")
+    torch.manual_seed(seed)
+    model = method.build(tiny_bert(seed), 2, method.config_class())
+    report = train_stage(model, method.stages(method.config_class())[0], data, data.subset(range(16)), TASK,
+                         TrainConfig(batch_size=16, epochs=epochs, learning_rate=1e-3, seed=seed), progress=False)
+    return model, report
+
+
+def test_nan_loss_names_step_and_terms(sentiment_dev) -> None:
+    method = get_method("bert")
+    model = method.build(tiny_bert(0), 2, method.config_class())
+
+    def exploding(model, batch, epoch):
+        ce = torch.tensor(0.7, requires_grad=True)
+        reg = torch.tensor(float("inf"))
+        return ce + reg, {"ce": ce, "skip_reg": reg}
+
+    stage = Stage("stage1", lambda m: m.parameters(), exploding)
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss inf at epoch 1, step 0 \(terms: ce=0\.7, skip_reg=inf\)"):
+        train_stage(model, stage, sentiment_dev, sentiment_dev, TASK, TrainConfig(batch_size=16), progress=False)
+
+
+def test_same_seed_same_weights_and_trace_different_seed_differs(sentiment_dev) -> None:
+    first, _ = train_bert(sentiment_dev, seed=5)
+    again, _ = train_bert(sentiment_dev, seed=5)
+    other, _ = train_bert(sentiment_dev, seed=6)
+    for key, value in first.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key]), key
+    assert any(not torch.equal(v, other.state_dict()[k]) for k, v in first.state_dict().items())
+    a, b = record_trace(first, sentiment_dev, meta={}), record_trace(again, sentiment_dev, meta={})
+    np.testing.assert_array_equal(a.logits, b.logits)
+
+
+def test_best_epoch_is_restored(sentiment_dev) -> None:
+    from smartbert.registry import final_logits
+    from smartbert.trainer import predict_logits, score
+
+    model, report = train_bert(sentiment_dev, seed=1, epochs=3)
+    metrics = [e["metric"] for e in report.epochs]
+    assert report.best_metric == max(metrics) and report.best_epoch == metrics.index(max(metrics)) + 1
+    selection = sentiment_dev.subset(range(16))
+    restored = score(TASK, predict_logits(model, selection, final_logits, 16), selection.labels)["metric"]
+    assert restored == report.best_metric
+
+
+def test_linear_warmup_schedule() -> None:
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = linear_warmup(optimizer, warmup_steps=2, total_steps=6)
+    rates = []
+    for _ in range(6):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates == pytest.approx([0.5, 1.0, 1.0, 0.75, 0.5, 0.25])
