@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", help="replay exit thresholds on a trace: metric and cost per threshold")
     sweep.add_argument("--trace", required=True, help="trace file written by `smartbert trace`")
-    sweep.add_argument("--thresholds", default="0.1,0.3,0.5", help="comma-separated S values (patience for `patience`)")
+    sweep.add_argument("--thresholds", default=None,
+                       help="comma-separated S values (patience for `patience`); default: the policy's dense grid")
     sweep.add_argument("--policy", default=None, help="entropy, normalised_entropy, patience or none (default: the method's)")
     sweep.add_argument("--seq-len", type=int, default=None, help="sequence length FLOPs are counted at (default: the model's max, 128)")
     sweep.add_argument("--out", required=True, help="CSV to write")
@@ -172,7 +173,9 @@ def _sweep(args: argparse.Namespace) -> None:
 
     if not Path(args.trace).is_file():
         raise SmartBertError(f"trace {args.trace} not found; write it with `smartbert trace --model DIR --out {args.trace}`")
-    table = sweep(Trace.load(args.trace), parse_thresholds(args.thresholds), args.policy, args.seq_len)
+    trace = Trace.load(args.trace)
+    thresholds = parse_thresholds(args.thresholds) if args.thresholds else None
+    table = sweep(trace, thresholds, args.policy, args.seq_len)
     _write_csv(table, args.out)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 

@@ -50,9 +50,17 @@ def default_policy_name(trace: Trace) -> str:
     return get_method(trace.meta["method"]).default_policy
 
 
-def sweep(trace: Trace, thresholds: Iterable[float], policy: str | None = None, seq_len: int | None = None) -> pd.DataFrame:
-    """One row per threshold: ``policy`` (default: the method's own) replayed on ``trace``."""
+def sweep(trace: Trace, thresholds: Iterable[float] | None = None, policy: str | None = None,
+          seq_len: int | None = None) -> pd.DataFrame:
+    """One row per threshold: ``policy`` (default: the method's own) replayed on ``trace``;
+    ``thresholds`` default to the policy's dense grid (from never exiting early to most eager)."""
     policy = policy or default_policy_name(trace)
+    if thresholds is None:
+        from smartbert.policies import POLICIES
+
+        if policy not in POLICIES:
+            make_policy(policy)  # raises the unknown-policy error
+        thresholds = POLICIES[policy].grid
     costs = trace_costs(trace, seq_len)
     rows = []
     for threshold in thresholds:

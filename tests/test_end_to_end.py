@@ -138,3 +138,15 @@ def test_distilbert_student_is_half_depth_and_costs_half(trained, capsys) -> Non
     # 2 of 4 layers; embeddings and the classifier are a sliver of the tiny model's cost
     assert sweep["cost_pct_paper"].iloc[0] == pytest.approx(50.0, abs=1.0)
     assert (sweep["avg_layers_run"] == 2).all()
+
+
+def test_sweep_defaults_to_the_policy_grid(trained) -> None:
+    from smartbert.policies import EntropyExit
+    from smartbert.sweep import sweep
+    from smartbert.trace import Trace
+
+    root = trained["root"]
+    if not (root / "trace.npz").exists():
+        assert main(["-q", "trace", "--model", str(trained["model"]), "--out", str(root / "trace.npz")]) == 0
+    table = sweep(Trace.load(root / "trace.npz"), policy="entropy")
+    assert table["threshold"].tolist() == list(EntropyExit.grid)
