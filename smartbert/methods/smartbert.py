@@ -137,7 +137,8 @@ def gated_final_logits(model: EarlyExitModel, batch: dict) -> torch.Tensor:
     return model.head(model.num_layers)(run.final, run.mask)
 
 
-def _classifier_inputs(model: EarlyExitModel, batch: dict, config: SmartBertConfig) -> GatedPass:
+def frozen_gated_pass(model: EarlyExitModel, batch: dict) -> GatedPass:
+    """Stage 2's inputs: the frozen stage-1 model along hard gates, as at inference, no gradient."""
     with torch.no_grad():
         return gated_pass(model, batch, hard=True)
 
@@ -145,7 +146,7 @@ def _classifier_inputs(model: EarlyExitModel, batch: dict, config: SmartBertConf
 def intermediate_logits(config: SmartBertConfig):
     """[B, L-1, C] logits of classifiers 1..L-1 on their stage-2 inputs (how stage 2 is scored)."""
     def logits(model: EarlyExitModel, batch: dict) -> torch.Tensor:
-        run = _classifier_inputs(model, batch, config)
+        run = frozen_gated_pass(model, batch)
         inputs = run.states if config.stage2_input == "gated" else run.raw
         return torch.stack([model.head(i + 1)(inputs[i], run.mask) for i in range(model.num_layers - 1)], dim=1)
     return logits
@@ -153,7 +154,7 @@ def intermediate_logits(config: SmartBertConfig):
 
 def stage2_loss(config: SmartBertConfig):
     def loss(model: EarlyExitModel, batch: dict, epoch: int):
-        run = _classifier_inputs(model, batch, config)
+        run = frozen_gated_pass(model, batch)
         inputs = run.states if config.stage2_input == "gated" else run.raw
         ce_terms, features = [], []
         for i in range(model.num_layers):
