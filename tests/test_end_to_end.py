@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from conftest import tiny_bert
-from smartbert import backbones
 from smartbert.checkpoint import load_model, save_model
 from smartbert.cli import main
 from smartbert.data.encode import collate
