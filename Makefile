@@ -33,8 +33,8 @@ test: $(STAMP)
 # fine-tune BERT (the backbone) on $(TASK), trace its dev set, sweep exit thresholds.
 reproduce: $(STAMP)
 	$(BIN)/smartbert train --task $(TASK) --method bert --backbone $(BACKBONE) --out $(RUN_DIR)/model
-	$(BIN)/smartbert trace --model $(RUN_DIR)/model --task $(TASK) --out $(RUN_DIR)/trace.pt
-	$(BIN)/smartbert sweep --trace $(RUN_DIR)/trace.pt --thresholds 0.1,0.3,0.5 --out $(RUN_DIR)/sweep.csv
+	$(BIN)/smartbert trace --model $(RUN_DIR)/model --task $(TASK) --out $(RUN_DIR)/trace.npz
+	$(BIN)/smartbert sweep --trace $(RUN_DIR)/trace.npz --thresholds 0.1,0.3,0.5 --out $(RUN_DIR)/sweep.csv
 	cat $(RUN_DIR)/sweep.csv
 
 clean:
