@@ -26,7 +26,7 @@ from smartbert.encoder import LayeredEncoder
 from smartbert.errors import SmartBertError
 from smartbert.heads import PooledClassifier
 from smartbert.model import EarlyExitModel
-from smartbert.registry import Method, MethodConfig, Stage, register
+from smartbert.registry import Method, MethodConfig, Stage, intermediate_exit_logits, register
 
 
 @dataclass
@@ -44,14 +44,9 @@ class DeeBertConfig(MethodConfig):
 
 
 def offramp_cross_entropy(model: EarlyExitModel, batch: dict, epoch: int):
-    logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
-    total = torch.stack([F.cross_entropy(logits[layer], batch["labels"]) for layer in range(1, model.num_layers)]).sum()
+    logits = intermediate_exit_logits(model, batch)  # [B, L-1, C]
+    total = torch.stack([F.cross_entropy(logits[:, k], batch["labels"]) for k in range(logits.shape[1])]).sum()
     return total, {"ce_sum": total}
-
-
-def offramp_logits(model: EarlyExitModel, batch: dict) -> torch.Tensor:
-    logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
-    return torch.stack([logits[layer] for layer in range(1, model.num_layers)], dim=1)
 
 
 @register
@@ -83,4 +78,4 @@ class DeeBert(Method):
                 yield from model.head(layer).parameters()
 
         return [Stage("finetune", trainable=lambda model: [], loss=offramp_cross_entropy, reuse="bert", after_reuse=after_reuse),
-                Stage("offramps", offramps, offramp_cross_entropy, score_logits=offramp_logits, epochs=config.stage2_epochs)]
+                Stage("offramps", offramps, offramp_cross_entropy, score_logits=intermediate_exit_logits, epochs=config.stage2_epochs)]

@@ -18,7 +18,7 @@ from transformers import BertModel
 from smartbert.encoder import LayeredEncoder
 from smartbert.heads import NARROW_WIDTH, ExitClassifier
 from smartbert.model import EarlyExitModel
-from smartbert.registry import Method, MethodConfig, Stage, final_logits, register
+from smartbert.registry import Method, MethodConfig, Stage, final_logits, intermediate_exit_logits, register
 
 
 @dataclass
@@ -57,12 +57,6 @@ def exit_classifier_model(backbone: BertModel, num_labels: int, width: int, head
     return EarlyExitModel(encoder, classifiers, num_labels)
 
 
-def student_logits(model: EarlyExitModel, batch: dict) -> torch.Tensor:
-    """[B, L-1, C]: every student's logits (how stage 2 is scored)."""
-    logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
-    return torch.stack([logits[layer] for layer in range(1, model.num_layers)], dim=1)
-
-
 @register
 class FastBert(Method):
     name = "fastbert"
@@ -83,4 +77,4 @@ class FastBert(Method):
                 yield from model.head(layer).parameters()
 
         return [Stage("finetune", backbone_and_teacher, teacher_cross_entropy, epochs=config.stage1_epochs),
-                Stage("distill", students, self_distillation(config), score_logits=student_logits, epochs=config.stage2_epochs)]
+                Stage("distill", students, self_distillation(config), score_logits=intermediate_exit_logits, epochs=config.stage2_epochs)]

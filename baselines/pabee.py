@@ -19,7 +19,7 @@ from transformers import BertModel
 from smartbert.encoder import LayeredEncoder
 from smartbert.heads import PooledClassifier
 from smartbert.model import EarlyExitModel
-from smartbert.registry import Method, MethodConfig, Stage, register
+from smartbert.registry import Method, MethodConfig, Stage, exit_logits, register
 
 
 @dataclass
@@ -29,16 +29,11 @@ class PabeeConfig(MethodConfig):
 
 
 def weighted_average_loss(model: EarlyExitModel, batch: dict, epoch: int):
-    logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+    logits = exit_logits(model, batch)  # [B, L, C]
     weights = torch.arange(1, model.num_layers + 1, dtype=torch.float32)
-    losses = torch.stack([F.cross_entropy(logits[layer], batch["labels"]) for layer in range(1, model.num_layers + 1)])
+    losses = torch.stack([F.cross_entropy(logits[:, k], batch["labels"]) for k in range(model.num_layers)])
     total = (weights * losses).sum() / weights.sum()
     return total, {"weighted_ce": total}
-
-
-def all_layer_logits(model: EarlyExitModel, batch: dict) -> torch.Tensor:
-    logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
-    return torch.stack([logits[layer] for layer in sorted(logits)], dim=1)
 
 
 @register
@@ -54,4 +49,4 @@ class Pabee(Method):
         return EarlyExitModel(encoder, heads, num_labels)
 
     def stages(self, config: PabeeConfig) -> list[Stage]:
-        return [Stage("joint", lambda model: model.parameters(), weighted_average_loss, score_logits=all_layer_logits)]
+        return [Stage("joint", lambda model: model.parameters(), weighted_average_loss, score_logits=exit_logits)]

@@ -33,6 +33,17 @@ def final_logits(model: EarlyExitModel, batch: Batch) -> torch.Tensor:
     return logits[model.num_layers]
 
 
+def exit_logits(model: EarlyExitModel, batch: Batch, layers: Iterable[int] | None = None) -> torch.Tensor:
+    """[B, K, C]: the logits of the exits at ``layers`` (default: all) on the full-depth path."""
+    logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+    return torch.stack([logits[layer] for layer in (layers if layers is not None else sorted(logits))], dim=1)
+
+
+def intermediate_exit_logits(model: EarlyExitModel, batch: Batch) -> torch.Tensor:
+    """[B, L-1, C]: exits 1..L-1 (how stages that train intermediate exits are scored)."""
+    return exit_logits(model, batch, range(1, model.num_layers))
+
+
 @dataclass
 class Stage:
     """One training stage: which parameters train, on which loss, and how an epoch is scored.
