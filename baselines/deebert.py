@@ -17,14 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import torch
-from torch.nn import functional as F
 from transformers import BertModel
 
 from baselines.bert import pooled_head
 from smartbert.encoder import LayeredEncoder
 from smartbert.errors import SmartBertError
 from smartbert.heads import PooledClassifier
+from smartbert.losses import per_exit_cross_entropy
 from smartbert.model import EarlyExitModel
 from smartbert.registry import Method, MethodConfig, Stage, intermediate_exit_logits, register
 
@@ -45,7 +44,7 @@ class DeeBertConfig(MethodConfig):
 
 def offramp_cross_entropy(model: EarlyExitModel, batch: dict, epoch: int):
     logits = intermediate_exit_logits(model, batch)  # [B, L-1, C]
-    total = torch.stack([F.cross_entropy(logits[:, k], batch["labels"]) for k in range(logits.shape[1])]).sum()
+    total = per_exit_cross_entropy(logits, batch["labels"]).sum()
     return total, {"ce_sum": total}
 
 

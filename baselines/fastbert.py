@@ -15,10 +15,11 @@ import torch
 from torch.nn import functional as F
 from transformers import BertModel
 
+from baselines.bert import final_cross_entropy
 from smartbert.encoder import LayeredEncoder
 from smartbert.heads import NARROW_WIDTH, ExitClassifier
 from smartbert.model import EarlyExitModel
-from smartbert.registry import Method, MethodConfig, Stage, final_logits, intermediate_exit_logits, register
+from smartbert.registry import Method, MethodConfig, Stage, intermediate_exit_logits, register
 
 
 @dataclass
@@ -31,11 +32,6 @@ class FastBertConfig(MethodConfig):
     stage1_epochs: int | None = field(default=None, metadata={"help": "backbone + teacher fine-tuning epochs (default: train.epochs)"})
     stage2_epochs: int | None = field(default=None, metadata={"help": "self-distillation epochs (default: train.epochs)"})
     temperature: float = field(default=1.0, metadata={"help": "softmax temperature of the distillation targets"})
-
-
-def teacher_cross_entropy(model: EarlyExitModel, batch: dict, epoch: int):
-    loss = F.cross_entropy(final_logits(model, batch), batch["labels"])
-    return loss, {"ce": loss}
 
 
 def self_distillation(config: FastBertConfig):
@@ -76,5 +72,5 @@ class FastBert(Method):
             for layer in range(1, model.num_layers):
                 yield from model.head(layer).parameters()
 
-        return [Stage("finetune", backbone_and_teacher, teacher_cross_entropy, epochs=config.stage1_epochs),
+        return [Stage("finetune", backbone_and_teacher, final_cross_entropy, epochs=config.stage1_epochs),
                 Stage("distill", students, self_distillation(config), score_logits=intermediate_exit_logits, epochs=config.stage2_epochs)]

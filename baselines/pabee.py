@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch.nn import functional as F
 from transformers import BertModel
 
 from smartbert.encoder import LayeredEncoder
 from smartbert.heads import PooledClassifier
+from smartbert.losses import per_exit_cross_entropy
 from smartbert.model import EarlyExitModel
 from smartbert.registry import Method, MethodConfig, Stage, exit_logits, register
 
@@ -31,7 +31,7 @@ class PabeeConfig(MethodConfig):
 def weighted_average_loss(model: EarlyExitModel, batch: dict, epoch: int):
     logits = exit_logits(model, batch)  # [B, L, C]
     weights = torch.arange(1, model.num_layers + 1, dtype=torch.float32)
-    losses = torch.stack([F.cross_entropy(logits[:, k], batch["labels"]) for k in range(model.num_layers)])
+    losses = per_exit_cross_entropy(logits, batch["labels"])
     total = (weights * losses).sum() / weights.sum()
     return total, {"weighted_ce": total}
 

@@ -13,6 +13,11 @@ def hard_gate(soft: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     return (soft >= threshold).to(soft.dtype) + (soft - soft.detach())
 
 
+def per_exit_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """[K] cross-entropy of each exit, from stacked [B, K, C] logits (eqs. 7: L_CE^i)."""
+    return torch.stack([F.cross_entropy(logits[:, k], labels) for k in range(logits.shape[1])])
+
+
 def skip_regulariser(gate_probs: list[torch.Tensor], lam: float) -> torch.Tensor:
     """lambda / sum_i G^i (eq. 3, "the sloth of skipping"): rewards skipping. Per-sample gates
     are averaged over the batch before the sum, as the official code does."""
