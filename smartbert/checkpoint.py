@@ -70,6 +70,12 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
     return json.loads(meta_path.read_text())
 
 
+def read_provenance(directory: str | Path) -> dict[str, Any]:
+    """The model's ``provenance.json`` (commit, versions, seed, config and experiment hashes); {} if absent."""
+    path = Path(directory) / PROVENANCE_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def load_model(directory: str | Path, expect_method: str | None = None) -> LoadedModel:
     """Rebuild the model from its directory alone."""
     from transformers import AutoTokenizer

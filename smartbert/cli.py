@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartbert", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a method on a task and save the model directory")
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--method", required=True, help="registered method (see `smartbert list`)")
     train.add_argument("--backbone", default="minilm-l6", help="minilm-l6 (bundled), tiny (random), a hub id or a local directory")
     train.add_argument("--seed", type=int, default=None, help="random seed (default 42, or the config's)")
-    train.add_argument("--config", action="append", default=[], help="YAML with optional `train:` and `method:` mappings; repeat to layer files (later ones win)")
+    train.add_argument("--config", action="append", default=[], help="YAML file (or an inline {...} mapping) with optional `train:` and `method:` mappings; "
+                            "repeat to layer them (later ones win)")
     train.add_argument("--epochs", type=int, default=None, help="override train.epochs")
     train.add_argument("--batch-size", type=int, default=None, help="override train.batch_size")
     train.add_argument("--learning-rate", type=float, default=None, help="override train.learning_rate")
@@ -56,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--out", required=True, help="folder for selection.csv and selected.yaml")
     _add_data_options(select)
 
+    data = commands.add_parser("data", help="check a task's data and summarise it (sizes, labels, majority class) as JSON")
+    data.add_argument("--task", required=True, help="task")
+    data.add_argument("--out", default=None, help="JSON file to write (default: print only)")
+    _add_data_options(data)
+
     trace = commands.add_parser("trace", help="run a model once over a split and record its trace (.npz)")
     trace.add_argument("--model", required=True, help="model directory written by `smartbert train`")
     trace.add_argument("--task", default=None, help="task to evaluate on (default: the training task)")
@@ -70,7 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--thresholds", default=None,
                        help="comma-separated S values (patience for `patience`); default: the policy's dense grid")
     sweep.add_argument("--policy", default=None, help="entropy, normalised_entropy, patience or none (default: the method's)")
+    sweep.add_argument("--with-grid", action="store_true", help="add the policy's dense grid to --thresholds")
     sweep.add_argument("--seq-len", type=int, default=None, help="sequence length FLOPs are counted at (default: the model's max, 128)")
+    sweep.add_argument("--reference-backbone", default=None,
+                       help="cost %% is relative to this backbone's full depth (default: the model's own; "
+                            "bert-base-uncased for a distilbert-base-uncased model)")
+    sweep.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
+                       help="a constant column for every row (the workflow tags variant=...)")
     sweep.add_argument("--out", required=True, help="CSV to write")
 
     predict = commands.add_parser("predict", help="per-example predictions, exit layers and FLOPs")
@@ -96,12 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _configs(args: argparse.Namespace, method):
     """(TrainConfig, method config) from --config YAML and the command-line overrides."""
-    from smartbert.config import from_dict, load_yaml
+    from smartbert.config import from_dict, load_inline_or_file
     from smartbert.trainer import TrainConfig
 
     document: dict = {"train": {}, "method": {}}
     for path in args.config:
-        layer = load_yaml(path)
+        layer = load_inline_or_file(path)
         unknown = sorted(set(layer) - {"train", "method"})
         if unknown:
             raise SmartBertError(f"unknown top-level key(s) {unknown} in {path}; known: ['method', 'train']")
@@ -152,6 +165,16 @@ def _select(args: argparse.Namespace) -> None:
     print(f"selected {chosen} -> {Path(args.out) / 'selected.yaml'} (pass it to `smartbert train --config`)")
 
 
+def _data(args: argparse.Namespace) -> None:
+    from smartbert.data.summary import summarise_task
+    from smartbert.io import atomic_write_text
+
+    summary = json.dumps(summarise_task(args.task, args.data_source, args.glue_dir), indent=2)
+    if args.out:
+        atomic_write_text(args.out, summary + "\n")
+    print(summary)
+
+
 def _trace(args: argparse.Namespace) -> None:
     from smartbert.pipeline import DataOptions, trace_model
 
@@ -175,7 +198,17 @@ def _sweep(args: argparse.Namespace) -> None:
         raise SmartBertError(f"trace {args.trace} not found; write it with `smartbert trace --model DIR --out {args.trace}`")
     trace = Trace.load(args.trace)
     thresholds = parse_thresholds(args.thresholds) if args.thresholds else None
-    table = sweep(trace, thresholds, args.policy, args.seq_len)
+    reference_layers = None
+    if args.reference_backbone:
+        from smartbert.backbones import backbone_shape
+
+        reference_layers = backbone_shape(args.reference_backbone).num_layers
+    table = sweep(trace, thresholds, args.policy, args.seq_len, reference_layers, args.with_grid)
+    for item in args.tag:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SmartBertError(f"--tag takes KEY=VALUE (e.g. variant=default), got {item!r}")
+        table.insert(0, key, value)
     _write_csv(table, args.out)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
@@ -238,13 +271,17 @@ def _list(args: argparse.Namespace) -> None:
     print("policies: ", ", ".join(POLICIES))
 
 
-COMMANDS = {"train": _train, "select": _select, "trace": _trace, "sweep": _sweep, "predict": _predict, "flops": _flops, "list": _list}
+COMMANDS = {"train": _train, "select": _select, "data": _data, "trace": _trace, "sweep": _sweep, "predict": _predict, "flops": _flops, "list": _list}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s", stream=sys.stderr)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         COMMANDS[args.command](args)
     except SmartBertError as error:

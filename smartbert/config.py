@@ -35,6 +35,19 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def load_inline_or_file(text: str) -> dict[str, Any]:
+    """A mapping given inline (``'{"train": {"epochs": 3}}'``, as the workflow passes it) or a YAML file's path."""
+    if not text.lstrip().startswith("{"):
+        return load_yaml(text)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SmartBertError(f"inline config is not valid YAML/JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise SmartBertError(f"inline config must be a mapping, got {text!r}")
+    return data
+
+
 def config_hash(*configs: Any) -> str:
     """A short, stable hash of dataclasses / dicts (for provenance and caches)."""
     payload = [dataclasses.asdict(c) if dataclasses.is_dataclass(c) else c for c in configs]

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from smartbert import backbones
-from smartbert.checkpoint import LoadedModel, load_model, read_meta, save_model
+from smartbert.checkpoint import LoadedModel, load_model, read_meta, read_provenance, save_model
 from smartbert.config import config_hash
 from smartbert.data.encode import EncodedSplit, encode_cached
 from smartbert.data.load import Source, load_split, source_fingerprint
@@ -103,9 +103,12 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
         "dev_majority_class": majority_class(spec, dev.labels),
         "train_seconds": time.perf_counter() - started,
     }
-    chash = config_hash(train_config, method_config, {"method": method.name, "task": spec.name, "backbone": backbone})
+    what = {"method": method.name, "task": spec.name, "backbone": backbone}
+    chash = config_hash(train_config, method_config, what)
+    # the same experiment at another seed: what tables may average over (and must not mix)
+    experiment = config_hash(dataclasses.replace(train_config, seed=0), method_config, what)
     save_model(out, model, method, method_config, backbone, bert.config, tokenizer, summary,
-               provenance(seed=train_config.seed, config_hash=chash))
+               provenance(seed=train_config.seed, config_hash=chash, experiment_hash=experiment))
     return summary
 
 
@@ -209,4 +212,5 @@ def trace_meta(loaded: LoadedModel, spec: TaskSpec, split: str, model_dir: str |
         "model_dir": str(model_dir),
         "method_config": loaded.meta["method_config"],
         "provenance": provenance(seed=loaded.meta["train_config"]["seed"]),
+        "model_provenance": read_provenance(model_dir),
     }

@@ -81,7 +81,12 @@ class Method(ABC):
     name: ClassVar[str]
     config_class: ClassVar[type[MethodConfig]] = MethodConfig
     default_policy: ClassVar[str] = "none"
-    paper: ClassVar[str] = ""
+    paper: ClassVar[str] = ""  # "Authors, year, Name": tables show the part after the last comma
+
+    @property
+    def display_name(self) -> str:
+        """The method's name in tables and figures (from ``paper``; the registry key if empty)."""
+        return self.paper.rsplit(",", 1)[-1].strip() or self.name
 
     @abstractmethod
     def build(self, backbone: BertModel, num_labels: int, config: MethodConfig) -> EarlyExitModel:

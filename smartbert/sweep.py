@@ -27,11 +27,12 @@ def example_costs(result: Replay, costs: ComponentCosts, head_kind: str, convent
     return costs.model_cost(convention, result.layers_run, result.heads, result.gates, head_kind)
 
 
-def summarise(trace: Trace, result: Replay, costs: ComponentCosts) -> dict[str, float]:
-    """Metric and cost of one replay, as one sweep row."""
+def summarise(trace: Trace, result: Replay, costs: ComponentCosts, reference_layers: int | None = None) -> dict[str, float]:
+    """Metric and cost of one replay, as one sweep row. Cost % is relative to the full-depth model
+    of ``reference_layers`` layers (default: the trace's backbone depth)."""
     spec = get_task(trace.meta["task"])
     row: dict[str, float] = dict(compute_metrics(spec, result.prediction, trace.labels))
-    reference_layers = int(trace.meta.get("reference_layers", trace.num_layers))
+    reference_layers = int(reference_layers or trace.meta.get("reference_layers", trace.num_layers))
     for convention in CONVENTIONS:
         flops = example_costs(result, costs, trace.meta["head_kind"], convention)
         unit = "flops" if convention == "paper" else "macs"
@@ -50,23 +51,37 @@ def default_policy_name(trace: Trace) -> str:
     return get_method(trace.meta["method"]).default_policy
 
 
-def sweep(trace: Trace, thresholds: Iterable[float] | None = None, policy: str | None = None,
-          seq_len: int | None = None) -> pd.DataFrame:
-    """One row per threshold: ``policy`` (default: the method's own) replayed on ``trace``;
-    ``thresholds`` default to the policy's dense grid (from never exiting early to most eager)."""
-    policy = policy or default_policy_name(trace)
-    if thresholds is None:
-        from smartbert.policies import POLICIES
+def provenance_columns(trace: Trace) -> dict[str, str | int | None]:
+    """Where a sweep row came from: the model's seed, config hash (with seed), experiment hash
+    (without seed: rows that may be averaged over seeds share it) and commit."""
+    model = trace.meta.get("model_provenance") or {}
+    return {"seed": model.get("seed"), "config_hash": model.get("config_hash"),
+            "experiment_hash": model.get("experiment_hash"), "commit": model.get("commit")}
 
-        if policy not in POLICIES:
-            make_policy(policy)  # raises the unknown-policy error
-        thresholds = POLICIES[policy].grid
+
+def sweep(trace: Trace, thresholds: Iterable[float] | None = None, policy: str | None = None,
+          seq_len: int | None = None, reference_layers: int | None = None, with_grid: bool = False) -> pd.DataFrame:
+    """One row per threshold: ``policy`` (default: the method's own) replayed on ``trace``.
+    ``thresholds`` default to the policy's dense grid (from never exiting early to most eager);
+    ``with_grid`` adds that grid to the given thresholds. Thresholds a policy does not take
+    (0.1 for patience) are dropped, so one threshold list serves every method."""
+    from smartbert.policies import POLICIES
+
+    policy = policy or default_policy_name(trace)
+    if policy not in POLICIES:
+        make_policy(policy)  # raises the unknown-policy error
+    grid = POLICIES[policy].grid
+    values = list(grid) if thresholds is None else list(thresholds) + (list(grid) if with_grid else [])
+    if policy == "none":
+        values = [0.0]
+    values = sorted({float(v) for v in values if policy != "patience" or float(v).is_integer()})
     costs = trace_costs(trace, seq_len)
+    origin = provenance_columns(trace)
     rows = []
-    for threshold in thresholds:
+    for threshold in values:
         rule: ExitPolicy = make_policy(policy, None if policy == "none" else threshold)
         rows.append({"method": trace.meta["method"], "task": trace.meta["task"], "policy": policy,
-                     "threshold": threshold, **summarise(trace, replay(trace, rule), costs)})
+                     "threshold": threshold, **summarise(trace, replay(trace, rule), costs, reference_layers), **origin})
     return pd.DataFrame(rows)
 
 

@@ -136,6 +136,17 @@ TASKS: dict[str, TaskSpec] = {
 #: The tasks of the paper's Table 1, in its column order.
 PAPER_TASKS = ("MRPC", "SST-2", "QNLI", "QQP", "MNLI", "MNLI-mm", "CoLA", "RTE", "WNLI")
 
+#: Tasks with no training of their own: they evaluate the model of another task (Table 1's MNLI-mm
+#: column is the MNLI model on the mismatched dev set).
+EVALUATES_MODEL_OF = {"MNLI-mm": "MNLI"}
+
+
+def training_task(name: str) -> str:
+    """The task whose trained model ``name`` is evaluated with (itself, except MNLI-mm -> MNLI)."""
+    spec = get_task(name)
+    return EVALUATES_MODEL_OF.get(spec.name, spec.name)
+
+
 _ALIASES = {"sst2": "SST-2", "mnli-m": "MNLI", "mnli_mismatched": "MNLI-mm", "mnli-mm": "MNLI-mm"}
 
 

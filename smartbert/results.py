@@ -1,0 +1,75 @@
+"""Sweep results across tasks, methods, variants and seeds: load, check, average.
+
+Every sweep row carries the model's ``experiment_hash`` (its whole configuration except the
+seed). Rows of one (task, method, variant) may be averaged over seeds only when they share it;
+anything else means results of different configurations were mixed, and is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from smartbert.errors import SmartBertError
+
+KEYS = ["task", "method", "variant", "policy", "threshold"]
+REQUIRED = KEYS + ["metric", "cost_pct_paper", "avg_flops_paper_M", "seed", "experiment_hash"]
+AVERAGED = ["metric", "cost_pct_paper", "cost_pct_fvcore", "avg_flops_paper_M", "avg_macs_fvcore_M",
+            "avg_layers_run", "avg_layers_skipped", "avg_exit_layer"]
+
+
+def load_sweeps(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """All rows of the sweep CSVs, each tagged with its file; columns checked."""
+    frames = []
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise SmartBertError(f"sweep {path} not found; run `smartbert sweep` (or the workflow) to write it")
+        frame = pd.read_csv(path, dtype={"config_hash": str, "experiment_hash": str, "commit": str})
+        missing = [c for c in REQUIRED if c not in frame.columns]
+        if missing:
+            raise SmartBertError(f"{path} lacks column(s) {missing}: it was written by an older suite or without "
+                                 f"`--tag variant=...`; rerun its sweep")
+        frames.append(frame.assign(file=str(path)))
+    if not frames:
+        raise SmartBertError("no sweep files given")
+    return check_integrity(pd.concat(frames, ignore_index=True))
+
+
+def check_integrity(frame: pd.DataFrame) -> pd.DataFrame:
+    """Refuse mixed configurations: one experiment hash per (task, method, variant), one file per seed."""
+    for (task, method, variant), group in frame.groupby(["task", "method", "variant"]):
+        hashes = group["experiment_hash"].astype(str).unique()
+        if len(hashes) > 1:
+            files = sorted(group.drop_duplicates("experiment_hash")["file"])
+            raise SmartBertError(f"{task}/{method}/{variant} mixes results of {len(hashes)} different configurations "
+                                 f"({', '.join(hashes)}): {files}. Rerun the stale ones (delete them and rerun the workflow)")
+        per_seed = group.groupby("seed")["file"].nunique()
+        if (per_seed > 1).any():
+            seed = per_seed[per_seed > 1].index[0]
+            raise SmartBertError(f"{task}/{method}/{variant} has seed {seed} in more than one file: "
+                                 f"{sorted(group[group.seed == seed]['file'].unique())}")
+    return frame
+
+
+def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds per (task, method, variant, policy, threshold); ``n_seeds``."""
+    columns = [c for c in AVERAGED if c in frame.columns]
+    grouped = frame.groupby(KEYS, sort=False)
+    means = grouped[columns].mean()
+    stds = grouped[columns].std(ddof=1).fillna(0.0).add_suffix("_std")
+    extra = grouped.agg(n_seeds=("seed", "nunique"), seeds=("seed", lambda s: ",".join(str(v) for v in sorted(set(s)))),
+                        experiment_hash=("experiment_hash", "first"), n=("n", "first"))
+    return pd.concat([means, stds, extra], axis=1).reset_index()
+
+
+def load_data_summaries(paths: Iterable[str | Path]) -> dict[str, dict]:
+    """``smartbert data`` summaries by task (majority class, sizes, source)."""
+    found = {}
+    for path in paths:
+        summary = json.loads(Path(path).read_text())
+        found[summary["task"]] = summary
+    return found

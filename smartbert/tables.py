@@ -1,0 +1,237 @@
+"""The paper's tables from sweep results: Table 1 (metric and FLOPs per method and S), Table 2
+(FLOPs per component), Table 3 (skip-only), and paper-vs-reproduction.
+
+Each table is a tidy frame (one row per task x table row: what the CSV holds) and a wide frame
+laid out as the paper's (what the Markdown and LaTeX hold). Every task gets a majority-class row:
+a model at or below it learned nothing (the paper's WNLI 56.3 is that number for every method).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from smartbert.backbones import BackboneShape
+from smartbert.flops import component_costs
+from smartbert.io import atomic_write_text
+from smartbert.registry import get_method, method_names
+
+MAJORITY = "majority class"
+SKIP_ONLY = "skiponly"
+TIDY_COLUMNS = ["table", "task", "row", "method", "variant", "policy", "threshold", "metric_name", "metric", "metric_std",
+                "flops_M", "cost_pct", "cost_pct_std", "cost_pct_fvcore", "avg_layers_run", "n_seeds", "seeds",
+                "experiment_hash", "degenerate"]
+
+
+def display_name(method: str) -> str:
+    return get_method(method).display_name if method in method_names() else method
+
+
+def row_label(method: str, variant: str, policy: str, threshold: float) -> str:
+    """'BERT', 'SmartBERT (S=0.3)', 'SmartBERT skip-only', 'PABEE (patience=4)', 'SmartBERT [soft] (S=0.1)'."""
+    name = display_name(method)
+    if variant == SKIP_ONLY:
+        return f"{name} skip-only"
+    name += "" if variant == "default" else f" [{variant}]"
+    if policy == "none":
+        return name
+    if policy == "patience":
+        return f"{name} (patience={int(threshold)})"
+    return f"{name} (S={threshold:g})"
+
+
+def method_order(method: str) -> tuple[int, str]:
+    """Static methods first (BERT leading), early-exit baselines next, SmartBERT last."""
+    if method == "bert":
+        return (0, method)
+    if method == "smartbert":
+        return (3, method)
+    static = method in method_names() and get_method(method).default_policy == "none"
+    return (1 if static else 2, method)
+
+
+def _pick(agg: pd.DataFrame, thresholds: dict[str, Sequence[float]]) -> pd.DataFrame:
+    """Rows of ``agg`` at the table's thresholds per policy (static methods: their one row)."""
+    keep = np.zeros(len(agg), dtype=bool)
+    for policy, group in agg.groupby("policy"):
+        wanted = thresholds.get(policy, thresholds.get("default", ()))
+        hit = group["threshold"].apply(lambda t: policy == "none" or any(math.isclose(t, w) for w in wanted))
+        keep[group.index[hit.to_numpy()]] = True
+    return agg[keep]
+
+
+def _tidy(rows: pd.DataFrame, table: str, majority: dict[str, dict]) -> pd.DataFrame:
+    rows = rows.assign(order=rows["method"].map(method_order), vorder=(rows["variant"] != "default").astype(int))
+    rows = rows.sort_values(["task", "order", "vorder", "variant", "threshold"])
+    out = pd.DataFrame({
+        "table": table, "task": rows["task"],
+        "row": [row_label(*r) for r in rows[["method", "variant", "policy", "threshold"]].itertuples(index=False)],
+        "method": rows["method"], "variant": rows["variant"], "policy": rows["policy"], "threshold": rows["threshold"],
+        "metric_name": rows["task"].map(lambda t: majority[t]["main_metric"] if t in majority else ""),
+        "metric": rows["metric"], "metric_std": rows["metric_std"], "flops_M": rows["avg_flops_paper_M"],
+        "cost_pct": rows["cost_pct_paper"], "cost_pct_std": rows["cost_pct_paper_std"],
+        "cost_pct_fvcore": rows["cost_pct_fvcore"], "avg_layers_run": rows["avg_layers_run"],
+        "n_seeds": rows["n_seeds"], "seeds": rows["seeds"], "experiment_hash": rows["experiment_hash"],
+    })
+    floor = out["task"].map(lambda t: majority[t]["majority_class"]["metric"] if t in majority else -math.inf)
+    out["degenerate"] = out["metric"] <= floor + 1e-9
+    majority_rows = pd.DataFrame([{"table": table, "task": task, "row": MAJORITY, "method": MAJORITY, "variant": "",
+                                   "policy": "", "metric_name": majority[task]["main_metric"],
+                                   "metric": majority[task]["majority_class"]["metric"], "n_seeds": 0}
+                                  for task in out["task"].unique() if task in majority])
+    out = pd.concat([out, majority_rows], ignore_index=True) if len(majority_rows) else out
+    return out.reindex(columns=TIDY_COLUMNS).sort_values("task", kind="stable").reset_index(drop=True)
+
+
+def table1(agg: pd.DataFrame, majority: dict[str, dict], thresholds: dict[str, Sequence[float]]) -> pd.DataFrame:
+    """Table 1: every method's default variant; early-exit methods at the table's thresholds."""
+    return _tidy(_pick(agg[agg["variant"] == "default"], thresholds), "table1", majority)
+
+
+def table3(agg: pd.DataFrame, majority: dict[str, dict], tasks: Iterable[str]) -> pd.DataFrame:
+    """Table 3: BERT beside SmartBERT with the skipping mechanism only (exits disabled)."""
+    tasks = list(tasks)
+    rows = agg[agg["task"].isin(tasks) & (((agg["method"] == "bert") & (agg["variant"] == "default"))
+                                         | (agg["variant"] == SKIP_ONLY))]
+    return _tidy(rows, "table3", {t: m for t, m in majority.items() if t in tasks})
+
+
+def table2(backbones: dict[str, BackboneShape], seq_len: int, num_labels: int, paper: pd.DataFrame | None) -> pd.DataFrame:
+    """Table 2: FLOPs of a Transformer layer, an exit classifier and a skipping gate, both conventions."""
+    names = {"layer": "Each Transformer Layer", "exit_classifier": "Each Classifier", "skip_gate": "Each Skipping Gate",
+             "pooled_classifier": "BERT / DeeBERT classifier"}
+    paper_values = dict(zip(paper["component"], paper["paper_flops_M"])) if paper is not None else {}
+    rows = []
+    for backbone, shape in backbones.items():
+        costs = component_costs(shape, seq_len, num_labels)
+        for component, label in names.items():
+            rows.append({"table": "table2", "backbone": backbone, "component": component, "row": label,
+                         "paper_flops_M": costs.paper[component] / 1e6, "fvcore_macs_M": costs.fvcore[component] / 1e6,
+                         "pct_of_layer_paper": 100 * costs.paper[component] / costs.paper["layer"],
+                         "pct_of_layer_fvcore": 100 * costs.fvcore[component] / costs.fvcore["layer"],
+                         "paper_reports_M": paper_values.get(component, math.nan) if shape.hidden == 768 and shape.ffn == 3072 else math.nan})
+    return pd.DataFrame(rows)
+
+
+def paper_vs_repro(repro: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """Paper and reproduction side by side on the rows both have, with deltas (repro - paper)."""
+    key = ["table", "task", "method", "variant", "threshold"]
+    paper = paper.assign(threshold=paper["threshold"].fillna(0.0), variant=paper["variant"].fillna("default"))
+    repro = repro[repro["method"] != MAJORITY].assign(threshold=lambda f: np.where(f["policy"] == "none", 0.0, f["threshold"]))
+    merged = paper.rename(columns={"metric": "paper_metric", "cost_pct": "paper_cost_pct", "flops_M": "paper_flops_M"}).merge(
+        repro[key + ["row", "metric", "metric_std", "cost_pct", "n_seeds", "degenerate"]].rename(
+            columns={"metric": "repro_metric", "metric_std": "repro_metric_std", "cost_pct": "repro_cost_pct"}),
+        on=key, how="inner")
+    merged["delta_metric"] = merged["repro_metric"] - merged["paper_metric"]
+    merged["delta_cost_pct"] = merged["repro_cost_pct"] - merged["paper_cost_pct"]
+    columns = ["table", "task", "row", "metric_name", "paper_metric", "repro_metric", "repro_metric_std", "delta_metric",
+               "paper_cost_pct", "repro_cost_pct", "delta_cost_pct", "n_seeds", "degenerate"]
+    return merged[columns]
+
+
+# ---- display ---------------------------------------------------------------------------------
+
+def _mean_std(mean: float, std: float, n: float) -> str:
+    if pd.isna(mean):
+        return ""
+    return f"{mean:.1f} ± {std:.1f}" if n and n > 1 else f"{mean:.1f}"
+
+
+def wide(tidy: pd.DataFrame) -> pd.DataFrame:
+    """The paper's layout: one row per method (and S), per task a metric and a FLOPs (cost) column."""
+    cells: dict[str, dict[str, str]] = {}
+    tasks = list(dict.fromkeys(tidy["task"]))
+    order = list(dict.fromkeys(tidy.loc[tidy["row"] != MAJORITY, "row"])) + [MAJORITY]
+    for record in tidy.itertuples(index=False):
+        metric_name = {"accuracy": "Acc", "f1": "F1", "mcc": "MCC"}.get(record.metric_name, record.metric_name)
+        row = cells.setdefault(record.row, {})
+        row[f"{record.task} {metric_name}"] = _mean_std(record.metric, record.metric_std, record.n_seeds) + (
+            " (!)" if record.degenerate is True else "")
+        row[f"{record.task} FLOPs (cost)"] = ("" if pd.isna(record.flops_M) else
+                                              f"{record.flops_M:,.0f}M ({record.cost_pct:.0f}%)")
+    columns = [c for t in tasks for c in dict.fromkeys(k for r in cells.values() for k in r if k.startswith(f"{t} "))]
+    frame = pd.DataFrame.from_dict(cells, orient="index").reindex(index=[r for r in order if r in cells], columns=columns)
+    return frame.fillna("").rename_axis("model").reset_index()
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(_plain(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def to_latex(frame: pd.DataFrame, caption: str) -> str:
+    escape = lambda v: _plain(v).replace("%", r"\%").replace("_", r"\_").replace("±", r"$\pm$").replace("&", r"\&")
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * (len(frame.columns) - 1) + "}",
+             r"\toprule", " & ".join(escape(c) for c in frame.columns) + r" \\", r"\midrule"]
+    lines += [" & ".join(escape(v) for v in row) + r" \\" for row in frame.itertuples(index=False)]
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{escape(caption)}}}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def _plain(value) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:,.1f}"
+    return str(value)
+
+
+def write_table(tidy: pd.DataFrame, display: pd.DataFrame, stem: str | Path, caption: str) -> list[Path]:
+    """``stem``.csv (tidy, every number), .md and .tex (the paper's layout), each written atomically."""
+    stem = Path(stem)
+    outputs = {stem.with_suffix(".csv"): tidy.to_csv(index=False, float_format="%.4f"),
+               stem.with_suffix(".md"): f"{caption}\n\n" + to_markdown(display),
+               stem.with_suffix(".tex"): to_latex(display, caption)}
+    for path, text in outputs.items():
+        atomic_write_text(path, text)
+    return list(outputs)
+
+
+# ---- the workflow's table step -----------------------------------------------------------------
+
+CAPTIONS = {
+    "table1": "Table 1: metric and FLOPs (cost % of BERT) per method and exit threshold S on the dev sets. "
+              "(!) marks a result at or below the majority class.",
+    "table2": "Table 2: FLOPs of each component at sequence length {seq_len} (paper convention: 2 x MACs of "
+              "linear layers; fvcore: every MAC including attention matmuls).",
+    "table3": "Table 3: BERT beside SmartBERT with the skipping mechanism only (exits disabled).",
+    "paper_vs_repro": "The paper's Tables 1 and 3 beside this reproduction (delta = reproduction - paper).",
+}
+
+
+def write_result_tables(sweep_paths: Iterable[str], data_paths: Iterable[str], paper_dir: str | Path, out_dir: str | Path,
+                        thresholds: dict[str, Sequence[float]], table3_tasks: Sequence[str]) -> None:
+    """Tables 1 and 3 and paper-vs-reproduction from sweeps and data summaries."""
+    from smartbert.results import aggregate, load_data_summaries, load_sweeps
+
+    agg = aggregate(load_sweeps(sweep_paths))
+    majority = load_data_summaries(data_paths)
+    out_dir, paper_dir = Path(out_dir), Path(paper_dir)
+    first = table1(agg, majority, thresholds)
+    third = table3(agg, majority, table3_tasks)
+    write_table(first, wide(first), out_dir / "table1", CAPTIONS["table1"])
+    write_table(third, wide(third), out_dir / "table3", CAPTIONS["table3"])
+    paper = pd.concat([pd.read_csv(paper_dir / "table1.csv"), pd.read_csv(paper_dir / "table3.csv")], ignore_index=True)
+    both = paper_vs_repro(pd.concat([first, third], ignore_index=True), paper)
+    display = both.assign(**{c: both[c].map(lambda v: f"{v:+.1f}" if pd.notna(v) else "")
+                             for c in ("delta_metric", "delta_cost_pct")}).drop(columns=["degenerate"])
+    write_table(both, display, out_dir / "paper_vs_repro", CAPTIONS["paper_vs_repro"])
+
+
+def write_flops_table(backbones: Sequence[str], seq_len: int, paper_dir: str | Path, out_dir: str | Path) -> None:
+    """Table 2 for each named backbone (bert-base-uncased beside the run's own)."""
+    from smartbert.backbones import backbone_shape
+
+    shapes = {name: backbone_shape(name) for name in dict.fromkeys(backbones)}
+    tidy = table2(shapes, seq_len, 2, pd.read_csv(Path(paper_dir) / "table2.csv"))
+    display = tidy.assign(**{
+        "FLOPs (paper)": tidy["paper_flops_M"].map(lambda v: f"{v:,.1f}M"),
+        "% of a layer": tidy["pct_of_layer_paper"].map(lambda v: f"{v:.1f}%"),
+        "MACs (fvcore)": tidy["fvcore_macs_M"].map(lambda v: f"{v:,.1f}M"),
+        "paper reports": tidy["paper_reports_M"].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}M"),
+    })[["backbone", "row", "FLOPs (paper)", "% of a layer", "MACs (fvcore)", "paper reports"]]
+    write_table(tidy, display, Path(out_dir) / "table2", CAPTIONS["table2"].format(seq_len=seq_len))

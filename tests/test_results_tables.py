@@ -1,0 +1,134 @@
+"""Sweep aggregation, integrity, the tables' layout and the report's claim rules, on hand-made sweeps."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from smartbert import report, tables
+from smartbert.backbones import backbone_shape
+from smartbert.errors import SmartBertError
+from smartbert.results import aggregate, check_integrity, load_sweeps
+
+MAJORITY = {"RTE": {"task": "RTE", "main_metric": "accuracy", "majority_class": {"metric": 52.7}}}
+
+
+def sweep_rows(method, variant, policy, points, seed=1, experiment="e1", task="RTE"):
+    """points: [(threshold, metric, cost %, layers run, layers skipped)]."""
+    return [{"task": task, "method": method, "variant": variant, "policy": policy, "threshold": t, "metric": m,
+             "cost_pct_paper": c, "cost_pct_fvcore": c, "avg_flops_paper_M": 27.2 * c, "avg_macs_fvcore_M": 14.4 * c,
+             "avg_layers_run": run, "avg_layers_skipped": skipped, "avg_exit_layer": run, "seed": seed,
+             "experiment_hash": f"{method}-{variant}-{experiment}", "n": 277, "file": f"{method}/{variant}/seed{seed}.csv"}
+            for t, m, c, run, skipped in points]
+
+
+def frame(*groups):
+    return pd.DataFrame([row for group in groups for row in group])
+
+
+def test_aggregate_means_and_stds_over_seeds():
+    rows = frame(sweep_rows("bert", "default", "none", [(0.0, 56.0, 100.0, 6, 0)], seed=1),
+                 sweep_rows("bert", "default", "none", [(0.0, 58.0, 100.0, 6, 0)], seed=2))
+    agg = aggregate(check_integrity(rows))
+    assert len(agg) == 1
+    assert agg.loc[0, "metric"] == pytest.approx(57.0)
+    assert agg.loc[0, "metric_std"] == pytest.approx(2 ** 0.5)
+    assert agg.loc[0, "n_seeds"] == 2 and agg.loc[0, "seeds"] == "1,2"
+
+
+def test_tables_refuse_to_mix_configurations():
+    rows = frame(sweep_rows("bert", "default", "none", [(0.0, 56.0, 100.0, 6, 0)], seed=1, experiment="a"),
+                 sweep_rows("bert", "default", "none", [(0.0, 58.0, 100.0, 6, 0)], seed=2, experiment="b"))
+    with pytest.raises(SmartBertError, match="mixes results of 2 different configurations"):
+        check_integrity(rows)
+
+
+def test_tables_refuse_one_seed_twice():
+    rows = frame(sweep_rows("bert", "default", "none", [(0.0, 56.0, 100.0, 6, 0)]),
+                 [dict(r, file="elsewhere.csv") for r in sweep_rows("bert", "default", "none", [(0.0, 56.0, 100.0, 6, 0)])])
+    with pytest.raises(SmartBertError, match="seed 1 in more than one file"):
+        check_integrity(rows)
+
+
+def test_load_sweeps_names_a_missing_column(tmp_path):
+    path = tmp_path / "old.csv"
+    pd.DataFrame({"task": ["RTE"], "metric": [50.0]}).to_csv(path, index=False)
+    with pytest.raises(SmartBertError, match="lacks column"):
+        load_sweeps([path])
+
+
+@pytest.fixture
+def agg():
+    return aggregate(frame(
+        sweep_rows("bert", "default", "none", [(0.0, 60.0, 100.0, 6, 0)]),
+        sweep_rows("deebert", "default", "entropy", [(0.1, 60.0, 100.0, 6, 0), (0.3, 59.0, 99.0, 6, 0), (0.5, 52.7, 98.0, 6, 0)]),
+        sweep_rows("smartbert", "default", "entropy", [(0.1, 59.5, 45.0, 3, 3), (0.3, 59.5, 40.0, 3, 3), (0.5, 58.0, 30.0, 2, 3)]),
+        sweep_rows("smartbert", "skiponly", "none", [(0.0, 59.5, 50.0, 3, 3)]),
+    ))
+
+
+def test_table1_layout_has_paper_rows_and_a_majority_row(agg):
+    tidy = tables.table1(agg, MAJORITY, {"default": [0.1, 0.3, 0.5]})
+    assert list(tidy["row"]) == ["BERT", "DeeBERT (S=0.1)", "DeeBERT (S=0.3)", "DeeBERT (S=0.5)", "SmartBERT (S=0.1)",
+                                 "SmartBERT (S=0.3)", "SmartBERT (S=0.5)", "majority class"]
+    assert tidy.set_index("row").loc["DeeBERT (S=0.5)", "degenerate"]  # at the majority class
+    assert not tidy.set_index("row").loc["BERT", "degenerate"]
+    shown = tables.wide(tidy)
+    assert list(shown.columns) == ["model", "RTE Acc", "RTE FLOPs (cost)"]
+    assert shown.iloc[-1]["model"] == "majority class" and shown.iloc[-1]["RTE Acc"] == "52.7"
+    assert shown.iloc[3]["RTE Acc"].endswith("(!)")
+    assert "| SmartBERT (S=0.5) | 58.0 |" in tables.to_markdown(shown)
+    assert r"\begin{tabular}" in tables.to_latex(shown, "caption 50%") and r"50\%" in tables.to_latex(shown, "caption 50%")
+
+
+def test_table3_is_bert_beside_skip_only(agg):
+    tidy = tables.table3(agg, MAJORITY, ["RTE"])
+    assert list(tidy["row"]) == ["BERT", "SmartBERT skip-only", "majority class"]
+
+
+def test_paper_vs_repro_deltas(agg):
+    tidy = tables.table1(agg, MAJORITY, {"default": [0.1, 0.3, 0.5]})
+    paper = pd.read_csv("results/paper/table1.csv")
+    both = tables.paper_vs_repro(tidy, paper).set_index("row")
+    assert both.loc["BERT", "paper_metric"] == pytest.approx(61.0)
+    assert both.loc["BERT", "delta_metric"] == pytest.approx(-1.0)
+    assert both.loc["SmartBERT (S=0.5)", "delta_cost_pct"] == pytest.approx(30.0 - 58.0)
+
+
+def test_paper_transcription_matches_the_papers_table1():
+    paper = pd.read_csv("results/paper/table1.csv")
+    assert len(paper) == 11 * 9  # 11 rows x 9 task columns
+    row = paper[(paper.task == "SST-2") & (paper.method == "smartbert") & (paper.threshold == 0.3)].iloc[0]
+    assert (row.metric, row.flops_M, row.cost_pct) == (91.9, 5706, 26)
+
+
+def test_table2_against_the_paper():
+    paper = pd.read_csv("results/paper/table2.csv")
+    tidy = tables.table2({"bert-base-uncased": backbone_shape("bert-base-uncased")}, 128, 2, paper).set_index("component")
+    assert tidy.loc["layer", "paper_flops_M"] == pytest.approx(1811.8, rel=1e-3)
+    assert tidy.loc["exit_classifier", "paper_flops_M"] == pytest.approx(37.6, rel=0.02)
+    assert tidy.loc["skip_gate", "pct_of_layer_paper"] < 2.5
+
+
+def test_report_rules(agg):
+    reduction = report.claim_reduction(agg, ["RTE"], [0.1, 0.3, 0.5])
+    assert reduction.verdict == "reproduced"  # S=0.5: 58.0 is 2 points below: not minimal; S=0.3 at 40% is
+    assert "S=0.3" in reduction.evidence[0]
+    dominance = report.claim_dominance(agg, ["RTE"], ["deebert"])
+    # BERT-level DeeBERT at 100% (60.0) is not matched: 2 of 3 points < 75%
+    assert dominance.verdict == "not reproduced" and "2 of 3" in dominance.evidence[0]
+    hard = report.claim_hard_tasks(agg, ["RTE"])
+    assert hard.verdict == "partly reproduced"  # DeeBERT stays expensive, SmartBERT S=0.5 drops 2 points
+    skip = report.claim_skip_only(agg, ["RTE"])
+    assert skip.verdict == "reproduced"
+    assert report.claim_skip_only(agg, ["WNLI"]).verdict == "not testable in this run"
+
+
+def test_report_flags_degenerate_and_collapsed():
+    agg = aggregate(frame(
+        sweep_rows("deebert", "default", "entropy", [(0.1, 52.7, 100.0, 6, 0)]),
+        sweep_rows("smartbert", "default", "entropy", [(0.1, 57.0, 6.5, 0, 6)]),
+    ))
+    flags = report.degenerate_results(agg, MAJORITY)
+    assert any("deebert" in f and "learned nothing" in f for f in flags)
+    assert any("smartbert/default" in f and "collapsed" in f for f in flags)

@@ -1,0 +1,20 @@
+# results/REPORT.md: each claim of the paper, reproduced or not, with the numbers.
+
+
+rule report:
+    input:
+        sweeps=all_sweeps(),
+        data=expand("results/data/{task}.json", task=TASKS),
+        tables=all_tables(),
+        traces=[f"results/traces/{t}/{m}/{v}/seed{s}.npz" for (t, m, v, s) in models()],
+    output:
+        report("results/REPORT.md", caption="../report/report.rst", category="Report"),
+    log:
+        "logs/report.log",
+    params:
+        table_dir=lambda wildcards, input: os.path.dirname(input.tables[0]),
+        runtime=runtime_files(),
+    conda:
+        ENV
+    script:
+        "../scripts/report.py"

@@ -1,0 +1,39 @@
+# Threshold sweeps by replaying traces: the method's own exit rule over Table 1's thresholds and
+# (dense: true) the policy's dense grid; skip-only is SmartBERT's trace replayed with no exits.
+
+
+rule sweep:
+    input:
+        "results/traces/{task}/{method}/{variant}/seed{seed}.npz",
+    output:
+        "results/sweeps/{task}/{method}/{variant}/seed{seed}.csv",
+    log:
+        "logs/sweep/{task}/{method}/{variant}/seed{seed}.log",
+    wildcard_constraints:
+        variant=_alternatives(VARIANTS),
+    params:
+        thresholds=",".join(str(t) for t in config["thresholds"]["table"] + config["thresholds"]["patience"]),
+        dense="--with-grid" if config["thresholds"]["dense"] else "",
+        reference=reference_args,
+    conda:
+        ENV
+    shell:
+        "smartbert -q sweep --trace {input:q} --thresholds {params.thresholds} {params.dense} {params.reference}"
+        " --tag variant={wildcards.variant} --out {output:q} > {log:q} 2>&1"
+
+
+rule sweep_skip_only:
+    input:
+        f"results/traces/{{task}}/{GATED_METHOD}/default/seed{{seed}}.npz",
+    output:
+        f"results/sweeps/{{task}}/{GATED_METHOD}/{SKIP_ONLY}/seed{{seed}}.csv",
+    log:
+        f"logs/sweep/{{task}}/{GATED_METHOD}/{SKIP_ONLY}/seed{{seed}}.log",
+    params:
+        reference=reference_args,
+        variant=SKIP_ONLY,
+    conda:
+        ENV
+    shell:
+        "smartbert -q sweep --trace {input:q} --policy none {params.reference} --tag variant={params.variant}"
+        " --out {output:q} > {log:q} 2>&1"

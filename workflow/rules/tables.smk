@@ -1,0 +1,50 @@
+# Tables 1-3 and paper-vs-reproduction, each as CSV (tidy), Markdown and LaTeX (the paper's layout).
+
+
+rule tables:
+    input:
+        sweeps=all_sweeps(),
+        data=data_summaries(),
+        paper=[os.path.join(PAPER_DIR, "table1.csv"), os.path.join(PAPER_DIR, "table3.csv")],
+    output:
+        report(
+            multiext("results/tables/table1", ".csv", ".md", ".tex"),
+            caption="../report/table1.rst",
+            category="Tables",
+        ),
+        report(
+            multiext("results/tables/table3", ".csv", ".md", ".tex"),
+            caption="../report/table3.rst",
+            category="Tables",
+        ),
+        report(
+            multiext("results/tables/paper_vs_repro", ".csv", ".md", ".tex"),
+            caption="../report/paper_vs_repro.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/tables/tables.log",
+    params:
+        paper_dir=lambda wildcards, input: os.path.dirname(input.paper[0]),
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+    conda:
+        ENV
+    script:
+        "../scripts/tables.py"
+
+
+rule table2:
+    input:
+        paper=os.path.join(PAPER_DIR, "table2.csv"),
+    output:
+        report(multiext("results/tables/table2", ".csv", ".md", ".tex"), caption="../report/table2.rst", category="Tables"),
+    log:
+        "logs/tables/table2.log",
+    params:
+        backbones=["bert-base-uncased", config["backbone"]] + ([config["reference_backbone"]] if config["reference_backbone"] else []),
+        paper_dir=lambda wildcards, input: os.path.dirname(input.paper),
+        out_dir=lambda wildcards, output: os.path.dirname(output[0]),
+    conda:
+        ENV
+    script:
+        "../scripts/table2.py"

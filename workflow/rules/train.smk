@@ -1,0 +1,56 @@
+# Training: SmartBERT's lambda selection per task (held-out train, never dev), then every model.
+# A stage that reuses another method's model (DeeBERT's stage 1 is BERT) depends on that model.
+
+
+rule select:
+    input:
+        data="results/data/{task}.json",
+    output:
+        selected="results/selection/{task}/selected.yaml",
+        table="results/selection/{task}/selection.csv",
+    log:
+        "logs/select/{task}.log",
+    benchmark:
+        "results/runtime/select/{task}.tsv"
+    params:
+        method=config["selection"]["method"],
+        backbone=lambda wc: backbone_of(config["selection"]["method"]),
+        config=lambda wc: run_config_for(wc.task, config["selection"]["method"]),
+        grid=" ".join(f"--grid {key}={','.join(map(str, values))}" for key, values in config["selection"]["grid"].items()),
+        seed=SEEDS[0],
+        fraction=config["selection"]["heldout_fraction"],
+        out=lambda wc, output: os.path.dirname(output.selected),
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    conda:
+        ENV
+    shell:
+        "smartbert -q --threads {threads} select --task {wildcards.task:q} --method {params.method}"
+        " --backbone {params.backbone:q} --config {params.config:q} {params.grid} --seed {params.seed}"
+        " --heldout-fraction {params.fraction} --out {params.out:q} > {log:q} 2>&1"
+
+
+rule train:
+    input:
+        unpack(train_inputs),
+    output:
+        directory("results/models/{task}/{method}/{variant}/seed{seed}"),
+    log:
+        "logs/train/{task}/{method}/{variant}/seed{seed}.log",
+    benchmark:
+        "results/runtime/train/{task}/{method}/{variant}/seed{seed}.tsv"
+    params:
+        backbone=lambda wc: backbone_of(method_of(wc)),
+        config=run_config,
+        selected=selected_args,
+        init=init_args,
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    conda:
+        ENV
+    shell:
+        "smartbert -q --threads {threads} train --task {wildcards.task:q} --method {wildcards.method}"
+        " --backbone {params.backbone:q} --seed {wildcards.seed} --config {params.config:q} {params.selected}"
+        " {params.init} --out {output:q} > {log:q} 2>&1"
