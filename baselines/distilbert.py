@@ -62,6 +62,10 @@ class DistilBert(Method):
     default_policy = "none"
     paper = "Sanh et al., 2019, DistilBERT"
 
+    def label(self, config: dict) -> str:
+        """Tables say when this is DistilBERT's recipe on another backbone, not the released model."""
+        return "DistilBERT (half-depth student)" if config.get("halve", True) else self.display_name
+
     def build(self, backbone: BertModel, num_labels: int, config: DistilBertConfig) -> EarlyExitModel:
         encoder = LayeredEncoder(backbone)
         if config.halve:

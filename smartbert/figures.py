@@ -81,14 +81,15 @@ def save_figure(figure: plt.Figure, stem: str | Path) -> list[Path]:
     return paths
 
 
-def table1_series(methods: Sequence[str]) -> list[Series]:
+def table1_series(methods: Sequence[str], labels: dict[str, str] | None = None) -> list[Series]:
     """Figure 4: every method's default variant; static methods (BERT, DistilBERT) as points."""
-    from smartbert.tables import display_name, method_order
     from smartbert.registry import get_method, method_names
+    from smartbert.tables import display_name, method_order
 
+    labels = labels or {}
     ordered = sorted(methods, key=method_order)
-    return [Series(m, "default", display_name(m), point=m in method_names() and get_method(m).default_policy == "none")
-            for m in ordered]
+    return [Series(m, "default", labels.get(m) or display_name(m),
+                   point=m in method_names() and get_method(m).default_policy == "none") for m in ordered]
 
 
 def ablation_series(method: str, variants: Sequence[str], default_label: str) -> list[Series]:
@@ -104,7 +105,9 @@ def write_figure(kind: str, sweep_paths: Sequence[str], data_paths: Sequence[str
     agg = aggregate(load_sweeps(sweep_paths))
     majority = load_data_summaries(data_paths)
     if kind == "fig4":
-        series, title = table1_series(methods), "Figure 4: metric vs computational cost"
+        defaults = agg[agg["variant"] == "default"]
+        labels = dict(zip(defaults["method"], defaults["label"])) if "label" in agg else {}
+        series, title = table1_series(methods, labels), "Figure 4: metric vs computational cost"
     elif kind == "fig5":
         series, title = ablation_series("smartbert", variants, "contrast"), "Figure 5: cross-layer contrastive learning"
     elif kind == "fig6":

@@ -88,6 +88,10 @@ class Method(ABC):
         """The method's name in tables and figures (from ``paper``; the registry key if empty)."""
         return self.paper.rsplit(",", 1)[-1].strip() or self.name
 
+    def label(self, config: dict) -> str:
+        """The name tables give a trained model of this method with ``config`` (default: the display name)."""
+        return self.display_name
+
     @abstractmethod
     def build(self, backbone: BertModel, num_labels: int, config: MethodConfig) -> EarlyExitModel:
         """The method's model on ``backbone`` (a transformers BertModel, weights loaded)."""

@@ -78,7 +78,7 @@ def claim_reduction(agg: pd.DataFrame, tasks: Sequence[str], thresholds: Sequenc
         speedup = 100.0 / best["cost_pct_paper"]
         hits += speedup >= 2.0
         evidence.append(f"{task}: S={best['threshold']:g} gives {best['metric']:.1f} vs BERT {bert:.1f} at "
-                        f"{best['cost_pct_paper']:.0f}% cost ({speedup:.1f}x less computation)")
+                        f"{best['cost_pct_paper']:.0f}% cost (computation / {speedup:.1f})")
     return Claim("SmartBERT achieves 2-3x computation reduction with minimal accuracy drop (Table 1).",
                  f"per task: the cheapest S in Table 1 within {DROP} points of BERT needs <= 50% cost",
                  _verdict(hits, total), evidence)

@@ -51,6 +51,12 @@ def default_policy_name(trace: Trace) -> str:
     return get_method(trace.meta["method"]).default_policy
 
 
+def method_label(trace: Trace) -> str:
+    from smartbert.registry import get_method
+
+    return get_method(trace.meta["method"]).label(trace.meta.get("method_config") or {})
+
+
 def provenance_columns(trace: Trace) -> dict[str, str | int | None]:
     """Where a sweep row came from: the model's seed, config hash (with seed), experiment hash
     (without seed: rows that may be averaged over seeds share it) and commit."""
@@ -63,8 +69,7 @@ def sweep(trace: Trace, thresholds: Iterable[float] | None = None, policy: str |
           seq_len: int | None = None, reference_layers: int | None = None, with_grid: bool = False) -> pd.DataFrame:
     """One row per threshold: ``policy`` (default: the method's own) replayed on ``trace``.
     ``thresholds`` default to the policy's dense grid (from never exiting early to most eager);
-    ``with_grid`` adds that grid to the given thresholds. Thresholds a policy does not take
-    (0.1 for patience) are dropped, so one threshold list serves every method."""
+    ``with_grid`` adds that grid to the given thresholds."""
     from smartbert.policies import POLICIES
 
     policy = policy or default_policy_name(trace)
@@ -74,13 +79,13 @@ def sweep(trace: Trace, thresholds: Iterable[float] | None = None, policy: str |
     values = list(grid) if thresholds is None else list(thresholds) + (list(grid) if with_grid else [])
     if policy == "none":
         values = [0.0]
-    values = sorted({float(v) for v in values if policy != "patience" or float(v).is_integer()})
+    values = sorted({float(v) for v in values})
     costs = trace_costs(trace, seq_len)
     origin = provenance_columns(trace)
     rows = []
     for threshold in values:
         rule: ExitPolicy = make_policy(policy, None if policy == "none" else threshold)
-        rows.append({"method": trace.meta["method"], "task": trace.meta["task"], "policy": policy,
+        rows.append({"method": trace.meta["method"], "label": method_label(trace), "task": trace.meta["task"], "policy": policy,
                      "threshold": threshold, **summarise(trace, replay(trace, rule), costs, reference_layers), **origin})
     return pd.DataFrame(rows)
 

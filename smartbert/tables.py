@@ -31,9 +31,10 @@ def display_name(method: str) -> str:
     return get_method(method).display_name if method in method_names() else method
 
 
-def row_label(method: str, variant: str, policy: str, threshold: float) -> str:
-    """'BERT', 'SmartBERT (S=0.3)', 'SmartBERT skip-only', 'PABEE (patience=4)', 'SmartBERT [soft] (S=0.1)'."""
-    name = display_name(method)
+def row_label(method: str, variant: str, policy: str, threshold: float, label: str | None = None) -> str:
+    """'BERT', 'SmartBERT (S=0.3)', 'SmartBERT skip-only', 'PABEE (patience=4)', 'SmartBERT [soft] (S=0.1)';
+    ``label`` (the method's name for this model's config, from the sweep) replaces the method's name."""
+    name = label if isinstance(label, str) and label else display_name(method)
     if variant == SKIP_ONLY:
         return f"{name} skip-only"
     name += "" if variant == "default" else f" [{variant}]"
@@ -69,7 +70,7 @@ def _tidy(rows: pd.DataFrame, table: str, majority: dict[str, dict]) -> pd.DataF
     rows = rows.sort_values(["task", "order", "vorder", "variant", "threshold"])
     out = pd.DataFrame({
         "table": table, "task": rows["task"],
-        "row": [row_label(*r) for r in rows[["method", "variant", "policy", "threshold"]].itertuples(index=False)],
+        "row": [row_label(*r) for r in rows.reindex(columns=["method", "variant", "policy", "threshold", "label"]).itertuples(index=False)],
         "method": rows["method"], "variant": rows["variant"], "policy": rows["policy"], "threshold": rows["threshold"],
         "metric_name": rows["task"].map(lambda t: majority[t]["main_metric"] if t in majority else ""),
         "metric": rows["metric"], "metric_std": rows["metric_std"], "flops_M": rows["avg_flops_paper_M"],

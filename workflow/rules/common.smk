@@ -161,6 +161,13 @@ def selected_args(wildcards, input):
     return f"--config {input.selected}" if "selected" in input.keys() else ""
 
 
+def table_thresholds(wildcards):
+    """Table 1's thresholds for the method's exit rule: S values, or patiences for patience-based exits."""
+    policy = get_method(method_of(wildcards)).default_policy
+    values = config["thresholds"]["patience"] if policy == "patience" else config["thresholds"]["table"]
+    return ",".join(str(value) for value in values)
+
+
 def reference_args(wildcards):
     reference = config["reference_backbone"]
     return f"--reference-backbone {reference}" if reference else ""

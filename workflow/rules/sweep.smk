@@ -12,7 +12,7 @@ rule sweep:
     wildcard_constraints:
         variant=_alternatives(VARIANTS),
     params:
-        thresholds=",".join(str(t) for t in config["thresholds"]["table"] + config["thresholds"]["patience"]),
+        thresholds=table_thresholds,
         dense="--with-grid" if config["thresholds"]["dense"] else "",
         reference=reference_args,
     conda:
