@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--init-from", action="append", default=[], metavar="METHOD=DIR",
                        help="a trained model that a stage reuses (DeeBERT: --init-from bert=DIR)")
     train.add_argument("--out", required=True, help="model directory to write")
+    train.add_argument("--no-resume", action="store_true",
+                       help="start afresh even if a killed run of the same configuration left epoch checkpoints "
+                            "(kept beside --out as .NAME.resume/ until the model is saved)")
     _add_data_options(train)
 
     select = commands.add_parser("select", help="choose a method's hyper-parameters per task on a held-out split of train (never dev)")
@@ -139,7 +142,8 @@ def _train(args: argparse.Namespace) -> None:
             raise SmartBertError(f"--init-from takes METHOD=DIR (e.g. bert=runs/RTE/bert), got {item!r}")
         init_from[name] = directory
     summary = train_method(args.task, args.method, args.backbone, args.out, train_config, method_config,
-                           DataOptions(args.data_source, args.glue_dir), progress=not args.quiet, init_from=init_from)
+                           DataOptions(args.data_source, args.glue_dir), progress=not args.quiet, init_from=init_from,
+                           resume=not args.no_resume)
     dev = summary["dev_metrics_no_exit"]
     gates = summary["gates"] and {k: {"mean_layers_run": v["mean_layers_run"], "skip_rate_per_layer": v["skip_rate_per_layer"],
                                       "collapsed": v["collapsed"]} for k, v in summary["gates"].items()}

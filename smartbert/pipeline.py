@@ -23,6 +23,7 @@ from smartbert.metrics import compute_metrics, majority_class
 from smartbert.provenance import provenance
 from smartbert.policies import NoExit
 from smartbert.registry import MethodConfig, get_method
+from smartbert.resume import ResumeDir
 from smartbert.trace import Trace, record_trace, replay, skip_statistics
 from smartbert.trainer import StageReport, TrainConfig, train_stage
 
@@ -58,9 +59,11 @@ def training_splits(spec: TaskSpec, tokenizer: Any, config: TrainConfig, data: D
 
 def train_method(task: str, method_name: str, backbone: str, out: str | Path, train_config: TrainConfig,
                  method_config: MethodConfig | None = None, data: DataOptions | None = None,
-                 progress: bool = True, init_from: dict[str, str] | None = None) -> dict[str, Any]:
+                 progress: bool = True, init_from: dict[str, str] | None = None, resume: bool = True) -> dict[str, Any]:
     """Fine-tune ``method_name`` on ``task`` from ``backbone``; save to ``out``; return the summary.
-    ``init_from`` maps a method name to its trained model directory, for stages that reuse it."""
+    ``init_from`` maps a method name to its trained model directory, for stages that reuse it.
+    With ``resume``, epochs are checkpointed beside ``out`` (:class:`ResumeDir`) and a rerun of the
+    same configuration after a kill continues from the last one; the checkpoints go once ``out`` is saved."""
     spec, method, data, init_from = get_task(task), get_method(method_name), data or DataOptions(), init_from or {}
     method_config = method_config or method.config_class()
     if not isinstance(method_config, method.config_class):
@@ -74,6 +77,10 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
                 raise SmartBertError(f"stage {stage.name!r} of {method.name} {role} the trained {needed!r} model: "
                                      f"pass --init-from {needed}=DIR (a `smartbert train --method {needed}` output)")
             check_reusable(init_from[needed], needed, spec, backbone)
+    what = {"method": method.name, "task": spec.name, "backbone": backbone}
+    chash = config_hash(train_config, method_config, what)
+    reused = {name: read_provenance(directory) for name, directory in init_from.items()}  # a retrained input: no resume
+    checkpoints = ResumeDir.beside(out, config_hash(chash, data, reused)) if resume else None
     started = time.perf_counter()
     tokenizer = backbones.load_tokenizer(backbone)
     train, select, dev = training_splits(spec, tokenizer, train_config, data)
@@ -91,7 +98,7 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
             reports.append(StageReport(stage.name, reused_from=str(init_from[stage.reuse])))
             continue
         teacher = teacher_logits(init_from[stage.teacher], train, train_config) if stage.teacher else None
-        reports.append(train_stage(model, stage, train, select, spec, train_config, progress, teacher))
+        reports.append(train_stage(model, stage, train, select, spec, train_config, progress, teacher, checkpoints))
     summary = {
         "task": spec.name,
         "labels": list(spec.labels),
@@ -103,12 +110,12 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
         "dev_majority_class": majority_class(spec, dev.labels),
         "train_seconds": time.perf_counter() - started,
     }
-    what = {"method": method.name, "task": spec.name, "backbone": backbone}
-    chash = config_hash(train_config, method_config, what)
     # the same experiment at another seed: what tables may average over (and must not mix)
     experiment = config_hash(dataclasses.replace(train_config, seed=0), method_config, what)
     save_model(out, model, method, method_config, backbone, bert.config, tokenizer, summary,
                provenance(seed=train_config.seed, config_hash=chash, experiment_hash=experiment))
+    if checkpoints:
+        checkpoints.clear()
     return summary
 
 

@@ -7,6 +7,7 @@ the paper and official code do, or on a held-out split of train).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -23,6 +24,7 @@ from smartbert.errors import SmartBertError
 from smartbert.metrics import compute_metrics
 from smartbert.model import EarlyExitModel
 from smartbert.registry import Stage
+from smartbert.resume import ResumeDir
 
 log = logging.getLogger("smartbert.train")
 
@@ -127,9 +129,10 @@ def freeze_to(model: nn.Module, trainable: list[nn.Parameter]) -> None:
 
 def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select: EncodedSplit,
                 task: TaskSpec, config: TrainConfig, progress: bool = True,
-                teacher_logits: np.ndarray | None = None) -> StageReport:
+                teacher_logits: np.ndarray | None = None, resume: ResumeDir | None = None) -> StageReport:
     """Train ``stage``'s parameters of ``model``; keep the epoch that scores best on ``select``.
-    ``teacher_logits`` ([len(train), C]) reach the loss as ``batch["teacher_logits"]``."""
+    ``teacher_logits`` ([len(train), C]) reach the loss as ``batch["teacher_logits"]``; with
+    ``resume``, every epoch is checkpointed and a killed run continues after its last epoch."""
     from tqdm import tqdm
 
     trainable = list(dict.fromkeys(stage.trainable(model)))
@@ -142,8 +145,20 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
     report = StageReport(stage.name)
     best_state: dict[str, torch.Tensor] | None = None
     started = time.perf_counter()
-    step = 0
-    for epoch in range(epochs):
+    step, first_epoch = 0, 0
+    saved = resume.load(stage.name) if resume else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        torch.set_rng_state(saved["rng"])
+        report = StageReport(**saved["report"])
+        if saved["done"]:
+            log.info("stage %s already finished: restored from %s", stage.name, resume.directory)
+            return report
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        best_state, step, first_epoch = saved["best_state"], saved["step"], saved["epoch"]
+        log.info("stage %s: resuming after epoch %d from %s", stage.name, first_epoch, resume.directory)
+    for epoch in range(first_epoch, epochs):
         freeze_to(model, trainable)
         losses = []
         batches = iterate_batches(train, config.batch_size, shuffle=True, seed=config.seed * 1000 + epoch,
@@ -175,8 +190,21 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
         if best_state is None or metrics["metric"] > report.best_metric:
             report.best_epoch, report.best_metric = epoch + 1, metrics["metric"]
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if resume:
+            resume.save(stage.name, {"done": False, "epoch": epoch + 1, "step": step, "model": model.state_dict(),
+                                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                                     "best_state": best_state, "rng": torch.get_rng_state(),
+                                     "report": _report_state(report, started)})
     model.load_state_dict(best_state)
     for p in model.parameters():
         p.requires_grad_(True)
-    report.seconds = time.perf_counter() - started
+    report.seconds += time.perf_counter() - started
+    if resume:
+        resume.save(stage.name, {"done": True, "model": model.state_dict(), "rng": torch.get_rng_state(),
+                                 "report": dataclasses.asdict(report)})
     return report
+
+
+def _report_state(report: StageReport, started: float) -> dict:
+    """The report as saved mid-stage: seconds so far included, so a resumed stage reports its total."""
+    return dict(dataclasses.asdict(report), seconds=report.seconds + time.perf_counter() - started)

@@ -1,0 +1,59 @@
+"""Per-epoch training checkpoints: a killed training resumes after its last finished epoch.
+
+After every epoch the stage's full state (weights, optimizer, schedule, best epoch so far, RNG)
+is written atomically to ``DIR/<stage>.pt``; a finished stage is marked done. On restart with the
+same configuration (``key``: its hash) training continues from there and, since the batch order is
+a function of (seed, epoch) and the RNG is restored, ends with the same weights as an uninterrupted
+run. A checkpoint of another configuration is ignored (and replaced), never resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from smartbert.io import atomic_path
+
+log = logging.getLogger("smartbert.resume")
+
+
+@dataclass(frozen=True)
+class ResumeDir:
+    directory: Path
+    key: str
+
+    @classmethod
+    def beside(cls, out: str | Path, key: str) -> "ResumeDir":
+        """The default place for ``out``'s checkpoints: a hidden sibling ``.<name>.resume``."""
+        out = Path(out)
+        return cls(out.parent / f".{out.name}.resume", key)
+
+    def _path(self, stage: str) -> Path:
+        return self.directory / f"{stage}.pt"
+
+    def load(self, stage: str) -> dict[str, Any] | None:
+        path = self._path(stage)
+        if not path.is_file():
+            return None
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # a checkpoint we cannot read is not resumed
+            log.warning("ignoring unreadable checkpoint %s: %s", path, error)
+            return None
+        if state.get("key") != self.key:
+            log.warning("ignoring checkpoint %s of another configuration", path)
+            return None
+        return state
+
+    def save(self, stage: str, state: dict[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self._path(stage)) as tmp:
+            torch.save({**state, "key": self.key, "stage": stage}, tmp)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
