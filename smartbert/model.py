@@ -75,27 +75,35 @@ class EarlyExitModel(nn.Module):
         it gives the prediction when no exit fires. Stop iterating to stop computing.
         ``use_gates=False`` ignores the gates (exit-only mode: every layer runs)."""
         hidden = self.encoder.embed(input_ids, token_type_ids)
-        batch = hidden.shape[0]
         mask = additive_mask(attention_mask, hidden.dtype)
         for layer in range(1, self.num_layers + 1):
-            gate_prob = None
-            ran = torch.ones(batch, dtype=torch.bool, device=hidden.device)
-            if self.gates is not None and use_gates:
-                gate_prob = self.gates[layer - 1](hidden, mask)
-                ran = gate_prob < GATE_THRESHOLD
-            if bool(ran.all()):
-                hidden = self.encoder.layer(layer - 1, hidden, mask)
-            elif bool(ran.any()):
-                hidden = hidden.clone()
-                hidden[ran] = self.encoder.layer(layer - 1, hidden[ran], _rows(mask, ran))
-            head = self.head(layer)
-            logits = torch.full((batch, self.num_labels), float("nan"), device=hidden.device)
-            evaluated = ran.clone() if head is not None else torch.zeros_like(ran)
-            if layer == self.num_layers:
-                evaluated[:] = True
-            if bool(evaluated.any()):
-                logits[evaluated] = head(hidden[evaluated], _rows(mask, evaluated)).float()
-            yield LayerStep(layer, ran, evaluated, logits, gate_prob)
+            hidden, step = self.step(layer, hidden, mask, use_gates)
+            yield step
+
+    @torch.no_grad()
+    def step(self, layer: int, hidden: torch.Tensor, mask: torch.Tensor | None,
+             use_gates: bool = True) -> tuple[torch.Tensor, LayerStep]:
+        """One layer of :meth:`walk` for the rows of ``hidden`` (which the caller may shrink
+        between layers as examples exit: batched dynamic inference)."""
+        batch = hidden.shape[0]
+        gate_prob = None
+        ran = torch.ones(batch, dtype=torch.bool, device=hidden.device)
+        if self.gates is not None and use_gates:
+            gate_prob = self.gates[layer - 1](hidden, mask)
+            ran = gate_prob < GATE_THRESHOLD
+        if bool(ran.all()):
+            hidden = self.encoder.layer(layer - 1, hidden, mask)
+        elif bool(ran.any()):
+            hidden = hidden.clone()
+            hidden[ran] = self.encoder.layer(layer - 1, hidden[ran], _rows(mask, ran))
+        head = self.head(layer)
+        logits = torch.full((batch, self.num_labels), float("nan"), device=hidden.device)
+        evaluated = ran.clone() if head is not None else torch.zeros_like(ran)
+        if layer == self.num_layers:
+            evaluated[:] = True
+        if bool(evaluated.any()):
+            logits[evaluated] = head(hidden[evaluated], _rows(mask, evaluated)).float()
+        return hidden, LayerStep(layer, ran, evaluated, logits, gate_prob)
 
     def forward_all_exits(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
                           attention_mask: torch.Tensor | None = None) -> dict[int, torch.Tensor]:

@@ -157,7 +157,7 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         best_state, step, first_epoch = saved["best_state"], saved["step"], saved["epoch"]
-        log.info("stage %s: resuming after epoch %d from %s", stage.name, first_epoch, resume.directory)
+        log.warning("stage %s: resuming after epoch %d from %s", stage.name, first_epoch, resume.directory)
     for epoch in range(first_epoch, epochs):
         freeze_to(model, trainable)
         losses = []

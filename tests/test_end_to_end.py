@@ -4,6 +4,7 @@ trip, and the CLI's errors."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -81,6 +82,12 @@ def test_save_load_round_trip_gives_identical_logits(tmp_path, sentiment_dev, to
     (["trace", "--model", "/nonexistent/model", "--out", "t.npz"], "is not a trained model directory"),
     (["sweep", "--trace", "/nonexistent.npz", "--out", "s.csv"], "trace /nonexistent.npz not found"),
     (["train", "--task", "RTE", "--method", "bert", "--backbone", "tiny", "--out", "x"], "GLUE_DIR"),
+    (["train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--config",
+      '{"train": {"learning_rate": "fast"}}', "--out", "x"], "learning_rate must be float, got 'fast'"),
+    (["train", "--task", "synthetic-sentiment", "--method", "smartbert", "--backbone", "tiny", "--config",
+      '{"method": {"gate_mode": "sometimes"}}', "--out", "x"], "gate_mode must be one of ['sp', 'soft', 'hard']"),
+    (["train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--config",
+      '{"train": {"epochs": 3', "--out", "x"], "inline config is not valid JSON"),
 ])
 def test_cli_errors_name_the_problem(argv, message, capsys, monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("GLUE_DIR", raising=False)
@@ -88,6 +95,31 @@ def test_cli_errors_name_the_problem(argv, message, capsys, monkeypatch, tmp_pat
     assert main(["-q", *argv]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("thresholds, message", [("-0.5", "-0.5"), ("0.1,abc", "comma-separated numbers")])
+def test_sweep_threshold_out_of_range_is_named(trained, thresholds, message, capsys) -> None:
+    root = trained["root"]
+    main(["-q", "trace", "--model", str(trained["model"]), "--out", str(root / "t.npz")])
+    capsys.readouterr()
+    assert main(["-q", "sweep", "--trace", str(root / "t.npz"), "--policy", "entropy", "--thresholds", thresholds,
+                 "--out", str(root / "bad.csv")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (root / "bad.csv").exists()
+
+
+def test_reusing_a_model_of_another_method_is_refused_before_training(trained, capsys, tmp_path) -> None:
+    assert main(["-q", "train", "--task", "synthetic-sentiment", "--method", "deebert", "--backbone", "tiny",
+                 "--init-from", f"bert={tmp_path}", "--out", str(tmp_path / "d")]) == 2
+    assert "is not a trained model directory" in capsys.readouterr().err
+    wrong = trained["model"]  # a bert model: fine for deebert; a fastbert claiming to be bert is not
+    meta = json.loads((wrong / "smartbert.json").read_text())
+    fake = tmp_path / "fake"
+    shutil.copytree(wrong, fake)
+    (fake / "smartbert.json").write_text(json.dumps(dict(meta, method="fastbert")))
+    assert main(["-q", "train", "--task", "synthetic-sentiment", "--method", "deebert", "--backbone", "tiny",
+                 "--init-from", f"bert={fake}", "--out", str(tmp_path / "d")]) == 2
+    assert "fastbert" in capsys.readouterr().err and not (tmp_path / "d").exists()
 
 
 def test_config_file_unknown_key_is_named(tmp_path, capsys) -> None:

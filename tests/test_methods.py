@@ -9,7 +9,7 @@ import torch
 
 from conftest import tiny_bert
 from smartbert.data.encode import collate
-from smartbert.dynamic import predict_dynamic
+from smartbert.dynamic import predict_batched, predict_dynamic
 from smartbert.flops import component_costs
 from smartbert.backbones import BackboneShape
 from smartbert.policies import POLICIES
@@ -65,6 +65,17 @@ def test_replay_equals_dynamic_inference(name: str, threshold: float, sentiment_
     dynamic = predict_dynamic(model, sentiment_dev, policy)
     for field in ("exit_layer", "prediction", "layers_run", "heads", "gates"):
         np.testing.assert_array_equal(getattr(replayed, field), getattr(dynamic, field), err_msg=field)
+
+
+@pytest.mark.parametrize("name, threshold", CASES)
+def test_batched_dynamic_inference_equals_batch_one(name: str, threshold: float, sentiment_dev) -> None:
+    """Each example skips and exits on its own inside a compacting batch: the batch-1 outcome."""
+    method, config, model = build(name)
+    policy = method.policy(config, threshold)
+    single = predict_dynamic(model, sentiment_dev, policy)
+    batched = predict_batched(model, sentiment_dev, policy, batch_size=8)
+    for field in ("exit_layer", "prediction", "layers_run", "heads", "gates"):
+        np.testing.assert_array_equal(getattr(batched, field), getattr(single, field), err_msg=field)
 
 
 @pytest.mark.parametrize("name", METHODS)
