@@ -36,5 +36,9 @@ reproduce: $(STAMP)
 smoke: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores all --resources gpu=2 --configfile config/smoke.yaml $(SNAKEMAKE_ARGS)
 
+# Real speed (not part of the tests): needs the quick profile's trained models (make reproduce).
+bench: $(STAMP)
+	$(BIN)/smartbert bench --models results/models --task SST-2 --out results/bench
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -106,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     flops.add_argument("--num-labels", type=int, default=2, help="classifier outputs")
     flops.add_argument("--out", default=None, help="also write the table as CSV")
 
+    bench = commands.add_parser("bench", help="latency, batched dynamic inference, sweep cost and training overhead "
+                                              "(results/bench/*.json + summary.md)")
+    bench.add_argument("--models", default="results/models", help="the workflow's model folder")
+    bench.add_argument("--task", default="SST-2", help="task whose trained models are benchmarked")
+    bench.add_argument("--examples", type=int, default=200, help="dev examples timed (spread over the dev set)")
+    bench.add_argument("--repeats", type=int, default=3, help="timed repeats (median) after one warm-up")
+    bench.add_argument("--out", default="results/bench", help="folder for the JSON files and summary.md")
+
     commands.add_parser("list", help="known tasks, methods, backbones and exit policies")
     return parser
 
@@ -264,6 +272,16 @@ def _flops(args: argparse.Namespace) -> None:
         _write_csv(table, args.out)
 
 
+def _bench(args: argparse.Namespace) -> None:
+    from smartbert.bench import run_suite
+
+    try:
+        run_suite(args.models, args.task, args.out, n=args.examples, repeats=args.repeats)
+    except FileNotFoundError as error:
+        raise SmartBertError(str(error)) from error
+    print((Path(args.out) / "summary.md").read_text())
+
+
 def _list(args: argparse.Namespace) -> None:
     from smartbert.data.tasks import TASKS
     from smartbert.policies import POLICIES
@@ -275,7 +293,7 @@ def _list(args: argparse.Namespace) -> None:
     print("policies: ", ", ".join(POLICIES))
 
 
-COMMANDS = {"train": _train, "select": _select, "data": _data, "trace": _trace, "sweep": _sweep, "predict": _predict, "flops": _flops, "list": _list}
+COMMANDS = {"train": _train, "select": _select, "data": _data, "trace": _trace, "sweep": _sweep, "predict": _predict, "flops": _flops, "bench": _bench, "list": _list}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -114,6 +114,14 @@ def test_smoke_tables_figures_and_report_exist_and_parse(smoke_run):
     assert "## Claims" in text and "Degenerate results" in text and "Wall time per rule" in text
 
 
+def test_smoke_html_report_has_every_table_and_figure(smoke_run):
+    snakemake("--configfile", str(REPO / "config" / "smoke.yaml"), "--report", "report.html", cwd=smoke_run)
+    html = (smoke_run / "report.html").read_text(errors="replace")
+    for name in ("table1.md", "table2.md", "table3.md", "paper_vs_repro.md", "fig4_tradeoff.png", "fig5_contrast.png",
+                 "fig6_gate_training.png", "REPORT.md"):
+        assert name in html, name
+
+
 def test_smoke_second_run_does_nothing(smoke_run):
     result = snakemake("-n", "--configfile", str(REPO / "config" / "smoke.yaml"), cwd=smoke_run)
     assert "Nothing to be done" in result.stdout + result.stderr

@@ -1,0 +1,230 @@
+"""Real speed beside FLOPs: batch-1 latency of early exits, batched dynamic inference, the cost of a
+sweep by trace + replay, and the training overhead of SmartBERT's stage 1 over plain fine-tuning.
+
+Timings are medians of ``repeats`` runs after ``warmup`` runs, on the machine at hand (threads as
+torch sets them, or ``--threads``). Nothing here is part of the test suite: `make bench` runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from smartbert.checkpoint import load_model
+from smartbert.data.encode import EncodedSplit
+from smartbert.dynamic import predict_batched, predict_dynamic
+from smartbert.pipeline import DataOptions, check_task_fits, load_encoded, trace_meta
+from smartbert.policies import POLICIES, ExitPolicy, make_policy
+from smartbert.sweep import summarise, trace_costs
+from smartbert.trace import record_trace, replay
+
+
+def timed(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> tuple[Any, float]:
+    """``fn()``'s result and its median wall time in seconds over ``repeats`` runs after ``warmup``."""
+    for _ in range(warmup):
+        fn()
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return result, statistics.median(times)
+
+
+def evenly(data: EncodedSplit, n: int | None) -> EncodedSplit:
+    """``n`` examples spread evenly over ``data`` (all if ``n`` is None or larger)."""
+    if n is None or n >= len(data):
+        return data
+    return data.subset(np.linspace(0, len(data) - 1, n).round().astype(int).tolist())
+
+
+class Bench:
+    """One trained model on one task's dev set, with its trace (for cost and metric)."""
+
+    def __init__(self, model_dir: str | Path, task: str | None = None, n: int | None = None,
+                 data: DataOptions | None = None) -> None:
+        self.loaded = load_model(model_dir)
+        self.spec = check_task_fits(self.loaded, task)
+        full = load_encoded(self.spec, "dev", self.loaded.tokenizer, self.loaded.meta["train_config"]["max_seq_len"],
+                            data or DataOptions())
+        self.data = evenly(full, n)
+        self.model = self.loaded.model.eval()
+        self.trace = record_trace(self.model, self.data, meta=trace_meta(self.loaded, self.spec, "dev", model_dir))
+        self.costs = trace_costs(self.trace)
+
+    @property
+    def method(self) -> str:
+        return self.loaded.method.name
+
+    def policy(self, threshold: float | None) -> ExitPolicy:
+        return self.loaded.method.policy(self.loaded.method_config, threshold)
+
+    def latency(self, thresholds: Sequence[float], repeats: int = 3, warmup: int = 1) -> list[dict]:
+        """Batch-1 dynamic inference: ms per example, metric and cost % at each threshold."""
+        static = self.loaded.method.default_policy == "none"
+        rows = []
+        for threshold in ([None] if static else thresholds):
+            policy = self.policy(threshold)
+            result, seconds = timed(lambda: predict_dynamic(self.model, self.data, policy), repeats, warmup)
+            summary = summarise(self.trace, result, self.costs)
+            rows.append({"method": self.method, "threshold": threshold, "ms_per_example": 1000 * seconds / len(self.data),
+                         "metric": summary["metric"], "cost_pct": summary["cost_pct_paper"], "n": len(self.data)})
+        return rows
+
+    def throughput(self, threshold: float | None, batch_size: int, repeats: int = 3, warmup: int = 1) -> dict:
+        """Batched dynamic inference (compacting): examples per second, metric and cost %."""
+        policy = self.policy(threshold)
+        result, seconds = timed(lambda: predict_batched(self.model, self.data, policy, batch_size), repeats, warmup)
+        summary = summarise(self.trace, result, self.costs)
+        return {"method": self.method, "threshold": threshold, "batch_size": batch_size,
+                "examples_per_s": len(self.data) / seconds, "metric": summary["metric"], "cost_pct": summary["cost_pct_paper"]}
+
+    def sweep_cost(self, thresholds: int = 20, repeats: int = 3) -> dict:
+        """A ``thresholds``-point sweep by one trace + replays against one batch-1 dynamic pass."""
+        grid = list(POLICIES[self.loaded.method.default_policy].grid)
+        values = [grid[round(i * (len(grid) - 1) / (thresholds - 1))] for i in range(thresholds)]
+
+        def by_replay():
+            trace = record_trace(self.model, self.data)
+            return [replay(trace, make_policy(self.loaded.method.default_policy, v)) for v in values]
+
+        _, sweep_seconds = timed(by_replay, repeats, 1)
+        _, pass_seconds = timed(lambda: predict_dynamic(self.model, self.data, self.policy(values[len(values) // 2])), repeats, 1)
+        return {"method": self.method, "thresholds": thresholds, "sweep_by_replay_s": sweep_seconds,
+                "one_dynamic_pass_s": pass_seconds, "ratio": sweep_seconds / pass_seconds,
+                "twenty_dynamic_passes_s": thresholds * pass_seconds}
+
+
+def training_step_cost(method: str, task: str, backbone: str, batch_size: int, seq_len: int, steps: int,
+                       data: DataOptions | None = None) -> dict:
+    """Seconds per optimisation step and peak RSS of ``method``'s first trained stage, measured in a
+    fresh process (so peak memory is that method's alone)."""
+    code = ("import json,sys; from smartbert.bench import _train_steps; "
+            f"print(json.dumps(_train_steps({method!r}, {task!r}, {backbone!r}, {batch_size}, {seq_len}, {steps})))")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def _train_steps(method_name: str, task: str, backbone: str, batch_size: int, seq_len: int, steps: int) -> dict:
+    from smartbert import backbones
+    from smartbert.data.encode import collate
+    from smartbert.data.tasks import get_task
+    from smartbert.registry import get_method
+
+    spec, method = get_task(task), get_method(method_name)
+    tokenizer = backbones.load_tokenizer(backbone)
+    train = load_encoded(spec, "train", tokenizer, seq_len, DataOptions())
+    config = method.config_class()
+    model = method.build(backbones.load_backbone(backbone, seed=0), spec.num_labels, config)
+    stage = next(s for s in method.stages(config) if not s.reuse)
+    params = list(dict.fromkeys(stage.trainable(model)))
+    optimizer = torch.optim.AdamW(params, lr=2e-5)
+    model.train()
+    times = []
+    for step in range(steps + 2):
+        batch = collate(train, list(range(step * batch_size, (step + 1) * batch_size)))
+        batch = _pad_to(batch, seq_len)  # as the official code: every input padded to the max length
+        start = time.perf_counter()
+        loss, _ = stage.loss(model, batch, 0)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step >= 2:
+            times.append(time.perf_counter() - start)
+    return {"method": method_name, "stage": stage.name, "batch_size": batch_size, "seq_len": seq_len,
+            "s_per_step": statistics.median(times), "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _pad_to(batch: dict, length: int) -> dict:
+    out = dict(batch)
+    for key in ("input_ids", "token_type_ids", "attention_mask"):
+        tensor = batch[key]
+        out[key] = torch.nn.functional.pad(tensor, (0, length - tensor.shape[1]))
+    return out
+
+
+def machine() -> dict:
+    return {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "processor": platform.processor() or platform.machine(), "cuda": torch.cuda.is_available()}
+
+
+# ---- the suite `smartbert bench` / `make bench` runs ---------------------------------------------
+
+TARGETS = {
+    "latency": "SmartBERT's measured batch-1 speedup over BERT >= 0.85 x its FLOPs-predicted speedup (100 / cost %)",
+    "batched": "batch-32 dynamic throughput at S = 0.3 >= 0.7 x (static BERT throughput / cost)",
+    "sweep": "a 20-threshold sweep by trace + replay costs <= 1.3 x one batch-1 dynamic pass",
+    "training": "SmartBERT stage-1 step time <= 1.5 x BERT fine-tuning at the same batch and length",
+}
+
+
+def run_suite(models: str | Path, task: str, out: str | Path, thresholds: Sequence[float] = (0.1, 0.3, 0.5),
+              n: int = 200, repeats: int = 3, batch_size: int = 32, train_steps: int = 10,
+              methods: Sequence[str] = ("bert", "deebert", "fastbert", "smartbert")) -> dict:
+    """Every benchmark on ``models/{task}/{method}/default/seed1``; JSON per benchmark and summary.md in ``out``."""
+    from smartbert.io import atomic_write_text
+
+    out = Path(out)
+    benches = {m: Bench(Path(models) / task / m / "default" / "seed1", task, n) for m in methods
+               if (Path(models) / task / m / "default" / "seed1").is_dir()}
+    if "bert" not in benches or "smartbert" not in benches:
+        raise FileNotFoundError(f"need trained bert and smartbert models under {models}/{task}/*/default/seed1: "
+                                "run the workflow first (make reproduce)")
+    latency = [row for bench in benches.values() for row in bench.latency(thresholds, repeats)]
+    bert_ms = next(r["ms_per_example"] for r in latency if r["method"] == "bert")
+    for row in latency:
+        row["measured_speedup"] = bert_ms / row["ms_per_example"]
+        row["flops_speedup"] = 100.0 / row["cost_pct"]
+        row["measured_over_flops"] = row["measured_speedup"] / row["flops_speedup"]
+    static = benches["bert"].throughput(None, batch_size, repeats)
+    dynamic = benches["smartbert"].throughput(0.3, batch_size, repeats)
+    batched = {"static_bert": static, "smartbert": dynamic,
+               "ratio_to_target_basis": dynamic["examples_per_s"] / (static["examples_per_s"] * 100.0 / dynamic["cost_pct"])}
+    sweep = benches["smartbert"].sweep_cost(20, repeats)
+    backbone = benches["bert"].loaded.meta["backbone"]
+    training = [training_step_cost(m, task, backbone, 16, 128, train_steps) for m in ("bert", "smartbert")]
+    results = {"machine": machine(), "task": task, "n_examples": n, "repeats": repeats, "latency": latency,
+               "batched": batched, "sweep": sweep, "training": training,
+               "training_ratio": training[1]["s_per_step"] / training[0]["s_per_step"]}
+    for name in ("latency", "batched", "sweep", "training"):
+        atomic_write_text(out / f"{name}.json", json.dumps({"machine": results["machine"], "task": task, name: results[name]},
+                                                           indent=2, default=float) + "\n")
+    atomic_write_text(out / "summary.md", summary_markdown(results))
+    return results
+
+
+def summary_markdown(results: dict) -> str:
+    smart = [r for r in results["latency"] if r["method"] == "smartbert"]
+    lines = [f"# Benchmarks ({results['task']} dev, {results['n_examples']} examples, median of {results['repeats']})", "",
+             f"Machine: {results['machine']}", "", "## Batch-1 latency", "",
+             "| method | S | ms / example | metric | cost % | measured speedup | FLOPs speedup | measured / FLOPs |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['method']} | {'' if r['threshold'] is None else r['threshold']} | {r['ms_per_example']:.2f} | {r['metric']:.1f} | "
+              f"{r['cost_pct']:.1f} | {r['measured_speedup']:.2f} | {r['flops_speedup']:.2f} | {r['measured_over_flops']:.2f} |"
+              for r in results["latency"]]
+    worst = min(r["measured_over_flops"] for r in smart)
+    b, s, t = results["batched"], results["sweep"], results["training"]
+    checks = [
+        ("latency", worst >= 0.85, f"worst SmartBERT measured/FLOPs speedup {worst:.2f}"),
+        ("batched", b["ratio_to_target_basis"] >= 0.7,
+         f"{b['smartbert']['examples_per_s']:.1f} ex/s at cost {b['smartbert']['cost_pct']:.1f}% vs static BERT "
+         f"{b['static_bert']['examples_per_s']:.1f} ex/s: {b['ratio_to_target_basis']:.2f} of BERT/cost"),
+        ("sweep", s["ratio"] <= 1.3, f"sweep {s['sweep_by_replay_s']:.2f} s vs one pass {s['one_dynamic_pass_s']:.2f} s "
+                                     f"(ratio {s['ratio']:.2f}; 20 passes would take {s['twenty_dynamic_passes_s']:.1f} s)"),
+        ("training", results["training_ratio"] <= 1.5,
+         f"{t[1]['s_per_step']:.3f} s vs {t[0]['s_per_step']:.3f} s per step (x{results['training_ratio']:.2f}); "
+         f"peak RSS {t[1]['peak_rss_MB']:.0f} MB vs {t[0]['peak_rss_MB']:.0f} MB"),
+    ]
+    lines += ["", "## Targets", "", "| benchmark | target | met | measured |", "|---|---|---|---|"]
+    lines += [f"| {name} | {TARGETS[name]} | {'yes' if ok else 'no'} | {text} |" for name, ok, text in checks]
+    return "\n".join(lines) + "\n"
