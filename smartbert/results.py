@@ -63,8 +63,9 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     stds = grouped[columns].std(ddof=1).fillna(0.0).add_suffix("_std")
     extra = grouped.agg(n_seeds=("seed", "nunique"), seeds=("seed", lambda s: ",".join(str(v) for v in sorted(set(s)))),
                         experiment_hash=("experiment_hash", "first"), n=("n", "first"))
-    if "label" in frame.columns:
-        extra["label"] = grouped["label"].first()
+    for column in ("label", "commit"):
+        if column in frame.columns:
+            extra[column] = grouped[column].first()
     return pd.concat([means, stds, extra], axis=1).reset_index()
 
 

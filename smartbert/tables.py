@@ -24,7 +24,7 @@ MAJORITY = "majority class"
 SKIP_ONLY = "skiponly"
 TIDY_COLUMNS = ["table", "task", "row", "method", "variant", "policy", "threshold", "metric_name", "metric", "metric_std",
                 "flops_M", "cost_pct", "cost_pct_std", "cost_pct_fvcore", "avg_layers_run", "n_seeds", "seeds",
-                "experiment_hash", "degenerate"]
+                "experiment_hash", "commit", "degenerate"]
 
 
 def display_name(method: str) -> str:
@@ -77,6 +77,7 @@ def _tidy(rows: pd.DataFrame, table: str, majority: dict[str, dict]) -> pd.DataF
         "cost_pct": rows["cost_pct_paper"], "cost_pct_std": rows["cost_pct_paper_std"],
         "cost_pct_fvcore": rows["cost_pct_fvcore"], "avg_layers_run": rows["avg_layers_run"],
         "n_seeds": rows["n_seeds"], "seeds": rows["seeds"], "experiment_hash": rows["experiment_hash"],
+        "commit": rows["commit"] if "commit" in rows else None,
     })
     floor = out["task"].map(lambda t: majority[t]["majority_class"]["metric"] if t in majority else -math.inf)
     out["degenerate"] = out["metric"] <= floor + 1e-9
