@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-from transformers import BertConfig, BertModel
+from typing import TYPE_CHECKING
 
 from smartbert.errors import DataUnavailableError
+
+if TYPE_CHECKING:  # transformers is imported where it is used: replaying a trace never needs it
+    from transformers import BertConfig, BertModel
 
 TINY_SHAPE = dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64)
 
@@ -41,6 +43,8 @@ class BackboneShape:
         )
 
     def to_bert_config(self) -> BertConfig:
+        from transformers import BertConfig
+
         return BertConfig(hidden_size=self.hidden, num_hidden_layers=self.num_layers,
                           num_attention_heads=self.heads, intermediate_size=self.ffn,
                           vocab_size=self.vocab_size, attn_implementation="sdpa")
@@ -78,6 +82,8 @@ def local_path(name: str) -> Path | None:
 
 def load_config(name: str) -> BertConfig:
     """The backbone's BERT config, offline where possible."""
+    from transformers import BertConfig
+
     if name == "tiny":
         return BertConfig(**TINY_SHAPE, vocab_size=BertConfig.from_pretrained(minilm_path()).vocab_size,
                           attn_implementation="sdpa")
@@ -116,6 +122,7 @@ def load_tokenizer(name: str):
 def load_backbone(name: str, seed: int = 0) -> BertModel:
     """The backbone's BertModel: pretrained weights, or random ones (seeded) for ``tiny``."""
     import torch
+    from transformers import BertModel
 
     if name == "tiny":
         torch.manual_seed(seed)

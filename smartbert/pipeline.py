@@ -209,6 +209,8 @@ def trace_meta(loaded: LoadedModel, spec: TaskSpec, split: str, model_dir: str |
     shape = dataclasses.replace(backbones.BackboneShape.from_config(config), num_layers=loaded.model.num_layers)
     return {
         "method": loaded.method.name,
+        "default_policy": loaded.method.default_policy,
+        "label": loaded.method.label(loaded.meta["method_config"]),
         "task": spec.name,
         "trained_on": loaded.meta["task"],
         "split": split,

@@ -46,12 +46,18 @@ def summarise(trace: Trace, result: Replay, costs: ComponentCosts, reference_lay
 
 
 def default_policy_name(trace: Trace) -> str:
+    """The method's own exit rule, as recorded in the trace (older traces: from the registry)."""
+    if "default_policy" in trace.meta:
+        return trace.meta["default_policy"]
     from smartbert.registry import get_method
 
     return get_method(trace.meta["method"]).default_policy
 
 
 def method_label(trace: Trace) -> str:
+    """The model's name in tables, as recorded in the trace (older traces: from the registry)."""
+    if "label" in trace.meta:
+        return trace.meta["label"]
     from smartbert.registry import get_method
 
     return get_method(trace.meta["method"]).label(trace.meta.get("method_config") or {})

@@ -13,13 +13,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
-from smartbert.data.encode import EncodedSplit, iterate_batches
+import numpy as np
+
 from smartbert.io import atomic_path
-from smartbert.model import EarlyExitModel
 from smartbert.policies import ExitPolicy
+
+if TYPE_CHECKING:  # recording needs torch and the model; loading and replaying a trace does not
+    from smartbert.data.encode import EncodedSplit
+    from smartbert.model import EarlyExitModel
 
 
 @dataclass
@@ -63,11 +66,12 @@ class Trace:
         return cls(**arrays, meta=meta)
 
 
-@torch.no_grad()
 def record_trace(model: EarlyExitModel, data: EncodedSplit, batch_size: int = 64, meta: dict | None = None,
                  progress: bool = False, use_gates: bool = True) -> Trace:
     """Run ``model`` once over ``data`` along its inference path (:meth:`EarlyExitModel.walk`);
-    ``use_gates=False`` records the exit-only path (every layer runs)."""
+    ``use_gates=False`` records the exit-only path (every layer runs; ``walk`` runs without gradients)."""
+    from smartbert.data.encode import iterate_batches
+
     model.eval()
     n, num_layers, num_labels = len(data), model.num_layers, model.num_labels
     ran = np.zeros((n, num_layers), dtype=bool)
