@@ -2,8 +2,10 @@
 
 Verdicts come from fixed rules stated beside each claim (never tuned to a result): "minimal
 accuracy drop" is at most ``DROP`` points below BERT; "better at the same cost" is the share of a
-baseline's sweep points that SmartBERT matches or beats at equal or lower cost. Degenerate
-results (at or below the majority class; gates that skip every layer or none) are flagged.
+baseline's sweep points that SmartBERT matches or beats at equal or lower cost. A task on which
+BERT itself is at or below the majority class cannot test a claim and is not counted, and a
+result at or below the majority class never counts as a success. Degenerate results (at or
+below the majority class; gates that skip every layer or none) are flagged.
 """
 
 from __future__ import annotations
@@ -48,29 +50,49 @@ def _bert(agg: pd.DataFrame, task: str) -> float | None:
     return float(rows["metric"].iloc[0]) if len(rows) else None
 
 
+def _floor(majority: dict[str, dict], task: str) -> float:
+    """The majority-class metric of ``task`` (-inf when unknown)."""
+    return majority.get(task, {}).get("majority_class", {}).get("metric", -math.inf)
+
+
+def uninformative(agg: pd.DataFrame, majority: dict[str, dict], task: str) -> str | None:
+    """Why ``task`` cannot test a claim (BERT itself at or below the majority class), or None."""
+    bert = _bert(agg, task)
+    if bert is not None and bert <= _floor(majority, task) + 1e-9:
+        return (f"{task}: not counted: BERT ({bert:.1f}) is at or below the majority class "
+                f"({_floor(majority, task):.1f}), so there is no accuracy to keep")
+    return None
+
+
 def _at(rows: pd.DataFrame, threshold: float) -> pd.Series | None:
     hit = rows[rows["threshold"].apply(lambda t: math.isclose(t, threshold))]
     return hit.iloc[0] if len(hit) else None
 
 
-def beaten_share(curve: pd.DataFrame, baseline: pd.DataFrame, tolerance: float = 0.0) -> tuple[int, int]:
-    """How many of ``baseline``'s points ``curve`` matches or beats (metric) at equal or lower cost."""
+def beaten_share(curve: pd.DataFrame, baseline: pd.DataFrame, floor: float = -math.inf) -> tuple[int, int]:
+    """How many of ``baseline``'s points ``curve`` matches or beats (metric) at equal or lower cost;
+    only ``curve`` points above ``floor`` (the majority class) count: a degenerate model wins nothing."""
     wins = 0
+    curve = curve[curve["metric"] > floor + 1e-9]
     for point in baseline.itertuples(index=False):
         cheaper = curve[curve["cost_pct_paper"] <= point.cost_pct_paper + 1e-9]
-        wins += bool(len(cheaper)) and cheaper["metric"].max() >= point.metric - tolerance
+        wins += bool(len(cheaper)) and cheaper["metric"].max() >= point.metric
     return wins, len(baseline)
 
 
-def claim_reduction(agg: pd.DataFrame, tasks: Sequence[str], thresholds: Sequence[float]) -> Claim:
-    evidence, hits, total = [], 0, 0
+def claim_reduction(agg: pd.DataFrame, tasks: Sequence[str], thresholds: Sequence[float],
+                    majority: dict[str, dict] | None = None) -> Claim:
+    evidence, hits, total, majority = [], 0, 0, majority or {}
     for task in tasks:
         bert, rows = _bert(agg, task), _rows(agg, task, "smartbert")
         if bert is None or rows.empty:
             continue
+        if reason := uninformative(agg, majority, task):
+            evidence.append(reason)
+            continue
         total += 1
         ok = rows[(rows["threshold"].apply(lambda t: any(math.isclose(t, s) for s in thresholds)))
-                  & (rows["metric"] >= bert - DROP)]
+                  & (rows["metric"] >= bert - DROP) & (rows["metric"] > _floor(majority, task) + 1e-9)]
         if ok.empty:
             evidence.append(f"{task}: no S in {list(thresholds)} within {DROP} points of BERT ({bert:.1f})")
             continue
@@ -84,15 +106,19 @@ def claim_reduction(agg: pd.DataFrame, tasks: Sequence[str], thresholds: Sequenc
                  _verdict(hits, total), evidence)
 
 
-def claim_dominance(agg: pd.DataFrame, tasks: Sequence[str], baselines: Sequence[str]) -> Claim:
-    evidence, hits, total = [], 0, 0
+def claim_dominance(agg: pd.DataFrame, tasks: Sequence[str], baselines: Sequence[str],
+                    majority: dict[str, dict] | None = None) -> Claim:
+    evidence, hits, total, majority = [], 0, 0, majority or {}
     for task in tasks:
+        if reason := uninformative(agg, majority, task):
+            evidence.append(reason)
+            continue
         curve = _rows(agg, task, "smartbert")
         for baseline in baselines:
             points = _rows(agg, task, baseline)
             if curve.empty or points.empty:
                 continue
-            wins, n = beaten_share(curve, points)
+            wins, n = beaten_share(curve, points, _floor(majority, task))
             total += 1
             hits += wins >= WIN_SHARE * n
             evidence.append(f"{task} vs {baseline}: SmartBERT matches or beats {wins} of {n} sweep points at equal or lower cost")
@@ -101,9 +127,12 @@ def claim_dominance(agg: pd.DataFrame, tasks: Sequence[str], baselines: Sequence
                  "at equal or lower cost", _verdict(hits, total), evidence)
 
 
-def claim_hard_tasks(agg: pd.DataFrame, tasks: Sequence[str]) -> Claim:
-    evidence, hits, total = [], 0, 0
+def claim_hard_tasks(agg: pd.DataFrame, tasks: Sequence[str], majority: dict[str, dict] | None = None) -> Claim:
+    evidence, hits, total, majority = [], 0, 0, majority or {}
     for task in [t for t in ("RTE", "WNLI") if t in tasks]:
+        if reason := uninformative(agg, majority, task):
+            evidence.append(reason)
+            continue
         bert = _bert(agg, task)
         for baseline in ("deebert", "fastbert"):
             row = _at(_rows(agg, task, baseline), 0.5)
@@ -114,7 +143,7 @@ def claim_hard_tasks(agg: pd.DataFrame, tasks: Sequence[str]) -> Claim:
         row = _at(_rows(agg, task, "smartbert"), 0.5)
         if row is not None and bert is not None:
             total += 1
-            hits += row["cost_pct_paper"] < EXPENSIVE and row["metric"] >= bert - DROP
+            hits += row["cost_pct_paper"] < EXPENSIVE and row["metric"] >= bert - DROP and row["metric"] > _floor(majority, task)
             evidence.append(f"{task} SmartBERT S=0.5: {row['cost_pct_paper']:.0f}% cost, metric {row['metric']:.1f} (BERT {bert:.1f})")
     return Claim("On RTE and WNLI entropy-based exits hardly reduce computation (DeeBERT, FastBERT at S=0.5), "
                  "while SmartBERT's skipping still saves with minimal drop (Table 1).",
@@ -122,30 +151,39 @@ def claim_hard_tasks(agg: pd.DataFrame, tasks: Sequence[str]) -> Claim:
                  _verdict(hits, total), evidence)
 
 
-def claim_skip_only(agg: pd.DataFrame, tasks: Sequence[str]) -> Claim:
-    evidence, hits, total = [], 0, 0
+def claim_skip_only(agg: pd.DataFrame, tasks: Sequence[str], majority: dict[str, dict] | None = None) -> Claim:
+    evidence, hits, total, majority = [], 0, 0, majority or {}
     for task in tasks:
         bert, rows = _bert(agg, task), _rows(agg, task, "smartbert", "skiponly")
         if bert is None or rows.empty:
             continue
+        if reason := uninformative(agg, majority, task):
+            evidence.append(reason)
+            continue
         row = rows.iloc[0]
         total += 1
-        hits += row["cost_pct_paper"] < SAVES and row["metric"] >= bert - DROP
+        hits += row["cost_pct_paper"] < SAVES and row["metric"] >= bert - DROP and row["metric"] > _floor(majority, task)
         evidence.append(f"{task}: skip-only {row['metric']:.1f} at {row['cost_pct_paper']:.0f}% cost "
                         f"({row['avg_layers_run']:.2f} layers run), BERT {bert:.1f}")
     return Claim("The skipping mechanism alone reduces computation compared with BERT (Table 3).",
                  f"skip-only costs < {SAVES:.0f}% and stays within {DROP} points of BERT", _verdict(hits, total), evidence)
 
 
-def claim_ablation(agg: pd.DataFrame, claim: str, better: str, worse: Sequence[str], label: str) -> Claim:
-    evidence, hits, total = [], 0, 0
+def claim_ablation(agg: pd.DataFrame, claim: str, better: str, worse: Sequence[str], label: str,
+                   majority: dict[str, dict] | None = None) -> Claim:
+    evidence, hits, total, majority = [], 0, 0, majority or {}
     for task in sorted(set(agg["task"])):
+        if not any(len(_rows(agg, task, "smartbert", v)) for v in worse):
+            continue
+        if reason := uninformative(agg, majority, task):
+            evidence.append(reason)
+            continue
         curve = _rows(agg, task, "smartbert", better)
         for variant in worse:
             points = _rows(agg, task, "smartbert", variant)
             if curve.empty or points.empty:
                 continue
-            wins, n = beaten_share(curve, points)
+            wins, n = beaten_share(curve, points, _floor(majority, task))
             total += 1
             hits += wins >= WIN_SHARE * n
             evidence.append(f"{task}: {label} matches or beats {wins} of {n} {variant} points at equal or lower cost; "
@@ -229,14 +267,14 @@ def write_report(sweep_paths: Sequence[str], data_paths: Sequence[str], table_di
     table_dir = Path(table_dir)
     tasks = list(config["tasks"])
     claims = [
-        claim_reduction(agg, tasks, config["thresholds"]["table"]),
-        claim_dominance(agg, tasks, [m for m in ("deebert", "fastbert") if m in config["methods"]]),
-        claim_hard_tasks(agg, tasks),
-        claim_skip_only(agg, [t for t in config["tables"]["table3_tasks"] if t in tasks]),
+        claim_reduction(agg, tasks, config["thresholds"]["table"], majority),
+        claim_dominance(agg, tasks, [m for m in ("deebert", "fastbert") if m in config["methods"]], majority),
+        claim_hard_tasks(agg, tasks, majority),
+        claim_skip_only(agg, [t for t in config["tables"]["table3_tasks"] if t in tasks], majority),
         claim_ablation(agg, "Cross-layer contrastive learning further reduces computation (Figure 5).", "default",
-                       config["figures"]["fig5_variants"], "contrast"),
+                       config["figures"]["fig5_variants"], "contrast", majority),
         claim_ablation(agg, "The special training way (SP) beats soft and hard gate training (Figure 6).", "default",
-                       config["figures"]["fig6_variants"], "SP"),
+                       config["figures"]["fig6_variants"], "SP", majority),
         claim_cheap_heads(pd.read_csv(table_dir / "table2.csv")),
     ]
     budget = config["data"]["max_train_examples"]

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from smartbert.backbones import BackboneShape
+from smartbert.data.tasks import PAPER_TASKS
 from smartbert.flops import component_costs
 from smartbert.io import atomic_write_text
 from smartbert.registry import get_method, method_names
@@ -86,7 +87,13 @@ def _tidy(rows: pd.DataFrame, table: str, majority: dict[str, dict]) -> pd.DataF
                                    "metric": majority[task]["majority_class"]["metric"], "n_seeds": 0}
                                   for task in out["task"].unique() if task in majority])
     out = pd.concat([out, majority_rows], ignore_index=True) if len(majority_rows) else out
-    return out.reindex(columns=TIDY_COLUMNS).sort_values("task", kind="stable").reset_index(drop=True)
+    out = out.reindex(columns=TIDY_COLUMNS)
+    return out.iloc[sorted(range(len(out)), key=lambda i: task_order(out["task"].iloc[i]))].reset_index(drop=True)
+
+
+def task_order(task: str) -> tuple[int, str]:
+    """The paper's column order (MRPC, SST-2, QNLI, QQP, MNLI, MNLI-mm, CoLA, RTE, WNLI), then others by name."""
+    return (PAPER_TASKS.index(task), "") if task in PAPER_TASKS else (len(PAPER_TASKS), task)
 
 
 def table1(agg: pd.DataFrame, majority: dict[str, dict], thresholds: dict[str, Sequence[float]]) -> pd.DataFrame:

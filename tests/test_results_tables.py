@@ -132,3 +132,17 @@ def test_report_flags_degenerate_and_collapsed():
     flags = report.degenerate_results(agg, MAJORITY)
     assert any("deebert" in f and "learned nothing" in f for f in flags)
     assert any("smartbert/default" in f and "collapsed" in f for f in flags)
+
+
+def test_report_does_not_count_tasks_where_bert_learned_nothing():
+    majority = {"MRPC": {"task": "MRPC", "main_metric": "f1", "majority_class": {"metric": 81.2}}}
+    agg = aggregate(frame(
+        sweep_rows("bert", "default", "none", [(0.0, 81.2, 100.0, 6, 0)], task="MRPC"),
+        sweep_rows("deebert", "default", "entropy", [(0.1, 81.2, 100.0, 6, 0)], task="MRPC"),
+        sweep_rows("smartbert", "default", "entropy", [(0.1, 81.2, 40.0, 2, 4)], task="MRPC"),
+    ))
+    for claim in (report.claim_reduction(agg, ["MRPC"], [0.1], majority), report.claim_dominance(agg, ["MRPC"], ["deebert"], majority)):
+        assert claim.verdict == "not testable in this run"
+        assert "not counted" in claim.evidence[0]
+    smart, deebert = agg[agg.method == "smartbert"], agg[agg.method == "deebert"]
+    assert report.beaten_share(smart, deebert, floor=81.2) == (0, 1)  # a majority-class model beats nothing
