@@ -6,7 +6,7 @@ rule figure:
         sweeps=figure_sweeps,
         data=lambda wc: expand("results/data/{task}.json", task=FIGURES[wc.figure]["tasks"]),
     output:
-        png=report("figures/{figure}.png", caption="../report/{figure}.rst", category="Figures"),
+        png=report("figures/{figure}.png", caption="../report/figure.rst", category="Figures"),
         pdf="figures/{figure}.pdf",
     log:
         "logs/figures/{figure}.log",
