@@ -13,14 +13,12 @@ cost; cost % is relative to the same backbone's plain forward (all layers + BERT
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from smartbert.backbones import BackboneShape
-from smartbert.io import atomic_write_text
+from smartbert.io import atomic_write_text, cache_root
 
 CONVENTIONS = ("paper", "fvcore")
 COMPONENTS = ("embeddings", "layer", "pooler", "pooled_classifier", "exit_classifier", "skip_gate")
@@ -59,7 +57,7 @@ def component_costs(shape: BackboneShape, seq_len: int = 128, num_labels: int = 
     if seq_len < 1:
         raise ValueError(f"sequence length must be positive, got {seq_len}")
     key = "-".join(str(v) for v in (*shape.as_dict().values(), seq_len, num_labels))
-    cache = Path(os.environ.get("SMARTBERT_CACHE", Path.home() / ".cache" / "smartbert")) / "flops" / f"v1-{key}.json"
+    cache = cache_root() / "flops" / f"v1-{key}.json"
     if cache.is_file():
         counts = json.loads(cache.read_text())
     else:

@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import Iterator
 
 
+def cache_root() -> Path:
+    """Where the suite caches derived data (tokenised splits, FLOPs counts): ``$SMARTBERT_CACHE`` or
+    ``~/.cache/smartbert``."""
+    return Path(os.environ.get("SMARTBERT_CACHE", Path.home() / ".cache" / "smartbert"))
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
     path = Path(path)

@@ -18,6 +18,7 @@ from typing import Sequence
 import pandas as pd
 
 from smartbert.io import atomic_write_text
+from smartbert.results import majority_floor
 
 DROP = 1.0          # points of metric: "minimal accuracy drop"
 WIN_SHARE = 0.75    # share of baseline points beaten for "better at the same cost"
@@ -50,17 +51,12 @@ def _bert(agg: pd.DataFrame, task: str) -> float | None:
     return float(rows["metric"].iloc[0]) if len(rows) else None
 
 
-def _floor(majority: dict[str, dict], task: str) -> float:
-    """The majority-class metric of ``task`` (-inf when unknown)."""
-    return majority.get(task, {}).get("majority_class", {}).get("metric", -math.inf)
-
-
 def uninformative(agg: pd.DataFrame, majority: dict[str, dict], task: str) -> str | None:
     """Why ``task`` cannot test a claim (BERT itself at or below the majority class), or None."""
     bert = _bert(agg, task)
-    if bert is not None and bert <= _floor(majority, task) + 1e-9:
+    if bert is not None and bert <= majority_floor(majority, task) + 1e-9:
         return (f"{task}: not counted: BERT ({bert:.1f}) is at or below the majority class "
-                f"({_floor(majority, task):.1f}), so there is no accuracy to keep")
+                f"({majority_floor(majority, task):.1f}), so there is no accuracy to keep")
     return None
 
 
@@ -92,7 +88,7 @@ def claim_reduction(agg: pd.DataFrame, tasks: Sequence[str], thresholds: Sequenc
             continue
         total += 1
         ok = rows[(rows["threshold"].apply(lambda t: any(math.isclose(t, s) for s in thresholds)))
-                  & (rows["metric"] >= bert - DROP) & (rows["metric"] > _floor(majority, task) + 1e-9)]
+                  & (rows["metric"] >= bert - DROP) & (rows["metric"] > majority_floor(majority, task) + 1e-9)]
         if ok.empty:
             evidence.append(f"{task}: no S in {list(thresholds)} within {DROP} points of BERT ({bert:.1f})")
             continue
@@ -118,7 +114,7 @@ def claim_dominance(agg: pd.DataFrame, tasks: Sequence[str], baselines: Sequence
             points = _rows(agg, task, baseline)
             if curve.empty or points.empty:
                 continue
-            wins, n = beaten_share(curve, points, _floor(majority, task))
+            wins, n = beaten_share(curve, points, majority_floor(majority, task))
             total += 1
             hits += wins >= WIN_SHARE * n
             evidence.append(f"{task} vs {baseline}: SmartBERT matches or beats {wins} of {n} sweep points at equal or lower cost")
@@ -143,7 +139,7 @@ def claim_hard_tasks(agg: pd.DataFrame, tasks: Sequence[str], majority: dict[str
         row = _at(_rows(agg, task, "smartbert"), 0.5)
         if row is not None and bert is not None:
             total += 1
-            hits += row["cost_pct_paper"] < EXPENSIVE and row["metric"] >= bert - DROP and row["metric"] > _floor(majority, task)
+            hits += row["cost_pct_paper"] < EXPENSIVE and row["metric"] >= bert - DROP and row["metric"] > majority_floor(majority, task)
             evidence.append(f"{task} SmartBERT S=0.5: {row['cost_pct_paper']:.0f}% cost, metric {row['metric']:.1f} (BERT {bert:.1f})")
     return Claim("On RTE and WNLI entropy-based exits hardly reduce computation (DeeBERT, FastBERT at S=0.5), "
                  "while SmartBERT's skipping still saves with minimal drop (Table 1).",
@@ -162,7 +158,7 @@ def claim_skip_only(agg: pd.DataFrame, tasks: Sequence[str], majority: dict[str,
             continue
         row = rows.iloc[0]
         total += 1
-        hits += row["cost_pct_paper"] < SAVES and row["metric"] >= bert - DROP and row["metric"] > _floor(majority, task)
+        hits += row["cost_pct_paper"] < SAVES and row["metric"] >= bert - DROP and row["metric"] > majority_floor(majority, task)
         evidence.append(f"{task}: skip-only {row['metric']:.1f} at {row['cost_pct_paper']:.0f}% cost "
                         f"({row['avg_layers_run']:.2f} layers run), BERT {bert:.1f}")
     return Claim("The skipping mechanism alone reduces computation compared with BERT (Table 3).",
@@ -183,7 +179,7 @@ def claim_ablation(agg: pd.DataFrame, claim: str, better: str, worse: Sequence[s
             points = _rows(agg, task, "smartbert", variant)
             if curve.empty or points.empty:
                 continue
-            wins, n = beaten_share(curve, points, _floor(majority, task))
+            wins, n = beaten_share(curve, points, majority_floor(majority, task))
             total += 1
             hits += wins >= WIN_SHARE * n
             evidence.append(f"{task}: {label} matches or beats {wins} of {n} {variant} points at equal or lower cost; "
@@ -207,9 +203,9 @@ def degenerate_results(agg: pd.DataFrame, majority: dict[str, dict]) -> list[str
     """Results at or below the majority class, and gates that skip every layer or none."""
     flags = []
     for (task, method, variant), rows in agg.groupby(["task", "method", "variant"]):
-        floor = majority.get(task, {}).get("majority_class", {}).get("metric")
+        floor = majority_floor(majority, task)
         best = rows["metric"].max()
-        if floor is not None and best <= floor + 1e-9:
+        if best <= floor + 1e-9:
             flags.append(f"{task} {method}/{variant}: best metric {best:.1f} <= majority class {floor:.1f}: learned nothing usable")
         if method == "smartbert":
             full = rows.sort_values("cost_pct_paper").iloc[-1]

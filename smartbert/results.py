@@ -8,6 +8,7 @@ anything else means results of different configurations were mixed, and is refus
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Iterable
 
@@ -67,6 +68,12 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
         if column in frame.columns:
             extra[column] = grouped[column].first()
     return pd.concat([means, stds, extra], axis=1).reset_index()
+
+
+def majority_floor(majority: dict[str, dict], task: str) -> float:
+    """The majority-class metric of ``task`` from the data summaries (-inf when unknown): a result at
+    or below it learned nothing."""
+    return majority.get(task, {}).get("majority_class", {}).get("metric", -math.inf)
 
 
 def load_data_summaries(paths: Iterable[str | Path]) -> dict[str, dict]:

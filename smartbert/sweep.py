@@ -87,11 +87,11 @@ def sweep(trace: Trace, thresholds: Iterable[float] | None = None, policy: str |
         values = [0.0]
     values = sorted({float(v) for v in values})
     costs = trace_costs(trace, seq_len)
-    origin = provenance_columns(trace)
+    origin, label = provenance_columns(trace), method_label(trace)
     rows = []
     for threshold in values:
         rule: ExitPolicy = make_policy(policy, None if policy == "none" else threshold)
-        rows.append({"method": trace.meta["method"], "label": method_label(trace), "task": trace.meta["task"], "policy": policy,
+        rows.append({"method": trace.meta["method"], "label": label, "task": trace.meta["task"], "policy": policy,
                      "threshold": threshold, **summarise(trace, replay(trace, rule), costs, reference_layers), **origin})
     return pd.DataFrame(rows)
 

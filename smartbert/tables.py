@@ -20,6 +20,7 @@ from smartbert.data.tasks import PAPER_TASKS
 from smartbert.flops import component_costs
 from smartbert.io import atomic_write_text
 from smartbert.registry import get_method, method_names
+from smartbert.results import majority_floor
 
 MAJORITY = "majority class"
 SKIP_ONLY = "skiponly"
@@ -80,7 +81,7 @@ def _tidy(rows: pd.DataFrame, table: str, majority: dict[str, dict]) -> pd.DataF
         "n_seeds": rows["n_seeds"], "seeds": rows["seeds"], "experiment_hash": rows["experiment_hash"],
         "commit": rows["commit"] if "commit" in rows else None,
     })
-    floor = out["task"].map(lambda t: majority[t]["majority_class"]["metric"] if t in majority else -math.inf)
+    floor = out["task"].map(lambda t: majority_floor(majority, t))
     out["degenerate"] = out["metric"] <= floor + 1e-9
     majority_rows = pd.DataFrame([{"table": table, "task": task, "row": MAJORITY, "method": MAJORITY, "variant": "",
                                    "policy": "", "metric_name": majority[task]["main_metric"],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Iterator, Sequence
 import torch
 
 from smartbert.data.tasks import Example
-from smartbert.io import atomic_write_bytes
+from smartbert.io import atomic_write_bytes, cache_root
 
 MAX_SEQ_LEN = 128  # the paper's max input length (section 4.3)
 
@@ -42,7 +41,7 @@ class EncodedSplit:
 
 def cache_dir() -> Path:
     """Where tokenised data is cached: ``$SMARTBERT_CACHE`` or ``~/.cache/smartbert``."""
-    return Path(os.environ.get("SMARTBERT_CACHE", Path.home() / ".cache" / "smartbert")) / "tokenized"
+    return cache_root() / "tokenized"
 
 
 def tokenizer_fingerprint(tokenizer) -> str:

@@ -86,12 +86,12 @@ def all_sweeps():
 
 
 def sweeps_of(tasks, variants):
-    """Sweeps of SmartBERT-family variants on ``tasks`` (figures 5 and 6)."""
-    return [sweep_path(t, m, v, s) for (t, m, v, s) in models() if t in tasks and v in variants]
+    """Sweeps of SmartBERT's ``variants`` on ``tasks`` (figures 5 and 6)."""
+    return [sweep_path(t, m, v, s) for (t, m, v, s) in models() if m == GATED_METHOD and t in tasks and v in variants]
 
 
 def variant_tasks(variant):
-    return [t for t in (config["variants"][variant]["tasks"] or TASKS)]
+    return list(config["variants"][variant]["tasks"] or TASKS)
 
 
 # ---- what a training run gets -------------------------------------------------------------------

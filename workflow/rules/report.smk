@@ -4,7 +4,7 @@
 rule report:
     input:
         sweeps=all_sweeps(),
-        data=expand("results/data/{task}.json", task=TASKS),
+        data=data_summaries(),
         tables=all_tables(),
         traces=[f"results/traces/{t}/{m}/{v}/seed{s}.npz" for (t, m, v, s) in models()],
     output:
