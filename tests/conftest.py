@@ -42,3 +42,12 @@ def nli_dev(tokenizer):
 
 def tiny_bert(seed: int = 0):
     return backbones.load_backbone("tiny", seed=seed)
+
+
+def workflow_env() -> dict[str, str]:
+    """The environment for running Snakemake in a test: its rules call the `smartbert` command, which
+    lives beside this Python (`make test` runs `.venv/bin/python` without activating `.venv`)."""
+    import sys
+    from pathlib import Path
+
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")

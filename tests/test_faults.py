@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import workflow_env
+
 REPO = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "1"]
 MODEL = "results/models/synthetic-sentiment/bert/default/seed1"
@@ -36,13 +38,13 @@ def small_config(tmp_path: Path) -> Path:
 
 
 def run(args, cwd, **kwargs):
-    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=900, **kwargs)
+    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=900, env=workflow_env(), **kwargs)
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
 def test_killed_run_resumes_without_redoing_finished_work(how, tmp_path):
     config = small_config(tmp_path)
-    process = subprocess.Popen([*SNAKEMAKE, "--configfile", str(config)], cwd=tmp_path, start_new_session=True,
+    process = subprocess.Popen([*SNAKEMAKE, "--configfile", str(config)], cwd=tmp_path, start_new_session=True, env=workflow_env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     while not (tmp_path / CHECKPOINT).exists() and process.poll() is None and time.time() < deadline:
