@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from smartbert.checkpoint import load_model
-from smartbert.data.encode import EncodedSplit
-from smartbert.dynamic import predict_batched, predict_dynamic
+from smartbert.data.encode import EncodedSplit, collate
+from smartbert.dynamic import DynamicResult, gather, predict_batched, predict_dynamic, predict_one
 from smartbert.pipeline import DataOptions, check_task_fits, load_encoded, trace_meta
 from smartbert.policies import POLICIES, ExitPolicy, make_policy
 from smartbert.sweep import summarise, trace_costs
@@ -69,17 +69,9 @@ class Bench:
     def policy(self, threshold: float | None) -> ExitPolicy:
         return self.loaded.method.policy(self.loaded.method_config, threshold)
 
-    def latency(self, thresholds: Sequence[float], repeats: int = 3, warmup: int = 1) -> list[dict]:
-        """Batch-1 dynamic inference: ms per example, metric and cost % at each threshold."""
-        static = self.loaded.method.default_policy == "none"
-        rows = []
-        for threshold in ([None] if static else thresholds):
-            policy = self.policy(threshold)
-            result, seconds = timed(lambda: predict_dynamic(self.model, self.data, policy), repeats, warmup)
-            summary = summarise(self.trace, result, self.costs)
-            rows.append({"method": self.method, "threshold": threshold, "ms_per_example": 1000 * seconds / len(self.data),
-                         "metric": summary["metric"], "cost_pct": summary["cost_pct_paper"], "n": len(self.data)})
-        return rows
+    def thresholds(self, thresholds: Sequence[float]) -> list[float | None]:
+        """``thresholds`` for an early-exit method; [None] (its one static setting) otherwise."""
+        return [None] if self.loaded.method.default_policy == "none" else list(thresholds)
 
     def throughput(self, threshold: float | None, batch_size: int, repeats: int = 3, warmup: int = 1) -> dict:
         """Batched dynamic inference (compacting): examples per second, metric and cost %."""
@@ -103,6 +95,36 @@ class Bench:
         return {"method": self.method, "thresholds": thresholds, "sweep_by_replay_s": sweep_seconds,
                 "one_dynamic_pass_s": pass_seconds, "ratio": sweep_seconds / pass_seconds,
                 "twenty_dynamic_passes_s": thresholds * pass_seconds}
+
+
+def paired_latency(runs: Sequence[tuple[Bench, float | None]], repeats: int = 3, warmup: int = 1) -> list[dict]:
+    """Batch-1 dynamic inference (:func:`predict_one`) of several (model, threshold) runs on the same
+    examples, interleaved example by example (each example goes through every run, in an order
+    that rotates, before the next): a burst of load on a shared machine slows every run alike,
+    which timing one run after another does not give. ms per example is the median over
+    ``repeats`` of a pass's total; metric and cost % come from the predictions of the last pass."""
+    n = len(runs[0][0].data)
+    if any(len(bench.data) != n for bench, _ in runs):
+        raise ValueError("paired latency needs the same examples for every run: build each Bench with the same task and n")
+    inputs = [[collate(bench.data, [i]) for i in range(n)] for bench, _ in runs]  # tokenised once, not timed
+    policies = [bench.policy(threshold) for bench, threshold in runs]
+    totals = np.zeros((repeats, len(runs)))
+    results: list[list[DynamicResult]] = [[] for _ in runs]
+    for repeat in range(warmup + repeats):
+        results = [[] for _ in runs]
+        for i in range(n):
+            for r in np.roll(np.arange(len(runs)), -i):
+                batch = inputs[r][i]
+                start = time.perf_counter()
+                results[r].append(predict_one(runs[r][0].model, batch["input_ids"], batch["token_type_ids"], policies[r]))
+                if repeat >= warmup:
+                    totals[repeat - warmup, r] += time.perf_counter() - start
+    rows = []
+    for r, (bench, threshold) in enumerate(runs):
+        summary = summarise(bench.trace, gather(results[r]), bench.costs)
+        rows.append({"method": bench.method, "threshold": threshold, "ms_per_example": 1000 * float(np.median(totals[:, r])) / n,
+                     "metric": summary["metric"], "cost_pct": summary["cost_pct_paper"], "n": n, "repeats": repeats})
+    return rows
 
 
 def training_step_cost(method: str, task: str, backbone: str, batch_size: int, seq_len: int, steps: int,
@@ -180,7 +202,7 @@ def run_suite(models: str | Path, task: str, out: str | Path, thresholds: Sequen
     if "bert" not in benches or "smartbert" not in benches:
         raise FileNotFoundError(f"need trained bert and smartbert models under {models}/{task}/*/default/seed1: "
                                 "run the workflow first (make reproduce)")
-    latency = [row for bench in benches.values() for row in bench.latency(thresholds, repeats)]
+    latency = paired_latency([(bench, t) for bench in benches.values() for t in bench.thresholds(thresholds)], repeats)
     bert_ms = next(r["ms_per_example"] for r in latency if r["method"] == "bert")
     for row in latency:
         row["measured_speedup"] = bert_ms / row["ms_per_example"]

@@ -25,22 +25,24 @@ class DynamicResult:
     gates: int
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_one(model: EarlyExitModel, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None,
                 policy: ExitPolicy, use_gates: bool = True) -> DynamicResult:
     """Walk one example (batch of 1, no padding) and stop at the first layer the policy exits."""
     has_gates = model.gates is not None and use_gates
-    ran, evaluated, logits = [], [], []
-    for step in model.walk(input_ids, token_type_ids, None, use_gates):
-        ran.append(bool(step.ran[0]))
-        evaluated.append(bool(step.evaluated[0]))
-        logits.append(step.logits[0].numpy())
-        if evaluated[-1] and policy.exit_mask(np.stack(logits)[None], np.array([evaluated]))[0, -1]:
+    num_layers = model.num_layers
+    ran = np.zeros((1, num_layers), dtype=bool)
+    evaluated = np.zeros((1, num_layers), dtype=bool)
+    logits = np.full((1, num_layers, model.num_labels), np.nan, dtype=np.float32)
+    for layer, step in enumerate(model.walk(input_ids, token_type_ids, None, use_gates), start=1):
+        ran[0, layer - 1], evaluated[0, layer - 1] = step.ran.item(), step.evaluated.item()
+        logits[0, layer - 1] = step.logits.numpy()[0]
+        if evaluated[0, layer - 1] and policy.exits_at_last(logits[:, :layer], evaluated[:, :layer])[0]:
             break
     # the walk stopped at the exit (or the last layer): count exactly as replay does, on the
     # prefix that was computed, whose last layer is the exit
-    result = resolve_exits(np.zeros((1, len(ran)), dtype=bool), np.array([ran]), np.array([evaluated]),
-                           np.stack(logits)[None], has_gates)
+    result = resolve_exits(np.zeros((1, layer), dtype=bool), ran[:, :layer], evaluated[:, :layer],
+                           logits[:, :layer], has_gates)
     return DynamicResult(int(result.exit_layer[0]), int(result.prediction[0]), int(result.layers_run[0]),
                          int(result.heads[0]), int(result.gates[0]))
 
@@ -58,12 +60,16 @@ def predict_dynamic(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolic
     for i in indices:
         batch = collate(data, [i])
         results.append(predict_one(model, batch["input_ids"], batch["token_type_ids"], policy, use_gates))
+    return gather(results)
+
+
+def gather(results: list[DynamicResult]) -> Replay:
+    """Per-example results of :func:`predict_one`, as one :class:`Replay`."""
     column = lambda name: np.array([getattr(r, name) for r in results])  # noqa: E731
     return Replay(column("exit_layer"), column("prediction"), column("layers_run"), column("heads"), column("gates"))
 
 
-
-@torch.no_grad()
+@torch.inference_mode()
 def predict_batched(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolicy, batch_size: int = 32,
                     use_gates: bool = True) -> Replay:
     """Dynamic inference on batches: every example skips and exits on its own, and the batch
@@ -91,7 +97,7 @@ def predict_batched(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolic
             logits[rows, layer - 1] = step.logits.numpy()
             if layer == num_layers:
                 break
-            fired = policy.exit_mask(logits[rows, :layer], evaluated[rows, :layer])[:, -1] & evaluated[rows, layer - 1]
+            fired = policy.exits_at_last(logits[rows, :layer], evaluated[rows, :layer]) & evaluated[rows, layer - 1]
             exits[rows[fired], layer - 1] = True
             if fired.all():
                 break

@@ -16,22 +16,40 @@ NARROW_WIDTH = 128
 
 
 class NarrowSelfAttention(nn.Module):
-    """Multi-head self-attention at a small width (Q, K, V projections, no output projection)."""
+    """Multi-head self-attention at a small width (Q, K, V projections, no output projection).
+
+    Q, K and V are one fused ``Linear(width, 3 * width)`` (one matrix product instead of three: at
+    batch 1 the heads' cost is dispatch, not arithmetic); initialised and loaded exactly as three
+    separate ``query``/``key``/``value`` layers (the layout of the official code and of models saved
+    before the fusion)."""
 
     def __init__(self, width: int, heads: int, dropout: float = 0.1) -> None:
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} is not a multiple of heads {heads}")
-        self.heads, self.dropout = heads, dropout
-        self.query, self.key, self.value = (nn.Linear(width, width) for _ in range(3))
+        self.heads, self.dropout, self.width = heads, dropout, width
+        separate = [nn.Linear(width, width) for _ in range(3)]  # same random stream as three layers
+        self.qkv = torch.nn.utils.skip_init(nn.Linear, width, 3 * width)
+        with torch.no_grad():
+            self.qkv.weight.copy_(torch.cat([layer.weight for layer in separate]))
+            self.qkv.bias.copy_(torch.cat([layer.bias for layer in separate]))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if prefix + "query.weight" in state_dict:  # separate Q, K, V: fuse them
+            for kind in ("weight", "bias"):
+                state_dict[f"{prefix}qkv.{kind}"] = torch.cat([state_dict.pop(f"{prefix}{name}.{kind}")
+                                                               for name in ("query", "key", "value")])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, first_token_only: bool = False) -> torch.Tensor:
+        """[B, L, width]; with ``first_token_only`` just the [CLS] position's [B, width], which is
+        all a gate or a classifier reads (fewer copies: it matters at batch 1)."""
         batch, length, width = x.shape
-        split = lambda t: t.view(batch, length, self.heads, width // self.heads).transpose(1, 2)  # noqa: E731
-        out = F.scaled_dot_product_attention(
-            split(self.query(x)), split(self.key(x)), split(self.value(x)), attn_mask=mask,
-            dropout_p=self.dropout if self.training else 0.0,
-        )
+        query, key, value = self.qkv(x).view(batch, length, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask,
+                                             dropout_p=self.dropout if self.training else 0.0)
+        if first_token_only:
+            return out[:, :, 0].reshape(batch, width)
         return out.transpose(1, 2).reshape(batch, length, width)
 
 
@@ -54,10 +72,15 @@ class ExitClassifier(nn.Module):
         return self.attention(torch.tanh(self.narrow(hidden)), mask)
 
     def classify(self, states: torch.Tensor) -> torch.Tensor:
-        return self.out(torch.tanh(self.dense(states[:, 0])))
+        """Logits from H^i (every token; the [CLS] one is used)."""
+        return self._classify_first(states[:, 0])
+
+    def _classify_first(self, first: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.tanh(self.dense(first)))
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        return self.classify(self.token_states(hidden, mask))
+        """``classify(token_states(...))``, computing only the [CLS] row after the attention."""
+        return self._classify_first(self.attention(torch.tanh(self.narrow(hidden)), mask, first_token_only=True))
 
 
 class SkipGate(nn.Module):
@@ -73,8 +96,8 @@ class SkipGate(nn.Module):
         self.out = nn.Linear(width, 1)
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        states = self.attention(torch.tanh(self.narrow(hidden)), mask)
-        return torch.sigmoid(self.out(states[:, 0])).squeeze(-1)
+        first = self.attention(torch.tanh(self.narrow(hidden)), mask, first_token_only=True)
+        return torch.sigmoid(self.out(first)).squeeze(-1)
 
 
 class PooledClassifier(nn.Module):

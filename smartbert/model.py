@@ -66,7 +66,7 @@ class EarlyExitModel(nn.Module):
     def head(self, layer: int) -> nn.Module | None:
         return self.heads[str(layer)] if str(layer) in self.heads else None
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def walk(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
              attention_mask: torch.Tensor | None = None, use_gates: bool = True) -> Iterator[LayerStep]:
         """Inference path (eqs. 9-10, Appendix A): for i = 1..L, gate i decides per example
@@ -80,29 +80,32 @@ class EarlyExitModel(nn.Module):
             hidden, step = self.step(layer, hidden, mask, use_gates)
             yield step
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def step(self, layer: int, hidden: torch.Tensor, mask: torch.Tensor | None,
              use_gates: bool = True) -> tuple[torch.Tensor, LayerStep]:
         """One layer of :meth:`walk` for the rows of ``hidden`` (which the caller may shrink
         between layers as examples exit: batched dynamic inference)."""
         batch = hidden.shape[0]
-        gate_prob = None
-        ran = torch.ones(batch, dtype=torch.bool, device=hidden.device)
+        gate_prob, ran = None, torch.ones(batch, dtype=torch.bool, device=hidden.device)
         if self.gates is not None and use_gates:
             gate_prob = self.gates[layer - 1](hidden, mask)
             ran = gate_prob < GATE_THRESHOLD
-        if bool(ran.all()):
+        every_row_ran = bool(ran.all())
+        if every_row_ran:
             hidden = self.encoder.layer(layer - 1, hidden, mask)
         elif bool(ran.any()):
             hidden = hidden.clone()
             hidden[ran] = self.encoder.layer(layer - 1, hidden[ran], _rows(mask, ran))
         head = self.head(layer)
-        logits = torch.full((batch, self.num_labels), float("nan"), device=hidden.device)
-        evaluated = ran.clone() if head is not None else torch.zeros_like(ran)
-        if layer == self.num_layers:
-            evaluated[:] = True
-        if bool(evaluated.any()):
-            logits[evaluated] = head(hidden[evaluated], _rows(mask, evaluated)).float()
+        if layer == self.num_layers or (head is not None and every_row_ran):
+            # every row's head is evaluated (the last one always): no row selection, no NaN filling
+            evaluated = torch.ones_like(ran)
+            logits = head(hidden, mask).float()
+        else:
+            evaluated = ran.clone() if head is not None else torch.zeros_like(ran)
+            logits = torch.full((batch, self.num_labels), float("nan"), device=hidden.device)
+            if bool(evaluated.any()):
+                logits[evaluated] = head(hidden[evaluated], _rows(mask, evaluated)).float()
         return hidden, LayerStep(layer, ran, evaluated, logits, gate_prob)
 
     def forward_all_exits(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,

@@ -33,10 +33,20 @@ class ExitPolicy(ABC):
     grid: tuple[float, ...] = ()
     #: evaluated heads an example needs before this policy can let it out at the most eager threshold
     min_heads: int = 1
+    #: whether the decision at layer i looks at layers before i (patience does; entropy does not)
+    looks_back: bool = True
 
     @abstractmethod
     def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
         """[N, L] bool: exit at layer i (only where ``evaluated``)."""
+
+    def exits_at_last(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
+        """[N] bool: ``exit_mask``'s last column, i.e. exit at the last layer computed so far
+        (dynamic inference asks this at every layer; policies that look at one layer only answer
+        it without recomputing the history)."""
+        if self.looks_back:
+            return self.exit_mask(logits, evaluated)[:, -1]
+        return self.exit_mask(logits[:, -1:], evaluated[:, -1:])[:, 0]
 
     def describe(self) -> str:
         return self.name
@@ -48,6 +58,7 @@ class EntropyExit(ExitPolicy):
 
     threshold: float
     name = "entropy"
+    looks_back = False
     grid = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 1e9)
 
     def __post_init__(self) -> None:
@@ -64,6 +75,7 @@ class NormalisedEntropyExit(ExitPolicy):
 
     threshold: float
     name = "normalised_entropy"
+    looks_back = False
     grid = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
     def __post_init__(self) -> None:
@@ -109,6 +121,7 @@ class NoExit(ExitPolicy):
     """Never exit early: full depth (static models; SmartBERT's skip-only mode, Table 3)."""
 
     name = "none"
+    looks_back = False
     grid = (0.0,)
 
     def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:

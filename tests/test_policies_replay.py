@@ -103,3 +103,16 @@ def test_bad_thresholds_are_rejected(name: str, value, message: str) -> None:
 def test_unknown_policy() -> None:
     with pytest.raises(UnknownNameError, match="unknown exit policy 'fast'"):
         make_policy("fast", 0.1)
+
+
+@pytest.mark.parametrize("name, threshold", [("entropy", 0.3), ("normalised_entropy", 0.4), ("patience", 2), ("none", None)])
+def test_exits_at_last_is_the_last_column_of_exit_mask_at_every_prefix(name: str, threshold) -> None:
+    """Dynamic inference asks ``exits_at_last`` at each layer; replay uses ``exit_mask``: they must agree bit for bit."""
+    policy = make_policy(name, threshold)
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=3.0, size=(64, 6, 3)).astype(np.float32)
+    evaluated = rng.random((64, 6)) < 0.7
+    logits[~evaluated] = NAN
+    for layer in range(1, 7):
+        expected = policy.exit_mask(logits[:, :layer], evaluated[:, :layer])[:, -1]
+        np.testing.assert_array_equal(policy.exits_at_last(logits[:, :layer], evaluated[:, :layer]), expected)
