@@ -1,4 +1,4 @@
-# SmartBERT reproduction: data -> train -> trace -> sweep -> tables, figures, report.
+# SmartBERT reproduction: data -> train -> trace -> sweep (+ latency) -> tables, figures, report.
 #   snakemake --cores all --resources gpu=1                                  quick profile (default)
 #   snakemake --cores all --resources gpu=1 --configfile config/paper.yaml   the paper's protocol
 #   snakemake --profile workflow/profiles/slurm --configfile config/paper.yaml   on a SLURM cluster
@@ -27,6 +27,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/trace.smk"
 include: "workflow/rules/sweep.smk"
+include: "workflow/rules/latency.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"

@@ -27,6 +27,7 @@ from smartbert.pipeline import DataOptions, check_task_fits, load_encoded, trace
 from smartbert.policies import POLICIES, ExitPolicy, make_policy
 from smartbert.sweep import summarise, trace_costs
 from smartbert.trace import record_trace, replay
+from smartbert.trainer import TrainConfig, make_optimizer, optimisation_step
 
 
 def timed(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> tuple[Any, float]:
@@ -127,17 +128,36 @@ def paired_latency(runs: Sequence[tuple[Bench, float | None]], repeats: int = 3,
     return rows
 
 
+def latency_table(model_dirs: Sequence[str | Path], task: str, thresholds: Sequence[float], patience: Sequence[int],
+                  n: int = 100, repeats: int = 3) -> list[dict]:
+    """Table 1's latency column: every model at its exit rule's table thresholds (S, or patience for
+    patience-based exits; static models once), timed together by :func:`paired_latency` on the same
+    ``n`` dev examples spread over the set. Measured speedup is against the BERT model if given."""
+    benches = [Bench(directory, task, n) for directory in model_dirs]
+    runs = [(bench, value) for bench in benches
+            for value in bench.thresholds(patience if bench.loaded.method.default_policy == "patience" else thresholds)]
+    rows = paired_latency(runs, repeats)
+    bert_ms = next((r["ms_per_example"] for r in rows if r["method"] == "bert"), None)
+    for row, (bench, _) in zip(rows, runs):
+        row.update(task=task, policy=bench.loaded.method.default_policy, threads=torch.get_num_threads(),
+                   threshold=0.0 if row["threshold"] is None else row["threshold"],  # static: as in its sweep
+                   measured_speedup=bert_ms / row["ms_per_example"] if bert_ms else float("nan"),
+                   flops_speedup=100.0 / row["cost_pct"])
+    return rows
+
+
 def training_step_cost(method: str, task: str, backbone: str, batch_size: int, seq_len: int, steps: int,
-                       data: DataOptions | None = None) -> dict:
+                       precision: str = "fp32") -> dict:
     """Seconds per optimisation step and peak RSS of ``method``'s first trained stage, measured in a
     fresh process (so peak memory is that method's alone)."""
     code = ("import json,sys; from smartbert.bench import _train_steps; "
-            f"print(json.dumps(_train_steps({method!r}, {task!r}, {backbone!r}, {batch_size}, {seq_len}, {steps})))")
+            f"print(json.dumps(_train_steps({method!r}, {task!r}, {backbone!r}, {batch_size}, {seq_len}, {steps}, {precision!r})))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
-def _train_steps(method_name: str, task: str, backbone: str, batch_size: int, seq_len: int, steps: int) -> dict:
+def _train_steps(method_name: str, task: str, backbone: str, batch_size: int, seq_len: int, steps: int,
+                 precision: str) -> dict:
     from smartbert import backbones
     from smartbert.data.encode import collate
     from smartbert.data.tasks import get_task
@@ -150,20 +170,18 @@ def _train_steps(method_name: str, task: str, backbone: str, batch_size: int, se
     model = method.build(backbones.load_backbone(backbone, seed=0), spec.num_labels, config)
     stage = next(s for s in method.stages(config) if not s.reuse)
     params = list(dict.fromkeys(stage.trainable(model)))
-    optimizer = torch.optim.AdamW(params, lr=2e-5)
+    optimizer = make_optimizer([{"params": params}], 2e-5)
+    train_config = TrainConfig(batch_size=batch_size, max_seq_len=seq_len, precision=precision)
     model.train()
     times = []
     for step in range(steps + 2):
         batch = collate(train, list(range(step * batch_size, (step + 1) * batch_size)))
         batch = _pad_to(batch, seq_len)  # as the official code: every input padded to the max length
         start = time.perf_counter()
-        loss, _ = stage.loss(model, batch, 0)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        optimisation_step(model, stage, batch, 0, params, optimizer, train_config)
         if step >= 2:
             times.append(time.perf_counter() - start)
-    return {"method": method_name, "stage": stage.name, "batch_size": batch_size, "seq_len": seq_len,
+    return {"method": method_name, "stage": stage.name, "batch_size": batch_size, "seq_len": seq_len, "precision": precision,
             "s_per_step": statistics.median(times), "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 

@@ -106,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     flops.add_argument("--num-labels", type=int, default=2, help="classifier outputs")
     flops.add_argument("--out", default=None, help="also write the table as CSV")
 
+    latency = commands.add_parser("latency", help="batch-1 latency of several models at Table 1's thresholds, timed "
+                                                  "together on the same dev examples (Table 1's latency column)")
+    latency.add_argument("--task", required=True, help="dev set to time on")
+    latency.add_argument("--models", nargs="+", required=True, help="trained model directories")
+    latency.add_argument("--thresholds", default="0.1,0.3,0.5", help="S values for entropy-based exits")
+    latency.add_argument("--patience", default="3,4", help="patiences for patience-based exits")
+    latency.add_argument("--examples", type=int, default=100, help="dev examples timed (spread over the dev set)")
+    latency.add_argument("--repeats", type=int, default=3, help="timed repeats (median) after one warm-up")
+    latency.add_argument("--out", required=True, help="CSV to write")
     bench = commands.add_parser("bench", help="latency, batched dynamic inference, sweep cost and training overhead "
                                               "(results/bench/*.json + summary.md)")
     bench.add_argument("--models", default="results/models", help="the workflow's model folder")
@@ -282,6 +291,25 @@ def _bench(args: argparse.Namespace) -> None:
     print((Path(args.out) / "summary.md").read_text())
 
 
+def _latency(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from smartbert.bench import latency_table
+    from smartbert.sweep import parse_thresholds
+
+    if args.examples < 1 or args.repeats < 1:
+        raise SmartBertError(f"--examples and --repeats must be at least 1, got {args.examples} and {args.repeats}")
+    for directory in args.models:
+        if not Path(directory).is_dir():
+            raise SmartBertError(f"model directory {directory} not found; train it with `smartbert train ... --out {directory}`")
+    rows = latency_table(args.models, args.task, parse_thresholds(args.thresholds),
+                         [int(p) for p in parse_thresholds(args.patience)], args.examples, args.repeats)
+    table = pd.DataFrame(rows)
+    _write_csv(table, args.out)
+    print(table[["method", "threshold", "ms_per_example", "cost_pct", "measured_speedup", "flops_speedup"]]
+          .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
 def _list(args: argparse.Namespace) -> None:
     from smartbert.data.tasks import TASKS
     from smartbert.policies import POLICIES
@@ -293,7 +321,7 @@ def _list(args: argparse.Namespace) -> None:
     print("policies: ", ", ".join(POLICIES))
 
 
-COMMANDS = {"train": _train, "select": _select, "data": _data, "trace": _trace, "sweep": _sweep, "predict": _predict, "flops": _flops, "bench": _bench, "list": _list}
+COMMANDS = {"train": _train, "select": _select, "data": _data, "trace": _trace, "sweep": _sweep, "predict": _predict, "flops": _flops, "latency": _latency, "bench": _bench, "list": _list}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,8 +34,8 @@ class Series:
 
 
 def tradeoff_figure(agg: pd.DataFrame, tasks: Sequence[str], series: Sequence[Series], majority: dict[str, dict],
-                    title: str) -> plt.Figure:
-    """Metric vs cost % (paper convention) per task panel."""
+                    title: str, x: str = "cost_pct_paper", xlabel: str = "cost (% of BERT FLOPs)") -> plt.Figure:
+    """Metric vs ``x`` (cost % in the paper's convention, or latency) per task panel."""
     sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
     columns = min(3, max(1, len(tasks)))
     rows = math.ceil(len(tasks) / columns)
@@ -46,20 +46,20 @@ def tradeoff_figure(agg: pd.DataFrame, tasks: Sequence[str], series: Sequence[Se
             data = agg[(agg["task"] == task) & (agg["method"] == item.method) & (agg["variant"] == item.variant)]
             if data.empty:
                 continue
-            data = data.sort_values(["cost_pct_paper", "metric"])
+            data = data.sort_values([x, "metric"])
             colour = colours[item.label]
             if item.point:
-                axis.scatter(data["cost_pct_paper"], data["metric"], s=60, marker="D", color=colour, label=item.label, zorder=3)
+                axis.scatter(data[x], data["metric"], s=60, marker="D", color=colour, label=item.label, zorder=3)
                 continue
-            axis.plot(data["cost_pct_paper"], data["metric"], marker="o", markersize=3, color=colour, label=item.label)
+            axis.plot(data[x], data["metric"], marker="o", markersize=3, color=colour, label=item.label)
             if data["n_seeds"].max() > 1:
-                axis.fill_between(data["cost_pct_paper"], data["metric"] - data["metric_std"],
+                axis.fill_between(data[x], data["metric"] - data["metric_std"],
                                   data["metric"] + data["metric_std"], color=colour, alpha=0.2, linewidth=0)
         if task in majority:
             axis.axhline(majority[task]["majority_class"]["metric"], color="grey", linestyle="--", linewidth=1,
                          label="majority class")
         metric = majority.get(task, {}).get("main_metric", "metric")
-        axis.set(title=task, xlabel="cost (% of BERT FLOPs)", ylabel={"f1": "F1", "mcc": "MCC", "accuracy": "Accuracy"}.get(metric, metric))
+        axis.set(title=task, xlabel=xlabel, ylabel={"f1": "F1", "mcc": "MCC", "accuracy": "Accuracy"}.get(metric, metric))
     for axis in list(axes.flat)[len(tasks):]:
         axis.set_visible(False)
     handles = {label: handle for axis in axes.flat for handle, label in zip(*axis.get_legend_handles_labels())}
@@ -116,3 +116,19 @@ def write_figure(kind: str, sweep_paths: Sequence[str], data_paths: Sequence[str
         raise ValueError(f"unknown figure {kind!r}; known: fig4, fig5, fig6")
     tasks = [t for t in tasks if t in set(agg["task"])]
     save_figure(tradeoff_figure(agg, tasks, series, majority, title), stem)
+
+
+def write_latency_figure(table1_path: str | Path, data_paths: Sequence[str], tasks: Sequence[str], methods: Sequence[str],
+                         stem: str | Path) -> None:
+    """Beside Figure 4: the metric against measured batch-1 latency (ms per example) at Table 1's
+    points (thresholds S, or patience); static methods as points."""
+    from smartbert.results import load_data_summaries
+
+    table = pd.read_csv(table1_path)
+    measured = table[table["ms_per_example"].notna()]
+    labels = dict(zip(measured["method"], measured["label"]))
+    tasks = [t for t in tasks if t in set(measured["task"])]
+    figure = tradeoff_figure(measured, tasks, table1_series(methods, labels), load_data_summaries(data_paths),
+                             "Figure 4 (latency): metric vs batch-1 latency", x="ms_per_example",
+                             xlabel="latency (ms per example, batch 1)")
+    save_figure(figure, stem)

@@ -24,9 +24,9 @@ from smartbert.results import majority_floor
 
 MAJORITY = "majority class"
 SKIP_ONLY = "skiponly"
-TIDY_COLUMNS = ["table", "task", "row", "method", "variant", "policy", "threshold", "metric_name", "metric", "metric_std",
-                "flops_M", "cost_pct", "cost_pct_std", "cost_pct_fvcore", "avg_layers_run", "n_seeds", "seeds",
-                "experiment_hash", "commit", "degenerate"]
+TIDY_COLUMNS = ["table", "task", "row", "label", "method", "variant", "policy", "threshold", "metric_name", "metric",
+                "metric_std", "flops_M", "cost_pct", "cost_pct_std", "cost_pct_fvcore", "avg_layers_run", "ms_per_example",
+                "n_seeds", "seeds", "experiment_hash", "commit", "degenerate"]
 
 
 def display_name(method: str) -> str:
@@ -73,7 +73,7 @@ def _tidy(rows: pd.DataFrame, table: str, majority: dict[str, dict]) -> pd.DataF
     out = pd.DataFrame({
         "table": table, "task": rows["task"],
         "row": [row_label(*r) for r in rows.reindex(columns=["method", "variant", "policy", "threshold", "label"]).itertuples(index=False)],
-        "method": rows["method"], "variant": rows["variant"], "policy": rows["policy"], "threshold": rows["threshold"],
+        "label": rows["label"] if "label" in rows else rows["method"].map(display_name), "method": rows["method"], "variant": rows["variant"], "policy": rows["policy"], "threshold": rows["threshold"],
         "metric_name": rows["task"].map(lambda t: majority[t]["main_metric"] if t in majority else ""),
         "metric": rows["metric"], "metric_std": rows["metric_std"], "flops_M": rows["avg_flops_paper_M"],
         "cost_pct": rows["cost_pct_paper"], "cost_pct_std": rows["cost_pct_paper_std"],
@@ -97,9 +97,16 @@ def task_order(task: str) -> tuple[int, str]:
     return (PAPER_TASKS.index(task), "") if task in PAPER_TASKS else (len(PAPER_TASKS), task)
 
 
-def table1(agg: pd.DataFrame, majority: dict[str, dict], thresholds: dict[str, Sequence[float]]) -> pd.DataFrame:
-    """Table 1: every method's default variant; early-exit methods at the table's thresholds."""
-    return _tidy(_pick(agg[agg["variant"] == "default"], thresholds), "table1", majority)
+def table1(agg: pd.DataFrame, majority: dict[str, dict], thresholds: dict[str, Sequence[float]],
+           latency: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Table 1: every method's default variant; early-exit methods at the table's thresholds; with
+    ``latency`` (rows of :func:`smartbert.bench.latency_table`), ms per example at batch 1."""
+    tidy = _tidy(_pick(agg[agg["variant"] == "default"], thresholds), "table1", majority)
+    if latency is None or latency.empty:
+        return tidy
+    key = lambda frame: list(zip(frame["task"], frame["method"], frame["threshold"].fillna(0.0).round(6)))  # noqa: E731
+    measured = dict(zip(key(latency), latency["ms_per_example"]))
+    return tidy.assign(ms_per_example=[measured.get(k, math.nan) for k in key(tidy)])
 
 
 def table3(agg: pd.DataFrame, majority: dict[str, dict], tasks: Iterable[str]) -> pd.DataFrame:
@@ -163,6 +170,8 @@ def wide(tidy: pd.DataFrame) -> pd.DataFrame:
             " (!)" if record.degenerate is True else "")
         row[f"{record.task} FLOPs (cost)"] = ("" if pd.isna(record.flops_M) else
                                               f"{record.flops_M:,.0f}M ({record.cost_pct:.0f}%)")
+        if not pd.isna(record.ms_per_example):
+            row[f"{record.task} ms"] = f"{record.ms_per_example:.1f}"
     columns = [c for t in tasks for c in dict.fromkeys(k for r in cells.values() for k in r if k.startswith(f"{t} "))]
     frame = pd.DataFrame.from_dict(cells, orient="index").reindex(index=[r for r in order if r in cells], columns=columns)
     return frame.fillna("").rename_axis("model").reset_index()
@@ -204,7 +213,8 @@ def write_table(tidy: pd.DataFrame, display: pd.DataFrame, stem: str | Path, cap
 # ---- the workflow's table step -----------------------------------------------------------------
 
 CAPTIONS = {
-    "table1": "Table 1: metric and FLOPs (cost % of BERT) per method and exit threshold S on the dev sets. "
+    "table1": "Table 1: metric and FLOPs (cost % of BERT) per method and exit threshold S on the dev sets; "
+              "ms: batch-1 latency per example on a sample of dev, where measured. "
               "(!) marks a result at or below the majority class.",
     "table2": "Table 2: FLOPs of each component at sequence length {seq_len} (paper convention: 2 x MACs of "
               "linear layers; fvcore: every MAC including attention matmuls).",
@@ -214,14 +224,17 @@ CAPTIONS = {
 
 
 def write_result_tables(sweep_paths: Iterable[str], data_paths: Iterable[str], paper_dir: str | Path, out_dir: str | Path,
-                        thresholds: dict[str, Sequence[float]], table3_tasks: Sequence[str]) -> None:
-    """Tables 1 and 3 and paper-vs-reproduction from sweeps and data summaries."""
+                        thresholds: dict[str, Sequence[float]], table3_tasks: Sequence[str],
+                        latency_paths: Iterable[str] = ()) -> None:
+    """Tables 1 and 3 and paper-vs-reproduction from sweeps, data summaries and (optionally) latency CSVs."""
     from smartbert.results import aggregate, load_data_summaries, load_sweeps
 
     agg = aggregate(load_sweeps(sweep_paths))
     majority = load_data_summaries(data_paths)
     out_dir, paper_dir = Path(out_dir), Path(paper_dir)
-    first = table1(agg, majority, thresholds)
+    latency_paths = list(latency_paths)
+    latency = pd.concat([pd.read_csv(path) for path in latency_paths], ignore_index=True) if latency_paths else None
+    first = table1(agg, majority, thresholds, latency)
     third = table3(agg, majority, table3_tasks)
     write_table(first, wide(first), out_dir / "table1", CAPTIONS["table1"])
     write_table(third, wide(third), out_dir / "table3", CAPTIONS["table3"])

@@ -29,6 +29,9 @@ from smartbert.resume import ResumeDir
 log = logging.getLogger("smartbert.train")
 
 
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+
+
 @dataclass
 class TrainConfig:
     """Shared training hyper-parameters. The paper (section 4.3) trains every method with the same
@@ -48,11 +51,14 @@ class TrainConfig:
     heldout_fraction: float = 0.1   # used when selection == "heldout"
     eval_batch_size: int = 64
     group_by_length: bool = True
+    precision: str = "fp32"         # "fp32" or "bf16" (autocast: bfloat16 matmuls, float32 weights and optimizer)
     seed: int = 42
 
     def __post_init__(self) -> None:
         if self.selection not in ("dev", "heldout"):
             raise SmartBertError(f"selection must be 'dev' or 'heldout', got {self.selection!r}")
+        if self.precision not in PRECISIONS:
+            raise SmartBertError(f"precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}")
         for name in ("learning_rate", "batch_size", "epochs", "max_seq_len", "eval_batch_size"):
             if getattr(self, name) <= 0:
                 raise SmartBertError(f"{name} must be positive, got {getattr(self, name)}")
@@ -127,6 +133,30 @@ def freeze_to(model: nn.Module, trainable: list[nn.Parameter]) -> None:
             module.eval()
 
 
+def make_optimizer(groups: list[dict], lr: float) -> torch.optim.Optimizer:
+    """AdamW, fused (one kernel over every parameter instead of a dozen small ops per parameter:
+    on a 2-core CPU the per-parameter loop cost ~10% of a MiniLM step)."""
+    return torch.optim.AdamW(groups, lr=lr, fused=True)
+
+
+def optimisation_step(model: EarlyExitModel, stage: Stage, batch: dict, epoch: int, trainable: list[nn.Parameter],
+                      optimizer: torch.optim.Optimizer, config: TrainConfig, where: str = "") -> torch.Tensor:
+    """One step: ``stage.loss`` (under bf16 autocast if ``config.precision`` says so), backward,
+    gradient clipping, optimizer step. A non-finite loss stops training before it reaches the weights."""
+    dtype = PRECISIONS[config.precision]
+    with torch.autocast(device_type=batch["input_ids"].device.type, dtype=dtype, enabled=dtype is not None):
+        loss, terms = stage.loss(model, batch, epoch)
+    if not torch.isfinite(loss):
+        values = ", ".join(f"{k}={float(torch.as_tensor(v).detach()):.4g}" for k, v in terms.items())
+        raise NonFiniteLossError(f"{where}: non-finite loss {loss.item()} (terms: {values}). "
+                                 "Lower the learning rate or check the loss weights.")
+    loss.backward()
+    nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss
+
+
 def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select: EncodedSplit,
                 task: TaskSpec, config: TrainConfig, progress: bool = True,
                 teacher_logits: np.ndarray | None = None, resume: ResumeDir | None = None) -> StageReport:
@@ -139,7 +169,7 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
     names = {id(p): n for n, p in model.named_parameters()}
     epochs = stage.epochs or config.epochs
     lr = stage.learning_rate or config.learning_rate
-    optimizer = torch.optim.AdamW(_parameter_groups(trainable, names, config.weight_decay), lr=lr)
+    optimizer = make_optimizer(_parameter_groups(trainable, names, config.weight_decay), lr)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     scheduler = linear_warmup(optimizer, int(config.warmup_ratio * epochs * steps_per_epoch), epochs * steps_per_epoch)
     report = StageReport(stage.name)
@@ -168,18 +198,9 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
         for batch in bar:
             if teacher_logits is not None:
                 batch["teacher_logits"] = torch.from_numpy(teacher_logits[batch["index"].numpy()])
-            loss, terms = stage.loss(model, batch, epoch)
-            if not torch.isfinite(loss):
-                values = ", ".join(f"{k}={float(torch.as_tensor(v).detach()):.4g}" for k, v in terms.items())
-                raise NonFiniteLossError(
-                    f"stage {stage.name}: non-finite loss {loss.item()} at epoch {epoch + 1}, step {step} "
-                    f"(terms: {values}). Lower the learning rate or check the loss weights."
-                )
-            loss.backward()
-            nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
-            optimizer.step()
+            loss = optimisation_step(model, stage, batch, epoch, trainable, optimizer, config,
+                                     where=f"stage {stage.name}: epoch {epoch + 1}, step {step}")
             scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
             losses.append(loss.item())
             step += 1
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")

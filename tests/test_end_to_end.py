@@ -88,6 +88,9 @@ def test_save_load_round_trip_gives_identical_logits(tmp_path, sentiment_dev, to
       '{"method": {"gate_mode": "sometimes"}}', "--out", "x"], "gate_mode must be one of ['sp', 'soft', 'hard']"),
     (["train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--config",
       '{"train": {"epochs": 3', "--out", "x"], "inline config is not valid JSON"),
+    (["train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--config",
+      '{"train": {"precision": "fp8"}}', "--out", "x"], "precision must be one of ['bf16', 'fp32']"),
+    (["latency", "--task", "synthetic-sentiment", "--models", "no/such/model", "--out", "x"], "model directory no/such/model not found"),
 ])
 def test_cli_errors_name_the_problem(argv, message, capsys, monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("GLUE_DIR", raising=False)
@@ -180,3 +183,24 @@ def test_sweep_defaults_to_the_policy_grid(trained) -> None:
         assert main(["-q", "trace", "--model", str(trained["model"]), "--out", str(root / "trace.npz")]) == 0
     table = sweep(Trace.load(root / "trace.npz"), policy="entropy")
     assert table["threshold"].tolist() == list(EntropyExit.grid)
+
+
+def test_latency_times_every_model_at_its_table_points_and_predicts_as_the_sweep(trained, capsys) -> None:
+    """`smartbert latency`: BERT once (speedup 1), an early-exit model at each S; the timed dynamic
+    predictions on the whole dev set score exactly what replay of the trace scores at the same S."""
+    root = trained["root"]
+    if not (root / "deebert").exists():
+        assert main(["-q", "train", "--task", "synthetic-sentiment", "--method", "deebert", "--backbone", "tiny", "--epochs", "1",
+                     "--learning-rate", "1e-3", "--max-train-examples", "320", "--init-from", f"bert={trained['model']}",
+                     "--out", str(root / "deebert")]) == 0
+    assert main(["-q", "latency", "--task", "synthetic-sentiment", "--models", str(trained["model"]), str(root / "deebert"),
+                 "--thresholds", "0.1,0.5", "--examples", "100000", "--repeats", "1", "--out", str(root / "latency.csv")]) == 0
+    latency = pd.read_csv(root / "latency.csv")
+    assert list(zip(latency["method"], latency["threshold"])) == [("bert", 0.0), ("deebert", 0.1), ("deebert", 0.5)]
+    assert (latency["ms_per_example"] > 0).all() and latency["measured_speedup"].iloc[0] == 1.0
+    assert main(["-q", "trace", "--model", str(root / "deebert"), "--out", str(root / "deebert.npz")]) == 0
+    assert main(["-q", "sweep", "--trace", str(root / "deebert.npz"), "--thresholds", "0.1,0.5", "--out", str(root / "dee.csv")]) == 0
+    sweep = pd.read_csv(root / "dee.csv")
+    dee = latency[latency["method"] == "deebert"]
+    assert dee["metric"].tolist() == pytest.approx(sweep["metric"].tolist())
+    assert dee["cost_pct"].tolist() == pytest.approx(sweep["cost_pct_paper"].tolist())

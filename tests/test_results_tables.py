@@ -146,3 +146,14 @@ def test_report_does_not_count_tasks_where_bert_learned_nothing():
         assert "not counted" in claim.evidence[0]
     smart, deebert = agg[agg.method == "smartbert"], agg[agg.method == "deebert"]
     assert report.beaten_share(smart, deebert, floor=81.2) == (0, 1)  # a majority-class model beats nothing
+
+
+def test_table1_latency_column_joins_by_task_method_and_threshold(agg):
+    latency = pd.DataFrame({"task": "RTE", "method": ["bert", "smartbert", "smartbert"], "threshold": [0.0, 0.1, 0.3],
+                            "ms_per_example": [10.0, 6.0, 5.5]})
+    tidy = tables.table1(agg, MAJORITY, {"default": [0.1, 0.3, 0.5]}, latency).set_index("row")
+    assert tidy.loc["BERT", "ms_per_example"] == 10.0 and tidy.loc["SmartBERT (S=0.3)", "ms_per_example"] == 5.5
+    assert pd.isna(tidy.loc["SmartBERT (S=0.5)", "ms_per_example"]) and pd.isna(tidy.loc["DeeBERT (S=0.1)", "ms_per_example"])
+    shown = tables.wide(tidy.reset_index())
+    assert list(shown.columns) == ["model", "RTE Acc", "RTE FLOPs (cost)", "RTE ms"]
+    assert shown.set_index("model").loc["SmartBERT (S=0.1)", "RTE ms"] == "6.0"

@@ -35,7 +35,7 @@ def test_nan_loss_names_step_and_terms(sentiment_dev) -> None:
         return ce + reg, {"ce": ce, "skip_reg": reg}
 
     stage = Stage("stage1", lambda m: m.parameters(), exploding)
-    with pytest.raises(NonFiniteLossError, match=r"non-finite loss inf at epoch 1, step 0 \(terms: ce=0\.7, skip_reg=inf\)"):
+    with pytest.raises(NonFiniteLossError, match=r"epoch 1, step 0: non-finite loss inf \(terms: ce=0\.7, skip_reg=inf\)"):
         train_stage(model, stage, sentiment_dev, sentiment_dev, TASK, TrainConfig(batch_size=16), progress=False)
 
 

@@ -57,6 +57,8 @@ def test_dry_run_plans_every_model(profile, tmp_path):
     trained_tasks = len([t for t in config["tasks"] if t not in EVALUATES_MODEL_OF])
     assert jobs.get("select", 0) == (trained_tasks if config.get("selection", {}).get("grid") else 0)
     assert jobs["figure"] == 3 and jobs["tables"] == jobs["table2"] == jobs["report"] == 1
+    timed = config.get("latency", {}).get("examples", 100) > 0
+    assert jobs.get("latency", 0) == (tasks if timed else 0) and jobs.get("figure_latency", 0) == int(timed)
 
 
 def test_lint_is_clean(tmp_path):
@@ -108,7 +110,12 @@ def test_smoke_tables_figures_and_report_exist_and_parse(smoke_run):
     for name in ("table1", "table2", "table3", "paper_vs_repro"):
         assert (smoke_run / f"results/tables/{name}.md").read_text().count("|") > 10
         assert r"\begin{tabular}" in (smoke_run / f"results/tables/{name}.tex").read_text()
-    for name in ("fig4_tradeoff", "fig5_contrast", "fig6_gate_training"):
+    measured = table1[table1["row"] != "majority class"]
+    assert measured["ms_per_example"].gt(0).all(), "every Table 1 row has its batch-1 latency"
+    assert "synthetic-nli ms |" in (smoke_run / "results/tables/table1.md").read_text().splitlines()[2]
+    latency = pd.read_csv(smoke_run / "results/latency/synthetic-nli.csv")
+    assert latency.loc[latency["method"] == "bert", "measured_speedup"].tolist() == [1.0]
+    for name in ("fig4_tradeoff", "fig4_latency", "fig5_contrast", "fig6_gate_training"):
         assert (smoke_run / f"figures/{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert (smoke_run / f"figures/{name}.pdf").read_bytes()[:4] == b"%PDF"
     text = (smoke_run / "results/REPORT.md").read_text()
@@ -118,7 +125,7 @@ def test_smoke_tables_figures_and_report_exist_and_parse(smoke_run):
 def test_smoke_html_report_has_every_table_and_figure(smoke_run):
     snakemake("--configfile", str(REPO / "config" / "smoke.yaml"), "--cores", "1", "--report", "report.html", cwd=smoke_run)
     html = (smoke_run / "report.html").read_text(errors="replace")
-    for name in ("table1.md", "table2.md", "table3.md", "paper_vs_repro.md", "fig4_tradeoff.png", "fig5_contrast.png",
+    for name in ("table1.md", "table2.md", "table3.md", "paper_vs_repro.md", "fig4_tradeoff.png", "fig4_latency.png", "fig5_contrast.png",
                  "fig6_gate_training.png", "REPORT.md"):
         assert name in html, name
 
@@ -135,4 +142,4 @@ def test_deleting_one_sweep_reruns_only_what_depends_on_it(smoke_run):
     name = "results/sweeps/synthetic-nli/fastbert/default/seed1.csv"
     (smoke_run / name).unlink()
     result = snakemake("all", name, "-n", "--configfile", str(REPO / "config" / "smoke.yaml"), cwd=smoke_run)
-    assert planned_jobs(result.stdout) == {"sweep": 1, "tables": 1, "figure": 1, "report": 1, "all": 1}
+    assert planned_jobs(result.stdout) == {"sweep": 1, "tables": 1, "figure": 1, "figure_latency": 1, "report": 1, "all": 1}

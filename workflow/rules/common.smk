@@ -179,8 +179,22 @@ def all_tables():
 
 
 def all_figures():
-    return [f"figures/{name}.{ext}" for name in ("fig4_tradeoff", "fig5_contrast", "fig6_gate_training")
-            for ext in ("png", "pdf")]
+    names = ["fig4_tradeoff", "fig5_contrast", "fig6_gate_training"] + (["fig4_latency"] if LATENCY else [])
+    return [f"figures/{name}.{ext}" for name in names for ext in ("png", "pdf")]
+
+
+# ---- latency ------------------------------------------------------------------------------------
+
+LATENCY = config["latency"]["examples"] > 0
+
+
+def latency_files():
+    return expand("results/latency/{task}.csv", task=TASKS) if LATENCY else []
+
+
+def latency_models(wildcards):
+    """Every method's default model (first seed) that this task evaluates."""
+    return [model_dir(training_task(wildcards.task), m, "default", SEEDS[0]) for m in METHODS]
 
 
 # ---- tables, figures, report ------------------------------------------------------------------

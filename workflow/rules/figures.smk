@@ -1,4 +1,4 @@
-# Figures 4-6: metric vs cost % per task, PNG and PDF.
+# Figures 4-6: metric vs cost % per task, PNG and PDF; beside Figure 4, metric vs measured latency.
 
 
 rule figure:
@@ -21,3 +21,21 @@ rule figure:
         ENV
     script:
         "../scripts/figure.py"
+
+
+rule figure_latency:
+    input:
+        table1="results/tables/table1.csv",
+        data=expand("results/data/{task}.json", task=FIGURES["fig4_tradeoff"]["tasks"]),
+    output:
+        png=report("figures/fig4_latency.png", caption="../report/figure_latency.rst", category="Figures"),
+        pdf="figures/fig4_latency.pdf",
+    log:
+        "logs/figures/fig4_latency.log",
+    params:
+        tasks=FIGURES["fig4_tradeoff"]["tasks"],
+        methods=METHODS,
+    conda:
+        ENV
+    script:
+        "../scripts/figure_latency.py"

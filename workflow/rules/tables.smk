@@ -5,6 +5,7 @@ rule tables:
     input:
         sweeps=all_sweeps(),
         data=data_summaries(),
+        latency=latency_files(),
         paper=[os.path.join(PAPER_DIR, "table1.csv"), os.path.join(PAPER_DIR, "table3.csv")],
     output:
         report(

@@ -1,0 +1,24 @@
+# Table 1's latency column: every method's default model timed at batch 1 on the same dev examples,
+# interleaved example by example (smartbert.bench.paired_latency). The job takes every core, so no
+# other job runs beside it and disturbs the timing.
+
+
+rule latency:
+    input:
+        models=latency_models,
+    output:
+        "results/latency/{task}.csv",
+    log:
+        "logs/latency/{task}.log",
+    params:
+        thresholds=",".join(str(value) for value in config["thresholds"]["table"]),
+        patience=",".join(str(value) for value in config["thresholds"]["patience"]),
+        examples=config["latency"]["examples"],
+        repeats=config["latency"]["repeats"],
+    threads: workflow.cores
+    conda:
+        ENV
+    shell:
+        "smartbert -q --threads {threads} latency --task {wildcards.task:q} --models {input.models:q}"
+        " --thresholds {params.thresholds} --patience {params.patience} --examples {params.examples}"
+        " --repeats {params.repeats} --out {output:q} > {log:q} 2>&1"
