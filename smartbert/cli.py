@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--examples", type=int, default=200, help="dev examples timed (spread over the dev set)")
     bench.add_argument("--repeats", type=int, default=3, help="timed repeats (median) after one warm-up")
     bench.add_argument("--out", default="results/bench", help="folder for the JSON files and summary.md")
+    bench.add_argument("--official-runs", nargs="*", default=[], metavar="DIR",
+                       help="full SmartBERT trainings on RTE to set beside the official code's times and memory")
 
     commands.add_parser("list", help="known tasks, methods, backbones and exit policies")
     return parser
@@ -285,7 +287,7 @@ def _bench(args: argparse.Namespace) -> None:
     from smartbert.bench import run_suite
 
     try:
-        run_suite(args.models, args.task, args.out, n=args.examples, repeats=args.repeats)
+        run_suite(args.models, args.task, args.out, n=args.examples, repeats=args.repeats, official_runs=args.official_runs)
     except FileNotFoundError as error:
         raise SmartBertError(str(error)) from error
     print((Path(args.out) / "summary.md").read_text())

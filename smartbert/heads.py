@@ -35,10 +35,7 @@ class NarrowSelfAttention(nn.Module):
             self.qkv.bias.copy_(torch.cat([layer.bias for layer in separate]))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if prefix + "query.weight" in state_dict:  # separate Q, K, V: fuse them
-            for kind in ("weight", "bias"):
-                state_dict[f"{prefix}qkv.{kind}"] = torch.cat([state_dict.pop(f"{prefix}{name}.{kind}")
-                                                               for name in ("query", "key", "value")])
+        fuse_separate_qkv(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, first_token_only: bool = False) -> torch.Tensor:
@@ -51,6 +48,18 @@ class NarrowSelfAttention(nn.Module):
         if first_token_only:
             return out[:, :, 0].reshape(batch, width)
         return out.transpose(1, 2).reshape(batch, length, width)
+
+
+def fuse_separate_qkv(state_dict: dict[str, torch.Tensor], prefix: str | None = None) -> dict[str, torch.Tensor]:
+    """In place: ``P.query/key/value.{weight,bias}`` of a saved narrow attention (the layout before the
+    fusion, and the official code's) become ``P.qkv.{weight,bias}``; for the attention at ``prefix``,
+    or every one in the dict when ``prefix`` is None. Returns the dict."""
+    prefixes = [prefix] if prefix is not None else [k[: -len("query.weight")] for k in list(state_dict) if k.endswith("query.weight")]
+    for at in prefixes:
+        if at + "query.weight" in state_dict:
+            for kind in ("weight", "bias"):
+                state_dict[f"{at}qkv.{kind}"] = torch.cat([state_dict.pop(f"{at}{name}.{kind}") for name in ("query", "key", "value")])
+    return state_dict
 
 
 class ExitClassifier(nn.Module):

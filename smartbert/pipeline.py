@@ -20,7 +20,7 @@ from smartbert.data.splits import holdout, subsample
 from smartbert.data.tasks import TaskSpec, get_task
 from smartbert.errors import CheckpointError, SmartBertError
 from smartbert.metrics import compute_metrics, majority_class
-from smartbert.provenance import provenance
+from smartbert.provenance import peak_rss_mb, provenance
 from smartbert.policies import NoExit
 from smartbert.registry import MethodConfig, get_method
 from smartbert.resume import ResumeDir
@@ -109,6 +109,7 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
         **evaluate_trained(model, select, dev, spec, train_config),
         "dev_majority_class": majority_class(spec, dev.labels),
         "train_seconds": time.perf_counter() - started,
+        "peak_rss_MB": peak_rss_mb(),  # of this process (a resumed training: of the last process only)
     }
     # the same experiment at another seed: what tables may average over (and must not mix)
     experiment = config_hash(dataclasses.replace(train_config, seed=0), method_config, what)
@@ -135,7 +136,9 @@ def load_reused(model, directory: str | Path) -> list[str]:
     """Copy every weight of the saved model that the new model has (same name and shape)."""
     from safetensors.torch import load_file
 
-    saved = load_file(str(Path(directory) / "model.safetensors"))
+    from smartbert.heads import fuse_separate_qkv
+
+    saved = fuse_separate_qkv(load_file(str(Path(directory) / "model.safetensors")))
     own = model.state_dict()
     shared = [k for k, v in saved.items() if k in own and own[k].shape == v.shape]
     missing = [k for k in own if k.startswith("encoder.") and k not in shared]

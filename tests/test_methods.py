@@ -57,6 +57,28 @@ def test_each_stage_trains_a_step(name: str, sentiment_dev) -> None:
         assert any(not torch.equal(b, p) for b, p in zip(before, params))
 
 
+@pytest.mark.parametrize("name", METHODS)
+def test_each_stage_takes_a_bf16_autocast_step(name: str, sentiment_dev) -> None:
+    """train.precision = bf16: the trainer's step runs under bfloat16 autocast; the loss is finite,
+    the weights move and stay float32 (mixed precision, not a bfloat16 model)."""
+    from smartbert.trainer import TrainConfig, make_optimizer, optimisation_step
+
+    method, config, model = build(name)
+    batch = collate(sentiment_dev, list(range(8)))
+    batch["teacher_logits"] = torch.randn(8, 2)
+    for stage in method.stages(config):
+        if stage.reuse:
+            continue
+        params = list(dict.fromkeys(stage.trainable(model)))
+        before = [p.detach().clone() for p in params]
+        model.train()
+        loss = optimisation_step(model, stage, batch, 0, params, make_optimizer([{"params": params}], 1e-3),
+                                 TrainConfig(precision="bf16"))
+        assert torch.isfinite(loss)
+        assert any(not torch.equal(b, p) for b, p in zip(before, params))
+        assert all(p.dtype == torch.float32 for p in params)
+
+
 @pytest.mark.parametrize("name, threshold", CASES)
 def test_replay_equals_dynamic_inference(name: str, threshold: float, sentiment_dev) -> None:
     method, config, model = build(name)

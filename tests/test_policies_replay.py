@@ -105,10 +105,13 @@ def test_unknown_policy() -> None:
         make_policy("fast", 0.1)
 
 
-@pytest.mark.parametrize("name, threshold", [("entropy", 0.3), ("normalised_entropy", 0.4), ("patience", 2), ("none", None)])
+@pytest.mark.parametrize("name, threshold", [("entropy", 0.3), ("normalised_entropy", 0.4), ("none", None)])
 def test_exits_at_last_is_the_last_column_of_exit_mask_at_every_prefix(name: str, threshold) -> None:
-    """Dynamic inference asks ``exits_at_last`` at each layer; replay uses ``exit_mask``: they must agree bit for bit."""
+    """Dynamic inference asks ``exits_at_last`` at each layer, which policies that do not look back
+    answer from the last layer alone; replay uses ``exit_mask``: they must agree bit for bit."""
+    assert make_policy("patience", 2).looks_back  # patience answers from the whole prefix (exit_mask itself)
     policy = make_policy(name, threshold)
+    assert not policy.looks_back
     rng = np.random.default_rng(0)
     logits = rng.normal(scale=3.0, size=(64, 6, 3)).astype(np.float32)
     evaluated = rng.random((64, 6)) < 0.7

@@ -157,3 +157,16 @@ def test_table1_latency_column_joins_by_task_method_and_threshold(agg):
     shown = tables.wide(tidy.reset_index())
     assert list(shown.columns) == ["model", "RTE Acc", "RTE FLOPs (cost)", "RTE ms"]
     assert shown.set_index("model").loc["SmartBERT (S=0.1)", "RTE ms"] == "6.0"
+
+
+def test_report_sets_measured_speedup_beside_the_flops_prediction():
+    from smartbert.report import latency_lines
+
+    latency = pd.DataFrame({"task": "RTE", "method": ["bert", "smartbert"], "label": ["BERT", "SmartBERT"],
+                            "policy": ["none", "entropy"], "threshold": [0.0, 0.3], "cost_pct": [100.0, 50.0],
+                            "ms_per_example": [10.0, 8.0], "measured_speedup": [1.0, 1.25], "flops_speedup": [1.0, 2.0],
+                            "measured_over_flops": [1.0, 0.625]})
+    lines = latency_lines(latency)
+    assert "| RTE | SmartBERT (S=0.3) | 50% | 2.00x | 8.0 | 1.25x | 0.62 |" in lines
+    assert not any("| BERT |" in line for line in lines)
+    assert latency_lines(latency.iloc[:0]) == ["- not measured in this run (`latency.examples: 0`)"]

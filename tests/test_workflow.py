@@ -120,6 +120,7 @@ def test_smoke_tables_figures_and_report_exist_and_parse(smoke_run):
         assert (smoke_run / f"figures/{name}.pdf").read_bytes()[:4] == b"%PDF"
     text = (smoke_run / "results/REPORT.md").read_text()
     assert "## Claims" in text and "Degenerate results" in text and "Wall time per rule" in text
+    assert "| synthetic-nli | SmartBERT (S=0.3) |" in text.split("## FLOPs savings in wall-clock time")[1]
 
 
 def test_smoke_html_report_has_every_table_and_figure(smoke_run):

@@ -52,6 +52,9 @@ TRAIN_TASKS = list(dict.fromkeys(training_task(t) for t in TASKS))  # MNLI-mm ev
 SEEDS = [str(seed) for seed in config["seeds"]]
 METHODS = list(config["methods"])
 VARIANTS = ["default", *config["variants"]]
+# every core of a local run (training, tracing and timing jobs take the machine); on a cluster, where
+# --cores is not given, the profile's set-threads decides
+ALL_CORES = workflow.resource_settings.cores or 1
 
 
 def _alternatives(names):

@@ -15,7 +15,7 @@ rule latency:
         patience=",".join(str(value) for value in config["thresholds"]["patience"]),
         examples=config["latency"]["examples"],
         repeats=config["latency"]["repeats"],
-    threads: workflow.cores
+    threads: ALL_CORES
     conda:
         ENV
     shell:

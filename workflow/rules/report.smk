@@ -6,6 +6,7 @@ rule report:
         sweeps=all_sweeps(),
         data=data_summaries(),
         tables=all_tables(),
+        latency=latency_files(),
         traces=[f"results/traces/{t}/{m}/{v}/seed{s}.npz" for (t, m, v, s) in models()],
     output:
         report("results/REPORT.md", caption="../report/report.rst", category="Report"),

@@ -10,7 +10,7 @@ rule trace:
         "logs/trace/{task}/{method}/{variant}/seed{seed}.log",
     benchmark:
         "results/runtime/trace/{task}/{method}/{variant}/seed{seed}.tsv"
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         gpu=1,
     conda:

@@ -20,7 +20,7 @@ rule select:
         seed=SEEDS[0],
         fraction=config["selection"]["heldout_fraction"],
         out=lambda wc, output: os.path.dirname(output.selected),
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         gpu=1,
     conda:
@@ -45,7 +45,7 @@ rule train:
         config=run_config,
         selected=selected_args,
         init=init_args,
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         gpu=1,
     conda:
