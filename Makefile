@@ -37,8 +37,9 @@ smoke: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores all --resources gpu=2 --configfile config/smoke.yaml $(SNAKEMAKE_ARGS)
 
 # Real speed (not part of the tests): needs the quick profile's trained models (make reproduce).
+# OFFICIAL_RUNS: full SmartBERT trainings on RTE (smartbert train ... --out DIR) set beside the official code's
 bench: $(STAMP)
-	$(BIN)/smartbert bench --models results/models --task SST-2 --out results/bench
+	$(BIN)/smartbert bench --models results/models --task SST-2 --out results/bench $(if $(OFFICIAL_RUNS),--official-runs $(OFFICIAL_RUNS))
 
 clean:
 	rm -rf $(VENV) .pytest_cache
