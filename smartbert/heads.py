@@ -50,15 +50,12 @@ class NarrowSelfAttention(nn.Module):
         return out.transpose(1, 2).reshape(batch, length, width)
 
 
-def fuse_separate_qkv(state_dict: dict[str, torch.Tensor], prefix: str | None = None) -> dict[str, torch.Tensor]:
-    """In place: ``P.query/key/value.{weight,bias}`` of a saved narrow attention (the layout before the
-    fusion, and the official code's) become ``P.qkv.{weight,bias}``; for the attention at ``prefix``,
-    or every one in the dict when ``prefix`` is None. Returns the dict."""
-    prefixes = [prefix] if prefix is not None else [k[: -len("query.weight")] for k in list(state_dict) if k.endswith("query.weight")]
-    for at in prefixes:
-        if at + "query.weight" in state_dict:
-            for kind in ("weight", "bias"):
-                state_dict[f"{at}qkv.{kind}"] = torch.cat([state_dict.pop(f"{at}{name}.{kind}") for name in ("query", "key", "value")])
+def fuse_separate_qkv(state_dict: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """In place: the narrow attention at ``prefix`` saved as separate ``query/key/value.{weight,bias}``
+    (the layout before the fusion, and the official code's) becomes ``qkv.{weight,bias}``. Returns the dict."""
+    if prefix + "query.weight" in state_dict:
+        for kind in ("weight", "bias"):
+            state_dict[f"{prefix}qkv.{kind}"] = torch.cat([state_dict.pop(f"{prefix}{name}.{kind}") for name in ("query", "key", "value")])
     return state_dict
 
 

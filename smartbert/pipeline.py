@@ -138,8 +138,11 @@ def load_reused(model, directory: str | Path) -> list[str]:
 
     from smartbert.heads import fuse_separate_qkv
 
-    saved = fuse_separate_qkv(load_file(str(Path(directory) / "model.safetensors")))
+    saved = load_file(str(Path(directory) / "model.safetensors"))
     own = model.state_dict()
+    for key in own:  # the new model's narrow attentions, from a model saved before Q, K, V were fused
+        if key.endswith("qkv.weight"):
+            fuse_separate_qkv(saved, key.removesuffix("qkv.weight"))
     shared = [k for k, v in saved.items() if k in own and own[k].shape == v.shape]
     missing = [k for k in own if k.startswith("encoder.") and k not in shared]
     if missing:

@@ -61,3 +61,28 @@ def test_forward_reads_the_first_token_of_the_full_token_states() -> None:
     mask = torch.zeros(3, 1, 1, 6)
     mask[2, ..., 4:] = torch.finfo(torch.float32).min
     torch.testing.assert_close(classifier(x, mask), classifier.classify(classifier.token_states(x, mask)), rtol=0, atol=1e-6)
+
+
+def test_a_reused_model_saved_with_separate_qkv_keeps_its_attention_and_its_backbone(tmp_path) -> None:
+    """load_reused fuses only the narrow attentions' Q/K/V; BERT's own query/key/value stay as they are."""
+    from safetensors.torch import save_file
+
+    from conftest import tiny_bert
+    from smartbert.pipeline import load_reused
+    from smartbert.registry import get_method
+
+    method = get_method("smartbert")
+    torch.manual_seed(5)
+    source = method.build(tiny_bert(5), 2, method.config_class())
+    old_layout = {}
+    for key, value in source.state_dict().items():
+        if key.endswith((".qkv.weight", ".qkv.bias")):
+            for name, part in zip(("query", "key", "value"), value.chunk(3)):
+                old_layout[key.replace(".qkv.", f".{name}.")] = part.clone()
+        else:
+            old_layout[key] = value.clone()
+    save_file(old_layout, str(tmp_path / "model.safetensors"))
+    target = method.build(tiny_bert(6), 2, method.config_class())
+    load_reused(target, tmp_path)
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key
