@@ -111,9 +111,8 @@ def paired_latency(runs: Sequence[tuple[Bench, float | None]], repeats: int = 3,
     inputs = [[collate(bench.data, [i]) for i in range(n)] for bench, _ in runs]  # tokenised once, not timed
     policies = [bench.policy(threshold) for bench, threshold in runs]
     totals = np.zeros((repeats, len(runs)))
-    results: list[list[DynamicResult]] = [[] for _ in runs]
     for repeat in range(warmup + repeats):
-        results = [[] for _ in runs]
+        results: list[list[DynamicResult]] = [[] for _ in runs]
         for i in range(n):
             for r in np.roll(np.arange(len(runs)), -i):
                 batch = inputs[r][i]

@@ -27,7 +27,7 @@ class NarrowSelfAttention(nn.Module):
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} is not a multiple of heads {heads}")
-        self.heads, self.dropout, self.width = heads, dropout, width
+        self.heads, self.dropout = heads, dropout
         separate = [nn.Linear(width, width) for _ in range(3)]  # same random stream as three layers
         self.qkv = torch.nn.utils.skip_init(nn.Linear, width, 3 * width)
         with torch.no_grad():
@@ -50,13 +50,12 @@ class NarrowSelfAttention(nn.Module):
         return out.transpose(1, 2).reshape(batch, length, width)
 
 
-def fuse_separate_qkv(state_dict: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+def fuse_separate_qkv(state_dict: dict[str, torch.Tensor], prefix: str) -> None:
     """In place: the narrow attention at ``prefix`` saved as separate ``query/key/value.{weight,bias}``
-    (the layout before the fusion, and the official code's) becomes ``qkv.{weight,bias}``. Returns the dict."""
+    (the layout before the fusion, and the official code's) becomes ``qkv.{weight,bias}``."""
     if prefix + "query.weight" in state_dict:
         for kind in ("weight", "bias"):
             state_dict[f"{prefix}qkv.{kind}"] = torch.cat([state_dict.pop(f"{prefix}{name}.{kind}") for name in ("query", "key", "value")])
-    return state_dict
 
 
 class ExitClassifier(nn.Module):

@@ -276,7 +276,7 @@ def render(claims: Sequence[Claim], flags: Sequence[str], table1_md: str, runtim
 def write_report(sweep_paths: Sequence[str], data_paths: Sequence[str], table_dir: str | Path, benchmark_paths: Sequence[str],
                  config: dict, out: str | Path, latency_paths: Sequence[str] = ()) -> None:
     from smartbert.provenance import provenance
-    from smartbert.results import aggregate, load_data_summaries, load_sweeps
+    from smartbert.results import aggregate, load_data_summaries, load_latency, load_sweeps
 
     agg = aggregate(load_sweeps(sweep_paths))
     majority = load_data_summaries(data_paths)
@@ -298,9 +298,4 @@ def write_report(sweep_paths: Sequence[str], data_paths: Sequence[str], table_di
                f"train examples per task {budget}, train {config['train']}")
     table1_md = (table_dir / "table1.md").read_text()
     atomic_write_text(out, render(claims, degenerate_results(agg, majority), table1_md, runtime_table(benchmark_paths),
-                                  provenance(), summary, latency_lines(_read_all(latency_paths))))
-
-
-def _read_all(paths: Sequence[str]) -> pd.DataFrame:
-    frames = [pd.read_csv(path) for path in paths]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["method", "measured_speedup"])
+                                  provenance(), summary, latency_lines(load_latency(latency_paths))))

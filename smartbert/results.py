@@ -76,6 +76,13 @@ def majority_floor(majority: dict[str, dict], task: str) -> float:
     return majority.get(task, {}).get("majority_class", {}).get("metric", -math.inf)
 
 
+def load_latency(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """The workflow's ``results/latency/{task}.csv`` files as one frame (empty when none were timed)."""
+    frames = [pd.read_csv(path) for path in paths]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["task", "method", "threshold", "ms_per_example", "measured_speedup"])
+
+
 def load_data_summaries(paths: Iterable[str | Path]) -> dict[str, dict]:
     """``smartbert data`` summaries by task (majority class, sizes, source)."""
     found = {}

@@ -73,7 +73,8 @@ def _tidy(rows: pd.DataFrame, table: str, majority: dict[str, dict]) -> pd.DataF
     out = pd.DataFrame({
         "table": table, "task": rows["task"],
         "row": [row_label(*r) for r in rows.reindex(columns=["method", "variant", "policy", "threshold", "label"]).itertuples(index=False)],
-        "label": rows["label"] if "label" in rows else rows["method"].map(display_name), "method": rows["method"], "variant": rows["variant"], "policy": rows["policy"], "threshold": rows["threshold"],
+        "label": rows["label"] if "label" in rows else rows["method"].map(display_name),
+        "method": rows["method"], "variant": rows["variant"], "policy": rows["policy"], "threshold": rows["threshold"],
         "metric_name": rows["task"].map(lambda t: majority[t]["main_metric"] if t in majority else ""),
         "metric": rows["metric"], "metric_std": rows["metric_std"], "flops_M": rows["avg_flops_paper_M"],
         "cost_pct": rows["cost_pct_paper"], "cost_pct_std": rows["cost_pct_paper_std"],
@@ -227,14 +228,12 @@ def write_result_tables(sweep_paths: Iterable[str], data_paths: Iterable[str], p
                         thresholds: dict[str, Sequence[float]], table3_tasks: Sequence[str],
                         latency_paths: Iterable[str] = ()) -> None:
     """Tables 1 and 3 and paper-vs-reproduction from sweeps, data summaries and (optionally) latency CSVs."""
-    from smartbert.results import aggregate, load_data_summaries, load_sweeps
+    from smartbert.results import aggregate, load_data_summaries, load_latency, load_sweeps
 
     agg = aggregate(load_sweeps(sweep_paths))
     majority = load_data_summaries(data_paths)
     out_dir, paper_dir = Path(out_dir), Path(paper_dir)
-    latency_paths = list(latency_paths)
-    latency = pd.concat([pd.read_csv(path) for path in latency_paths], ignore_index=True) if latency_paths else None
-    first = table1(agg, majority, thresholds, latency)
+    first = table1(agg, majority, thresholds, load_latency(latency_paths))
     third = table3(agg, majority, table3_tasks)
     write_table(first, wide(first), out_dir / "table1", CAPTIONS["table1"])
     write_table(third, wide(third), out_dir / "table3", CAPTIONS["table3"])

@@ -36,18 +36,23 @@ def build(name: str, num_labels: int = 2, seed: int = 0):
     return method, config, method.build(tiny_bert(seed), num_labels, config)
 
 
-@pytest.mark.parametrize("name", METHODS)
-def test_each_stage_trains_a_step(name: str, sentiment_dev) -> None:
+def trained_stages(name: str, data):
+    """(model, stage, batch, trainable parameters, their values before) for every stage of the
+    method that trains (a reused stage loads another model instead)."""
     method, config, model = build(name)
-    batch = collate(sentiment_dev, list(range(8)))
+    batch = collate(data, list(range(8)))
     batch["teacher_logits"] = torch.randn(8, 2)
     for stage in method.stages(config):
-        if stage.reuse:
-            continue
-        params = list(dict.fromkeys(stage.trainable(model)))
-        before = [p.detach().clone() for p in params]
+        if not stage.reuse:
+            params = list(dict.fromkeys(stage.trainable(model)))
+            model.train()
+            yield model, stage, batch, params, [p.detach().clone() for p in params]
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_each_stage_trains_a_step(name: str, sentiment_dev) -> None:
+    for model, stage, batch, params, before in trained_stages(name, sentiment_dev):
         optimizer = torch.optim.AdamW(params, lr=1e-3)
-        model.train()
         loss, terms = stage.loss(model, batch, 0)
         assert torch.isfinite(loss) and terms
         loss.backward()
@@ -59,21 +64,22 @@ def test_each_stage_trains_a_step(name: str, sentiment_dev) -> None:
 
 @pytest.mark.parametrize("name", METHODS)
 def test_each_stage_takes_a_bf16_autocast_step(name: str, sentiment_dev) -> None:
-    """train.precision = bf16: the trainer's step runs under bfloat16 autocast; the loss is finite,
-    the weights move and stay float32 (mixed precision, not a bfloat16 model)."""
+    """train.precision = bf16: the trainer's step computes the loss under bfloat16 autocast; the loss
+    is finite, the weights move and stay float32 (mixed precision, not a bfloat16 model)."""
+    import dataclasses
+
     from smartbert.trainer import TrainConfig, make_optimizer, optimisation_step
 
-    method, config, model = build(name)
-    batch = collate(sentiment_dev, list(range(8)))
-    batch["teacher_logits"] = torch.randn(8, 2)
-    for stage in method.stages(config):
-        if stage.reuse:
-            continue
-        params = list(dict.fromkeys(stage.trainable(model)))
-        before = [p.detach().clone() for p in params]
-        model.train()
-        loss = optimisation_step(model, stage, batch, 0, params, make_optimizer([{"params": params}], 1e-3),
-                                 TrainConfig(precision="bf16"))
+    for model, stage, batch, params, before in trained_stages(name, sentiment_dev):
+        seen = []
+
+        def recording_loss(*args, loss=stage.loss):
+            seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+            return loss(*args)
+
+        loss = optimisation_step(model, dataclasses.replace(stage, loss=recording_loss), batch, 0, params,
+                                 make_optimizer([{"params": params}], 1e-3), TrainConfig(precision="bf16"))
+        assert seen == [(True, torch.bfloat16)]
         assert torch.isfinite(loss)
         assert any(not torch.equal(b, p) for b, p in zip(before, params))
         assert all(p.dtype == torch.float32 for p in params)
