@@ -30,7 +30,7 @@ class PabeeConfig(MethodConfig):
 
 def weighted_average_loss(model: EarlyExitModel, batch: dict, epoch: int):
     logits = exit_logits(model, batch)  # [B, L, C]
-    weights = torch.arange(1, model.num_layers + 1, dtype=torch.float32)
+    weights = torch.arange(1, model.num_layers + 1, dtype=torch.float32, device=logits.device)
     losses = per_exit_cross_entropy(logits, batch["labels"])
     total = (weights * losses).sum() / weights.sum()
     return total, {"weighted_ce": total}

@@ -135,10 +135,11 @@ def load_backbone(name: str, seed: int = 0) -> BertModel:
     try:
         model_type = AutoConfig.from_pretrained(path).model_type
         if model_type == "distilbert":  # the paper's DistilBERT baseline, run as an equivalent BertModel
-            return bert_from_distilbert(AutoModel.from_pretrained(path))
+            return bert_from_distilbert(AutoModel.from_pretrained(path, dtype=torch.float32))
         if model_type != "bert":
             raise DataUnavailableError(f"backbone {name!r} is a {model_type} model; BERT and DistilBERT backbones are supported")
-        return BertModel.from_pretrained(path, attn_implementation="sdpa")
+        # float32 master weights whatever the checkpoint stores (a half-precision copy included)
+        return BertModel.from_pretrained(path, attn_implementation="sdpa", dtype=torch.float32)
     except OSError as error:
         raise DataUnavailableError(_unreachable(name, error)) from error
 

@@ -22,23 +22,29 @@ import torch
 
 from smartbert.checkpoint import load_model
 from smartbert.data.encode import EncodedSplit, collate
+from smartbert.device import describe, device_info, synchronize, to_device
 from smartbert.dynamic import DynamicResult, gather, predict_batched, predict_dynamic, predict_one
 from smartbert.pipeline import DataOptions, check_task_fits, load_encoded, trace_meta
 from smartbert.policies import POLICIES, ExitPolicy, make_policy
-from smartbert.provenance import peak_rss_mb
+from smartbert.precision import MixedPrecision
+from smartbert.provenance import peak_gpu_memory_mb, peak_rss_mb
 from smartbert.sweep import summarise, trace_costs
 from smartbert.trace import record_trace, replay
 from smartbert.trainer import TrainConfig, make_optimizer, optimisation_step
 
 
-def timed(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> tuple[Any, float]:
-    """``fn()``'s result and its median wall time in seconds over ``repeats`` runs after ``warmup``."""
+def timed(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1, device: torch.device | None = None) -> tuple[Any, float]:
+    """``fn()``'s result and its median wall time in seconds over ``repeats`` runs after ``warmup``;
+    the clock is read only once ``device`` has finished its queued work (CUDA returns early)."""
+    device = device or torch.device("cpu")
     for _ in range(warmup):
         fn()
     times, result = [], None
     for _ in range(repeats):
+        synchronize(device)
         start = time.perf_counter()
         result = fn()
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return result, statistics.median(times)
 
@@ -54,8 +60,9 @@ class Bench:
     """One trained model on one task's dev set, with its trace (for cost and metric)."""
 
     def __init__(self, model_dir: str | Path, task: str | None = None, n: int | None = None,
-                 data: DataOptions | None = None) -> None:
-        self.loaded = load_model(model_dir)
+                 data: DataOptions | None = None, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.loaded = load_model(model_dir, device=self.device)
         self.spec = check_task_fits(self.loaded, task)
         full = load_encoded(self.spec, "dev", self.loaded.tokenizer, self.loaded.meta["train_config"]["max_seq_len"],
                             data or DataOptions())
@@ -78,10 +85,12 @@ class Bench:
     def throughput(self, threshold: float | None, batch_size: int, repeats: int = 3, warmup: int = 1) -> dict:
         """Batched dynamic inference (compacting): examples per second, metric and cost %."""
         policy = self.policy(threshold)
-        result, seconds = timed(lambda: predict_batched(self.model, self.data, policy, batch_size), repeats, warmup)
+        result, seconds = timed(lambda: predict_batched(self.model, self.data, policy, batch_size), repeats, warmup,
+                                self.device)
         summary = summarise(self.trace, result, self.costs)
         return {"method": self.method, "threshold": threshold, "batch_size": batch_size,
-                "examples_per_s": len(self.data) / seconds, "metric": summary["metric"], "cost_pct": summary["cost_pct_paper"]}
+                "examples_per_s": len(self.data) / seconds, "metric": summary["metric"], "cost_pct": summary["cost_pct_paper"],
+                "device": describe(device_info(self.device))}
 
     def sweep_cost(self, thresholds: int = 20, repeats: int = 3) -> dict:
         """A ``thresholds``-point sweep by one trace + replays against one batch-1 dynamic pass."""
@@ -92,8 +101,9 @@ class Bench:
             trace = record_trace(self.model, self.data)
             return [replay(trace, make_policy(self.loaded.method.default_policy, v)) for v in values]
 
-        _, sweep_seconds = timed(by_replay, repeats, 1)
-        _, pass_seconds = timed(lambda: predict_dynamic(self.model, self.data, self.policy(values[len(values) // 2])), repeats, 1)
+        _, sweep_seconds = timed(by_replay, repeats, 1, self.device)
+        _, pass_seconds = timed(lambda: predict_dynamic(self.model, self.data, self.policy(values[len(values) // 2])),
+                                repeats, 1, self.device)
         return {"method": self.method, "thresholds": thresholds, "sweep_by_replay_s": sweep_seconds,
                 "one_dynamic_pass_s": pass_seconds, "ratio": sweep_seconds / pass_seconds,
                 "twenty_dynamic_passes_s": thresholds * pass_seconds}
@@ -103,28 +113,41 @@ def paired_latency(runs: Sequence[tuple[Bench, float | None]], repeats: int = 3,
     """Batch-1 dynamic inference (:func:`predict_one`) of several (model, threshold) runs on the same
     examples, interleaved example by example (each example goes through every run, in an order
     that rotates, before the next): a burst of load on a shared machine slows every run alike,
-    which timing one run after another does not give. ms per example is the median over
-    ``repeats`` of a pass's total; metric and cost % come from the predictions of the last pass."""
+    which timing one run after another does not give. Each example is timed from its input on the
+    device to its prediction on the host, with the device synchronised at both ends. ms per example
+    is the median over ``repeats`` of a pass's total / n; p50/p90/p99 are percentiles over examples
+    of each example's median time; metric and cost % come from the predictions of the last pass."""
     n = len(runs[0][0].data)
     if any(len(bench.data) != n for bench, _ in runs):
         raise ValueError("paired latency needs the same examples for every run: build each Bench with the same task and n")
-    inputs = [[collate(bench.data, [i]) for i in range(n)] for bench, _ in runs]  # tokenised once, not timed
+    devices = {bench.device for bench, _ in runs}
+    if len(devices) != 1:
+        raise ValueError(f"paired latency needs every model on one device, got {sorted(map(str, devices))}")
+    device = devices.pop()
+    inputs = [[to_device(collate(bench.data, [i]), device) for i in range(n)] for bench, _ in runs]  # not timed
     policies = [bench.policy(threshold) for bench, threshold in runs]
-    totals = np.zeros((repeats, len(runs)))
+    seconds = np.zeros((repeats, len(runs), n))
     for repeat in range(warmup + repeats):
         results: list[list[DynamicResult]] = [[] for _ in runs]
         for i in range(n):
             for r in np.roll(np.arange(len(runs)), -i):
                 batch = inputs[r][i]
+                synchronize(device)
                 start = time.perf_counter()
                 results[r].append(predict_one(runs[r][0].model, batch["input_ids"], batch["token_type_ids"], policies[r]))
+                synchronize(device)
                 if repeat >= warmup:
-                    totals[repeat - warmup, r] += time.perf_counter() - start
+                    seconds[repeat - warmup, r, i] = time.perf_counter() - start
+    where = describe(device_info(device))
     rows = []
     for r, (bench, threshold) in enumerate(runs):
         summary = summarise(bench.trace, gather(results[r]), bench.costs)
-        rows.append({"method": bench.method, "threshold": threshold, "ms_per_example": 1000 * float(np.median(totals[:, r])) / n,
-                     "metric": summary["metric"], "cost_pct": summary["cost_pct_paper"], "n": n, "repeats": repeats})
+        per_example_ms = 1000 * np.median(seconds[:, r], axis=0)
+        rows.append({"method": bench.method, "threshold": threshold,
+                     "ms_per_example": 1000 * float(np.median(seconds[:, r].sum(axis=1))) / n,
+                     **{f"p{q}_ms": float(np.percentile(per_example_ms, q)) for q in (50, 90, 99)},
+                     "metric": summary["metric"], "cost_pct": summary["cost_pct_paper"], "n": n, "repeats": repeats,
+                     "device": where})
     return rows
 
 
@@ -149,9 +172,10 @@ def latency_rows(benches: Sequence[Bench], thresholds: Sequence[float], patience
 
 
 def latency_table(model_dirs: Sequence[str | Path], task: str, thresholds: Sequence[float], patience: Sequence[int],
-                  n: int = 100, repeats: int = 3) -> list[dict]:
-    """:func:`latency_rows` of the models in ``model_dirs`` on ``n`` dev examples of ``task`` spread over the set."""
-    return latency_rows([Bench(directory, task, n) for directory in model_dirs], thresholds, patience, repeats)
+                  n: int = 100, repeats: int = 3, device: torch.device | str = "cpu") -> list[dict]:
+    """:func:`latency_rows` of the models in ``model_dirs`` on ``n`` dev examples of ``task`` spread
+    over the set, every model on ``device``."""
+    return latency_rows([Bench(directory, task, n, device=device) for directory in model_dirs], thresholds, patience, repeats)
 
 
 #: The official SmartBERT code on real RTE, MiniLM-L6, batch 16, 5 + 4 epochs, inputs padded to 128,
@@ -184,17 +208,18 @@ def official_comparison(model_dirs: Sequence[str | Path]) -> list[dict]:
 
 
 def training_step_cost(method: str, task: str, backbone: str, batch_size: int, seq_len: int, steps: int,
-                       precision: str = "fp32") -> dict:
-    """Seconds per optimisation step and peak RSS of ``method``'s first trained stage, measured in a
-    fresh process (so peak memory is that method's alone)."""
-    code = ("import json,sys; from smartbert.bench import _train_steps; "
-            f"print(json.dumps(_train_steps({method!r}, {task!r}, {backbone!r}, {batch_size}, {seq_len}, {steps}, {precision!r})))")
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+                       precision: str = "fp32", device: torch.device | str = "cpu") -> dict:
+    """Seconds per optimisation step and peak RSS (and GPU memory) of ``method``'s first trained
+    stage, measured in a fresh process (so peak memory is that method's alone)."""
+    arguments = {"method_name": method, "task": task, "backbone": backbone, "batch_size": batch_size, "seq_len": seq_len,
+                 "steps": steps, "precision": precision, "device": str(device)}
+    output = subprocess.run([sys.executable, "-m", "smartbert.bench", json.dumps(arguments)],
+                            capture_output=True, text=True, check=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
 def _train_steps(method_name: str, task: str, backbone: str, batch_size: int, seq_len: int, steps: int,
-                 precision: str) -> dict:
+                 precision: str, device: str = "cpu") -> dict:
     from smartbert import backbones
     from smartbert.data.encode import collate
     from smartbert.data.tasks import get_task
@@ -203,23 +228,27 @@ def _train_steps(method_name: str, task: str, backbone: str, batch_size: int, se
     spec, method = get_task(task), get_method(method_name)
     tokenizer = backbones.load_tokenizer(backbone)
     train = load_encoded(spec, "train", tokenizer, seq_len, DataOptions())
-    config = method.config_class()
-    model = method.build(backbones.load_backbone(backbone, seed=0), spec.num_labels, config)
+    config, where = method.config_class(), torch.device(device)
+    model = method.build(backbones.load_backbone(backbone, seed=0), spec.num_labels, config).to(where)
     stage = next(s for s in method.stages(config) if not s.reuse)
     params = list(dict.fromkeys(stage.trainable(model)))
     optimizer = make_optimizer([{"params": params}], 2e-5)
     train_config = TrainConfig(batch_size=batch_size, max_seq_len=seq_len, precision=precision)
+    amp = MixedPrecision(precision, where)
     model.train()
     times = []
     for step in range(steps + 2):
         batch = collate(train, list(range(step * batch_size, (step + 1) * batch_size)))
-        batch = _pad_to(batch, seq_len)  # as the official code: every input padded to the max length
+        batch = to_device(_pad_to(batch, seq_len), where)  # as the official code: every input padded to the max length
+        synchronize(where)
         start = time.perf_counter()
-        optimisation_step(model, stage, batch, 0, params, optimizer, train_config)
+        optimisation_step(model, stage, batch, 0, params, optimizer, train_config, amp=amp)
+        synchronize(where)
         if step >= 2:
             times.append(time.perf_counter() - start)
     return {"method": method_name, "stage": stage.name, "batch_size": batch_size, "seq_len": seq_len, "precision": precision,
-            "s_per_step": statistics.median(times), "peak_rss_MB": peak_rss_mb()}
+            "s_per_step": statistics.median(times), "peak_rss_MB": peak_rss_mb(), "peak_gpu_memory_MB": peak_gpu_memory_mb(where),
+            "device": describe(device_info(where, precision))}
 
 
 def _pad_to(batch: dict, length: int) -> dict:
@@ -230,9 +259,9 @@ def _pad_to(batch: dict, length: int) -> dict:
     return out
 
 
-def machine() -> dict:
+def machine(device: torch.device | str = "cpu") -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "processor": platform.processor() or platform.machine(), "cuda": torch.cuda.is_available()}
+            "processor": platform.processor() or platform.machine(), "device": device_info(torch.device(device))}
 
 
 # ---- the suite `smartbert bench` / `make bench` runs ---------------------------------------------
@@ -250,14 +279,14 @@ TARGETS = {
 def run_suite(models: str | Path, task: str, out: str | Path, thresholds: Sequence[float] = (0.1, 0.3, 0.5),
               n: int = 200, repeats: int = 3, batch_size: int = 32, train_steps: int = 10,
               methods: Sequence[str] = ("bert", "deebert", "fastbert", "smartbert"),
-              official_runs: Sequence[str | Path] = ()) -> dict:
+              official_runs: Sequence[str | Path] = (), device: torch.device | str = "cpu") -> dict:
     """Every benchmark on ``models/{task}/{method}/default/seed1``; JSON per benchmark and summary.md in
     ``out``; ``official_runs``: full SmartBERT trainings compared with the official code's."""
     from smartbert.io import atomic_write_text
 
     out = Path(out)
     official = official_comparison(official_runs)  # read first: a bad directory fails before any timing
-    benches = {m: Bench(Path(models) / task / m / "default" / "seed1", task, n) for m in methods
+    benches = {m: Bench(Path(models) / task / m / "default" / "seed1", task, n, device=device) for m in methods
                if (Path(models) / task / m / "default" / "seed1").is_dir()}
     if "bert" not in benches or "smartbert" not in benches:
         raise FileNotFoundError(f"need trained bert and smartbert models under {models}/{task}/*/default/seed1: "
@@ -269,9 +298,9 @@ def run_suite(models: str | Path, task: str, out: str | Path, thresholds: Sequen
                "ratio_to_target_basis": dynamic["examples_per_s"] / (static["examples_per_s"] * 100.0 / dynamic["cost_pct"])}
     sweep = benches["smartbert"].sweep_cost(20, repeats)
     backbone = benches["bert"].loaded.meta["backbone"]
-    training = [training_step_cost(m, task, backbone, 16, 128, train_steps, precision)
+    training = [training_step_cost(m, task, backbone, 16, 128, train_steps, precision, device)
                 for precision in ("fp32", "bf16") for m in ("bert", "smartbert")]
-    results = {"machine": machine(), "task": task, "n_examples": n, "repeats": repeats, "latency": latency,
+    results = {"machine": machine(device), "task": task, "n_examples": n, "repeats": repeats, "latency": latency,
                "batched": batched, "sweep": sweep, "training": training,
                "training_ratio": training[1]["s_per_step"] / training[0]["s_per_step"],
                "official": official}
@@ -325,3 +354,7 @@ def summary_markdown(results: dict) -> str:
     lines += ["", "## Targets", "", "| benchmark | target | met | measured |", "|---|---|---|---|"]
     lines += [f"| {name} | {TARGETS[name]} | {'yes' if ok else 'no'} | {text} |" for name, ok, text in checks]
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # the fresh process of training_step_cost: JSON arguments in, JSON result out
+    print(json.dumps(_train_steps(**json.loads(sys.argv[1]))))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors.torch import load_file, save_file
 from transformers import BertConfig, BertModel
 
@@ -76,8 +77,8 @@ def read_provenance(directory: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def load_model(directory: str | Path, expect_method: str | None = None) -> LoadedModel:
-    """Rebuild the model from its directory alone."""
+def load_model(directory: str | Path, expect_method: str | None = None, device: torch.device | str = "cpu") -> LoadedModel:
+    """Rebuild the model from its directory alone, in eval mode on ``device``."""
     from transformers import AutoTokenizer
 
     directory = Path(directory)
@@ -93,6 +94,6 @@ def load_model(directory: str | Path, expect_method: str | None = None) -> Loade
         model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)), strict=True)
     except RuntimeError as error:
         raise CheckpointError(f"{directory}: weights do not fit a {meta['method']} model on this backbone: {error}") from error
-    model.eval()
+    model.to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(directory / TOKENIZER_DIR))
     return LoadedModel(model, method, config, meta, tokenizer)

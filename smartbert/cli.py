@@ -25,6 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument("--device", default=None,
+                        help="auto (CUDA when available; with several GPUs, one no other smartbert process holds), "
+                             "cpu, cuda or cuda:N, for train, select, trace, predict, latency and bench "
+                             "(default: $SMARTBERT_DEVICE, else auto)")
+    parser.add_argument("--deterministic", action="store_true", default=None,
+                        help="deterministic algorithms (torch.use_deterministic_algorithms, cuBLAS workspace :4096:8): "
+                             "same seed, same GPU, same weights; slower (default: $SMARTBERT_DETERMINISTIC)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a method on a task and save the model directory")
@@ -162,7 +169,7 @@ def _train(args: argparse.Namespace) -> None:
         init_from[name] = directory
     summary = train_method(args.task, args.method, args.backbone, args.out, train_config, method_config,
                            DataOptions(args.data_source, args.glue_dir), progress=not args.quiet, init_from=init_from,
-                           resume=not args.no_resume)
+                           resume=not args.no_resume, device=args.torch_device)
     dev = summary["dev_metrics_no_exit"]
     gates = summary["gates"] and {k: {"mean_layers_run": v["mean_layers_run"], "skip_rate_per_layer": v["skip_rate_per_layer"],
                                       "collapsed": v["collapsed"]} for k, v in summary["gates"].items()}
@@ -170,7 +177,7 @@ def _train(args: argparse.Namespace) -> None:
                       "dev_exit_heads": summary["dev_exit_head_metrics"], "gates": gates,
                       "best_epochs": {s["stage"]: s["best_epoch"] for s in summary["stages"]},
                       "stage_seconds": {s["stage"]: round(s["seconds"], 1) for s in summary["stages"]},
-                      "train_seconds": round(summary["train_seconds"], 1)}, indent=2))
+                      "train_seconds": round(summary["train_seconds"], 1), "device": summary["device"]}, indent=2))
 
 
 def _select(args: argparse.Namespace) -> None:
@@ -182,7 +189,8 @@ def _select(args: argparse.Namespace) -> None:
     train_config, method_config = _configs(args, method)
     grid = parse_grid(args.grid, method.config_class)
     table = select_hyperparameters(args.task, args.method, args.backbone, grid, train_config, method_config,
-                                   DataOptions(args.data_source, args.glue_dir), progress=not args.quiet)
+                                   DataOptions(args.data_source, args.glue_dir), progress=not args.quiet,
+                                   device=args.torch_device)
     chosen = write_selection(table, grid, args.out)
     print(table.to_string(index=False))
     print(f"selected {chosen} -> {Path(args.out) / 'selected.yaml'} (pass it to `smartbert train --config`)")
@@ -202,7 +210,7 @@ def _trace(args: argparse.Namespace) -> None:
     from smartbert.pipeline import DataOptions, trace_model
 
     trace = trace_model(args.model, args.task, args.split, DataOptions(args.data_source, args.glue_dir),
-                        args.batch_size, progress=not args.quiet, use_gates=not args.no_gates)
+                        args.batch_size, progress=not args.quiet, use_gates=not args.no_gates, device=args.torch_device)
     trace.save(args.out)
     print(f"traced {trace.num_examples} examples x {trace.num_layers} layers -> {args.out}")
 
@@ -246,7 +254,7 @@ def _predict(args: argparse.Namespace) -> None:
     from smartbert.sweep import example_costs, summarise, trace_costs
     from smartbert.trace import record_trace, replay
 
-    loaded = load_model(args.model)
+    loaded = load_model(args.model, device=args.torch_device)
     spec = check_task_fits(loaded, args.task)
     data = load_encoded(spec, args.split, loaded.tokenizer, loaded.meta["train_config"]["max_seq_len"],
                         DataOptions(args.data_source, args.glue_dir))
@@ -287,7 +295,8 @@ def _bench(args: argparse.Namespace) -> None:
     from smartbert.bench import run_suite
 
     try:
-        run_suite(args.models, args.task, args.out, n=args.examples, repeats=args.repeats, official_runs=args.official_runs)
+        run_suite(args.models, args.task, args.out, n=args.examples, repeats=args.repeats, official_runs=args.official_runs,
+                  device=args.torch_device)
     except FileNotFoundError as error:
         raise SmartBertError(str(error)) from error
     print((Path(args.out) / "summary.md").read_text())
@@ -305,7 +314,7 @@ def _latency(args: argparse.Namespace) -> None:
         if not Path(directory).is_dir():
             raise SmartBertError(f"model directory {directory} not found; train it with `smartbert train ... --out {directory}`")
     rows = latency_table(args.models, args.task, parse_thresholds(args.thresholds),
-                         [int(p) for p in parse_thresholds(args.patience)], args.examples, args.repeats)
+                         [int(p) for p in parse_thresholds(args.patience)], args.examples, args.repeats, args.torch_device)
     table = pd.DataFrame(rows)
     _write_csv(table, args.out)
     print(table[["method", "threshold", "ms_per_example", "cost_pct", "measured_speedup", "flops_speedup"]]
@@ -323,6 +332,7 @@ def _list(args: argparse.Namespace) -> None:
     print("policies: ", ", ".join(POLICIES))
 
 
+DEVICE_COMMANDS = ("train", "select", "trace", "predict", "latency", "bench")
 COMMANDS = {"train": _train, "select": _select, "data": _data, "trace": _trace, "sweep": _sweep, "predict": _predict, "flops": _flops, "latency": _latency, "bench": _bench, "list": _list}
 
 
@@ -335,6 +345,12 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     try:
+        args.torch_device = None
+        if args.command in DEVICE_COMMANDS:
+            from smartbert.device import make_deterministic, resolve_device
+
+            make_deterministic(args.deterministic)  # before CUDA starts (cuBLAS reads its workspace setting then)
+            args.torch_device = resolve_device(args.device)
         COMMANDS[args.command](args)
     except SmartBertError as error:
         print(f"smartbert {args.command}: error: {error}", file=sys.stderr)

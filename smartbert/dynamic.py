@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from smartbert.data.encode import EncodedSplit, collate
+from smartbert.device import model_device, to_device
 from smartbert.model import EarlyExitModel
 from smartbert.policies import ExitPolicy
 from smartbert.trace import Replay, resolve_exits
@@ -28,7 +29,8 @@ class DynamicResult:
 @torch.inference_mode()
 def predict_one(model: EarlyExitModel, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None,
                 policy: ExitPolicy, use_gates: bool = True) -> DynamicResult:
-    """Walk one example (batch of 1, no padding) and stop at the first layer the policy exits."""
+    """Walk one example (batch of 1, no padding, on the model's device) and stop at the first
+    layer the policy exits."""
     has_gates = model.gates is not None and use_gates
     num_layers = model.num_layers
     ran = np.zeros((1, num_layers), dtype=bool)
@@ -36,7 +38,7 @@ def predict_one(model: EarlyExitModel, input_ids: torch.Tensor, token_type_ids: 
     logits = np.full((1, num_layers, model.num_labels), np.nan, dtype=np.float32)
     for layer, step in enumerate(model.walk(input_ids, token_type_ids, None, use_gates), start=1):
         ran[0, layer - 1], evaluated[0, layer - 1] = step.ran.item(), step.evaluated.item()
-        logits[0, layer - 1] = step.logits.numpy()[0]
+        logits[0, layer - 1] = step.logits.cpu().numpy()[0]
         if evaluated[0, layer - 1] and policy.exits_at_last(logits[:, :layer], evaluated[:, :layer])[0]:
             break
     # the walk stopped at the exit (or the last layer): count exactly as replay does, on the
@@ -51,6 +53,7 @@ def predict_dynamic(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolic
                     use_gates: bool = True) -> Replay:
     """:func:`predict_one` over every example of ``data``, gathered like a :class:`Replay`."""
     model.eval()
+    device = model_device(model)
     indices = range(len(data))
     if progress:
         from tqdm import tqdm
@@ -58,7 +61,7 @@ def predict_dynamic(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolic
         indices = tqdm(indices, desc="dynamic inference", unit="ex")
     results = []
     for i in indices:
-        batch = collate(data, [i])
+        batch = to_device(collate(data, [i]), device)
         results.append(predict_one(model, batch["input_ids"], batch["token_type_ids"], policy, use_gates))
     return gather(results)
 
@@ -80,6 +83,7 @@ def predict_batched(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolic
     from smartbert.encoder import additive_mask
 
     model.eval()
+    device = model_device(model)
     n, num_layers = len(data), model.num_layers
     ran = np.zeros((n, num_layers), dtype=bool)
     evaluated = np.zeros((n, num_layers), dtype=bool)
@@ -87,14 +91,15 @@ def predict_batched(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolic
     exits = np.zeros((n, num_layers), dtype=bool)
     for batch in iterate_batches(data, batch_size, shuffle=False, group_by_length=True):
         rows = batch["index"].numpy()
+        batch = to_device(batch, device)
         lengths = batch["attention_mask"].sum(dim=1)
         hidden = model.encoder.embed(batch["input_ids"], batch["token_type_ids"])
         attention = batch["attention_mask"]
         for layer in range(1, num_layers + 1):
             hidden, step = model.step(layer, hidden, additive_mask(attention, hidden.dtype), use_gates)
-            ran[rows, layer - 1] = step.ran.numpy()
-            evaluated[rows, layer - 1] = step.evaluated.numpy()
-            logits[rows, layer - 1] = step.logits.numpy()
+            ran[rows, layer - 1] = step.ran.cpu().numpy()
+            evaluated[rows, layer - 1] = step.evaluated.cpu().numpy()
+            logits[rows, layer - 1] = step.logits.cpu().numpy()
             if layer == num_layers:
                 break
             fired = policy.exits_at_last(logits[rows, :layer], evaluated[rows, :layer]) & evaluated[rows, layer - 1]
@@ -102,7 +107,7 @@ def predict_batched(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolic
             if fired.all():
                 break
             if fired.any():
-                keep = torch.from_numpy(~fired)
+                keep = torch.from_numpy(~fired).to(device)
                 rows, lengths, hidden, attention = rows[~fired], lengths[keep], hidden[keep], attention[keep]
                 width = int(lengths.max())  # padding beyond the longest remaining row is dropped
                 hidden, attention = hidden[:, :width], attention[:, :width]

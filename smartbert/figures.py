@@ -128,7 +128,10 @@ def write_latency_figure(table1_path: str | Path, data_paths: Sequence[str], tas
     measured = table[table["ms_per_example"].notna()]
     labels = dict(zip(measured["method"], measured["label"]))
     tasks = [t for t in tasks if t in set(measured["task"])]
+    from smartbert.tables import latency_devices
+
+    timed_on = latency_devices(table)
     figure = tradeoff_figure(measured, tasks, table1_series(methods, labels), load_data_summaries(data_paths),
-                             "Figure 4 (latency): metric vs batch-1 latency", x="ms_per_example",
-                             xlabel="latency (ms per example, batch 1)")
+                             "Figure 4 (latency): metric vs batch-1 latency" + (f"\n{timed_on}" if timed_on else ""),
+                             x="ms_per_example", xlabel="latency (ms per example, batch 1)")
     save_figure(figure, stem)

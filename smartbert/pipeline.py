@@ -18,9 +18,11 @@ from smartbert.data.encode import EncodedSplit, encode_cached
 from smartbert.data.load import Source, load_split, source_fingerprint
 from smartbert.data.splits import holdout, subsample
 from smartbert.data.tasks import TaskSpec, get_task
+from smartbert.device import device_info, model_device
 from smartbert.errors import CheckpointError, SmartBertError
 from smartbert.metrics import compute_metrics, majority_class
-from smartbert.provenance import peak_rss_mb, provenance
+from smartbert.precision import get_precision
+from smartbert.provenance import peak_gpu_memory_mb, peak_rss_mb, provenance
 from smartbert.policies import NoExit
 from smartbert.registry import MethodConfig, get_method
 from smartbert.resume import ResumeDir
@@ -59,12 +61,16 @@ def training_splits(spec: TaskSpec, tokenizer: Any, config: TrainConfig, data: D
 
 def train_method(task: str, method_name: str, backbone: str, out: str | Path, train_config: TrainConfig,
                  method_config: MethodConfig | None = None, data: DataOptions | None = None,
-                 progress: bool = True, init_from: dict[str, str] | None = None, resume: bool = True) -> dict[str, Any]:
-    """Fine-tune ``method_name`` on ``task`` from ``backbone``; save to ``out``; return the summary.
-    ``init_from`` maps a method name to its trained model directory, for stages that reuse it.
-    With ``resume``, epochs are checkpointed beside ``out`` (:class:`ResumeDir`) and a rerun of the
-    same configuration after a kill continues from the last one; the checkpoints go once ``out`` is saved."""
+                 progress: bool = True, init_from: dict[str, str] | None = None, resume: bool = True,
+                 device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Fine-tune ``method_name`` on ``task`` from ``backbone`` on ``device``; save to ``out``; return
+    the summary. ``init_from`` maps a method name to its trained model directory, for stages that
+    reuse it. With ``resume``, epochs are checkpointed beside ``out`` (:class:`ResumeDir`) and a rerun
+    of the same configuration after a kill continues from the last one; the checkpoints go once
+    ``out`` is saved."""
     spec, method, data, init_from = get_task(task), get_method(method_name), data or DataOptions(), init_from or {}
+    device = torch.device(device)
+    get_precision(train_config.precision).check(device)  # before any work
     method_config = method_config or method.config_class()
     if not isinstance(method_config, method.config_class):
         raise SmartBertError(f"method {method.name} takes a {method.config_class.__name__}, got {type(method_config).__name__}")
@@ -88,7 +94,7 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
              train_config.selection, len(dev))
     torch.manual_seed(train_config.seed)
     bert = backbones.load_backbone(backbone, seed=train_config.seed)
-    model = method.build(bert, spec.num_labels, method_config)
+    model = method.build(bert, spec.num_labels, method_config).to(device)
     reports = []
     for stage in stages:
         if stage.reuse:
@@ -97,7 +103,7 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
                 stage.after_reuse(model)
             reports.append(StageReport(stage.name, reused_from=str(init_from[stage.reuse])))
             continue
-        teacher = teacher_logits(init_from[stage.teacher], train, train_config) if stage.teacher else None
+        teacher = teacher_logits(init_from[stage.teacher], train, train_config, device) if stage.teacher else None
         reports.append(train_stage(model, stage, train, select, spec, train_config, progress, teacher, checkpoints))
     summary = {
         "task": spec.name,
@@ -110,11 +116,13 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
         "dev_majority_class": majority_class(spec, dev.labels),
         "train_seconds": time.perf_counter() - started,
         "peak_rss_MB": peak_rss_mb(),  # of this process (a resumed training: of the last process only)
+        "peak_gpu_memory_MB": peak_gpu_memory_mb(device),
+        "device": device_info(device, train_config.precision),
     }
     # the same experiment at another seed: what tables may average over (and must not mix)
     experiment = config_hash(dataclasses.replace(train_config, seed=0), method_config, what)
     save_model(out, model, method, method_config, backbone, bert.config, tokenizer, summary,
-               provenance(seed=train_config.seed, config_hash=chash, experiment_hash=experiment))
+               provenance(seed=train_config.seed, config_hash=chash, device=summary["device"], experiment_hash=experiment))
     if checkpoints:
         checkpoints.clear()
     return summary
@@ -151,12 +159,16 @@ def load_reused(model, directory: str | Path) -> list[str]:
     return shared
 
 
-def teacher_logits(directory: str | Path, train: EncodedSplit, config: TrainConfig):
-    """The saved model's full-depth logits on every training example (distillation targets)."""
+def teacher_logits(directory: str | Path, train: EncodedSplit, config: TrainConfig, device: torch.device | str = "cpu"):
+    """The saved model's full-depth logits on every training example (distillation targets), as a
+    host array (the trainer moves each batch's rows to the device)."""
     from smartbert.registry import final_logits
     from smartbert.trainer import predict_logits
 
-    return predict_logits(load_model(directory).model, train, final_logits, config.eval_batch_size)
+    teacher = load_model(directory, device=device).model
+    logits = predict_logits(teacher, train, final_logits, config.eval_batch_size)
+    del teacher  # its memory (a GPU's) goes before the student trains
+    return logits
 
 
 def evaluate_trained(model, select: EncodedSplit, dev: EncodedSplit, spec: TaskSpec, config: TrainConfig) -> dict[str, Any]:
@@ -188,10 +200,11 @@ def evaluate_trained(model, select: EncodedSplit, dev: EncodedSplit, spec: TaskS
 
 
 def trace_model(model_dir: str | Path, task: str | None = None, split: str = "dev", data: DataOptions | None = None,
-                batch_size: int = 64, progress: bool = True, use_gates: bool = True) -> Trace:
-    """Run a saved model once over ``split`` along its inference path and record the trace
-    (``use_gates=False``: the exit-only path, every layer runs)."""
-    loaded = load_model(model_dir)
+                batch_size: int = 64, progress: bool = True, use_gates: bool = True,
+                device: torch.device | str = "cpu") -> Trace:
+    """Run a saved model once over ``split`` on ``device`` along its inference path and record the
+    trace (``use_gates=False``: the exit-only path, every layer runs)."""
+    loaded = load_model(model_dir, device=device)
     spec = check_task_fits(loaded, task)
     encoded = load_encoded(spec, split, loaded.tokenizer, loaded.meta["train_config"]["max_seq_len"], data or DataOptions())
     meta = dict(trace_meta(loaded, spec, split, model_dir), gates_used=use_gates)
@@ -226,6 +239,6 @@ def trace_meta(loaded: LoadedModel, spec: TaskSpec, split: str, model_dir: str |
         "max_seq_len": loaded.meta["train_config"]["max_seq_len"],
         "model_dir": str(model_dir),
         "method_config": loaded.meta["method_config"],
-        "provenance": provenance(seed=loaded.meta["train_config"]["seed"]),
+        "provenance": provenance(seed=loaded.meta["train_config"]["seed"], device=device_info(model_device(loaded.model))),
         "model_provenance": read_provenance(model_dir),
     }

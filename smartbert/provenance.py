@@ -10,8 +10,6 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-import torch
-
 PACKAGES = ("torch", "transformers", "datasets", "numpy", "scikit-learn", "fvcore", "smartbert-repro")
 
 
@@ -37,17 +35,16 @@ def versions() -> dict[str, str]:
     return found
 
 
-def device_description() -> str:
-    if torch.cuda.is_available():
-        return f"cuda:{torch.cuda.get_device_name(0)}"
-    return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+def provenance(seed: int | None = None, config_hash: str | None = None, device: dict | None = None, **extra) -> dict:
+    """``device``: :func:`smartbert.device.device_info` of the device the work actually ran on
+    (None for steps that run no model: tables, figures, the report)."""
+    from smartbert.device import describe
 
-
-def provenance(seed: int | None = None, config_hash: str | None = None, **extra) -> dict:
     return {
         "commit": git_commit(),
         "versions": versions(),
-        "device": device_description(),
+        "device": describe(device) if device else "none (no model ran in this step)",
+        "device_info": device,
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -63,3 +60,12 @@ def peak_rss_mb() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 / (1024 if sys.platform == "darwin" else 1)
+
+
+def peak_gpu_memory_mb(device) -> float | None:
+    """Peak GPU memory torch allocated on ``device`` in this process, in MB (None off CUDA)."""
+    if getattr(device, "type", None) != "cuda":
+        return None
+    import torch
+
+    return torch.cuda.max_memory_allocated(device) / 1024 ** 2

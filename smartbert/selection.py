@@ -25,6 +25,7 @@ from smartbert.data.tasks import get_task
 from smartbert.errors import SmartBertError
 from smartbert.io import atomic_write_text
 from smartbert.pipeline import DataOptions, training_splits
+from smartbert.precision import get_precision
 from smartbert.registry import MethodConfig, get_method
 from smartbert.trace import record_trace, skip_statistics
 from smartbert.trainer import TrainConfig, train_stage
@@ -50,10 +51,12 @@ def parse_grid(items: list[str], config_class: type) -> dict[str, list[Any]]:
 
 def select_hyperparameters(task: str, method_name: str, backbone: str, grid: dict[str, list[Any]],
                            train_config: TrainConfig, base_config: MethodConfig | None = None,
-                           data: DataOptions | None = None, progress: bool = True) -> pd.DataFrame:
-    """Train the first stage at every grid point; one row per point with its held-out metric,
-    mean layers run and collapse flag, and a ``selected`` column."""
-    spec, method = get_task(task), get_method(method_name)
+                           data: DataOptions | None = None, progress: bool = True,
+                           device: torch.device | str = "cpu") -> pd.DataFrame:
+    """Train the first stage at every grid point on ``device``; one row per point with its held-out
+    metric, mean layers run and collapse flag, and a ``selected`` column."""
+    spec, method, device = get_task(task), get_method(method_name), torch.device(device)
+    get_precision(train_config.precision).check(device)
     base_config = base_config or method.config_class()
     train_config = dataclasses.replace(train_config, selection="heldout")
     tokenizer = backbones.load_tokenizer(backbone)
@@ -63,7 +66,7 @@ def select_hyperparameters(task: str, method_name: str, backbone: str, grid: dic
         point = dict(zip(grid, values))
         config = from_dict(method.config_class, {**dataclasses.asdict(base_config), **point}, "grid point")
         torch.manual_seed(train_config.seed)
-        model = method.build(backbones.load_backbone(backbone, seed=train_config.seed), spec.num_labels, config)
+        model = method.build(backbones.load_backbone(backbone, seed=train_config.seed), spec.num_labels, config).to(device)
         stage = method.stages(config)[0]
         report = train_stage(model, stage, train, held_out, spec, train_config, progress)
         row = {**point, "heldout_metric": report.best_metric, "best_epoch": report.best_epoch,

@@ -65,10 +65,12 @@ def method_label(trace: Trace) -> str:
 
 def provenance_columns(trace: Trace) -> dict[str, str | int | None]:
     """Where a sweep row came from: the model's seed, config hash (with seed), experiment hash
-    (without seed: rows that may be averaged over seeds share it) and commit."""
+    (without seed: rows that may be averaged over seeds share it), commit, and the devices the
+    model was trained and traced on."""
     model = trace.meta.get("model_provenance") or {}
     return {"seed": model.get("seed"), "config_hash": model.get("config_hash"),
-            "experiment_hash": model.get("experiment_hash"), "commit": model.get("commit")}
+            "experiment_hash": model.get("experiment_hash"), "commit": model.get("commit"),
+            "train_device": model.get("device"), "trace_device": (trace.meta.get("provenance") or {}).get("device")}
 
 
 def sweep(trace: Trace, thresholds: Iterable[float] | None = None, policy: str | None = None,

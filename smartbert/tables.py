@@ -107,7 +107,17 @@ def table1(agg: pd.DataFrame, majority: dict[str, dict], thresholds: dict[str, S
         return tidy
     key = lambda frame: list(zip(frame["task"], frame["method"], frame["threshold"].fillna(0.0).round(6)))  # noqa: E731
     measured = dict(zip(key(latency), latency["ms_per_example"]))
-    return tidy.assign(ms_per_example=[measured.get(k, math.nan) for k in key(tidy)])
+    where = dict(zip(key(latency), latency["device"] if "device" in latency else [None] * len(latency)))
+    return tidy.assign(ms_per_example=[measured.get(k, math.nan) for k in key(tidy)],
+                       latency_device=[where.get(k) for k in key(tidy)])
+
+
+def latency_devices(table: pd.DataFrame) -> str:
+    """The devices a table's ``ms`` column was timed on, for its caption (old runs did not record it)."""
+    if "latency_device" not in table or table["ms_per_example"].isna().all():
+        return ""
+    devices = sorted({str(d) for d in table.loc[table["ms_per_example"].notna(), "latency_device"] if pd.notna(d)})
+    return "timed on " + "; ".join(devices) if devices else "device not recorded (timed before the suite recorded it)"
 
 
 def table3(agg: pd.DataFrame, majority: dict[str, dict], tasks: Iterable[str]) -> pd.DataFrame:
@@ -235,7 +245,8 @@ def write_result_tables(sweep_paths: Iterable[str], data_paths: Iterable[str], p
     out_dir, paper_dir = Path(out_dir), Path(paper_dir)
     first = table1(agg, majority, thresholds, load_latency(latency_paths))
     third = table3(agg, majority, table3_tasks)
-    write_table(first, wide(first), out_dir / "table1", CAPTIONS["table1"])
+    timed_on = latency_devices(first)
+    write_table(first, wide(first), out_dir / "table1", CAPTIONS["table1"] + (f" Latency {timed_on}." if timed_on else ""))
     write_table(third, wide(third), out_dir / "table3", CAPTIONS["table3"])
     paper = pd.concat([pd.read_csv(paper_dir / "table1.csv"), pd.read_csv(paper_dir / "table3.csv")], ignore_index=True)
     both = paper_vs_repro(pd.concat([first, third], ignore_index=True), paper)

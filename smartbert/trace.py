@@ -71,8 +71,10 @@ def record_trace(model: EarlyExitModel, data: EncodedSplit, batch_size: int = 64
     """Run ``model`` once over ``data`` along its inference path (:meth:`EarlyExitModel.walk`);
     ``use_gates=False`` records the exit-only path (every layer runs; ``walk`` runs without gradients)."""
     from smartbert.data.encode import iterate_batches
+    from smartbert.device import model_device, to_device
 
     model.eval()
+    device = model_device(model)
     n, num_layers, num_labels = len(data), model.num_layers, model.num_labels
     ran = np.zeros((n, num_layers), dtype=bool)
     evaluated = np.zeros((n, num_layers), dtype=bool)
@@ -85,13 +87,14 @@ def record_trace(model: EarlyExitModel, data: EncodedSplit, batch_size: int = 64
         batches = tqdm(batches, total=-(-n // batch_size), desc="trace", unit="batch")
     for batch in batches:
         rows = batch["index"].numpy()
+        batch = to_device(batch, device)
         for step in model.walk(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"], use_gates):
             i = step.layer - 1
-            ran[rows, i] = step.ran.numpy()
-            evaluated[rows, i] = step.evaluated.numpy()
-            logits[rows, i] = step.logits.numpy()
+            ran[rows, i] = step.ran.cpu().numpy()
+            evaluated[rows, i] = step.evaluated.cpu().numpy()
+            logits[rows, i] = step.logits.cpu().numpy()
             if step.gate_prob is not None:
-                gate_prob[rows, i] = step.gate_prob.float().numpy()
+                gate_prob[rows, i] = step.gate_prob.float().cpu().numpy()
     meta = dict(meta or {}, has_gates=model.gates is not None and use_gates, exit_layers=model.exit_layers,
                 head_kind=model.head_kind, num_layers=num_layers, num_labels=num_labels)
     return Trace(np.asarray(data.labels), ran, evaluated, logits, gate_prob,

@@ -20,16 +20,15 @@ from torch import nn
 
 from smartbert.data.encode import EncodedSplit, iterate_batches
 from smartbert.data.tasks import TaskSpec
+from smartbert.device import model_device, rng_state, set_rng_state, to_device
 from smartbert.errors import SmartBertError
 from smartbert.metrics import compute_metrics
 from smartbert.model import EarlyExitModel
+from smartbert.precision import MixedPrecision, NonFiniteLossError, get_precision  # noqa: F401 (NonFiniteLossError: re-exported)
 from smartbert.registry import Stage
 from smartbert.resume import ResumeDir
 
 log = logging.getLogger("smartbert.train")
-
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -51,14 +50,13 @@ class TrainConfig:
     heldout_fraction: float = 0.1   # used when selection == "heldout"
     eval_batch_size: int = 64
     group_by_length: bool = True
-    precision: str = "fp32"         # "fp32" or "bf16" (autocast: bfloat16 matmuls, float32 weights and optimizer)
+    precision: str = "fp32"         # fp32 (paper), tf32, bf16 or fp16: smartbert.precision (float32 weights always)
     seed: int = 42
 
     def __post_init__(self) -> None:
         if self.selection not in ("dev", "heldout"):
             raise SmartBertError(f"selection must be 'dev' or 'heldout', got {self.selection!r}")
-        if self.precision not in PRECISIONS:
-            raise SmartBertError(f"precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}")
+        get_precision(self.precision)
         for name in ("learning_rate", "batch_size", "epochs", "max_seq_len", "eval_batch_size"):
             if getattr(self, name) <= 0:
                 raise SmartBertError(f"{name} must be positive, got {getattr(self, name)}")
@@ -72,10 +70,6 @@ class StageReport:
     best_metric: float = float("nan")
     seconds: float = 0.0
     reused_from: str | None = None
-
-
-class NonFiniteLossError(SmartBertError):
-    """Training produced a NaN or infinite loss."""
 
 
 def _parameter_groups(params: list[nn.Parameter], names: dict[int, str], weight_decay: float) -> list[dict]:
@@ -100,11 +94,11 @@ def linear_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, total_ste
 def predict_logits(model: EarlyExitModel, data: EncodedSplit, logits_fn: Callable, batch_size: int) -> np.ndarray:
     """Logits of ``logits_fn(model, batch)`` ([B, C], or [B, K, C] for K heads) for every
     example of ``data``, in data order."""
-    was_training = model.training
+    was_training, device = model.training, model_device(model)
     model.eval()
     chunks, rows = [], []
     for batch in iterate_batches(data, batch_size, shuffle=False):
-        chunks.append(logits_fn(model, batch).float().numpy())
+        chunks.append(logits_fn(model, to_device(batch, device)).float().cpu().numpy())
         rows.append(batch["index"].numpy())
     model.train(was_training)
     out = np.zeros((len(data), *chunks[0].shape[1:]), dtype=np.float32)
@@ -134,27 +128,25 @@ def freeze_to(model: nn.Module, trainable: list[nn.Parameter]) -> None:
 
 
 def make_optimizer(groups: list[dict], lr: float) -> torch.optim.Optimizer:
-    """AdamW, fused (one kernel over every parameter instead of a dozen small ops per parameter:
-    on a 2-core CPU the per-parameter loop cost ~10% of a MiniLM step)."""
-    return torch.optim.AdamW(groups, lr=lr, fused=True)
+    """AdamW, fused where the parameters' device has the kernel (CPU, CUDA: one kernel over every
+    parameter instead of a dozen small ops per parameter; on a 2-core CPU the per-parameter loop
+    cost ~10% of a MiniLM step), else the default implementation."""
+    device = next(p.device for group in groups for p in group["params"])
+    fused = device.type in ("cpu", "cuda")
+    return torch.optim.AdamW(groups, lr=lr, fused=fused)
 
 
 def optimisation_step(model: EarlyExitModel, stage: Stage, batch: dict, epoch: int, trainable: list[nn.Parameter],
-                      optimizer: torch.optim.Optimizer, config: TrainConfig, where: str = "") -> torch.Tensor:
-    """One step: ``stage.loss`` (under bf16 autocast if ``config.precision`` says so), backward,
-    gradient clipping, optimizer step. A non-finite loss stops training before it reaches the weights."""
-    dtype = PRECISIONS[config.precision]
-    with torch.autocast(device_type=batch["input_ids"].device.type, dtype=dtype, enabled=dtype is not None):
+                      optimizer: torch.optim.Optimizer, config: TrainConfig, where: str = "",
+                      amp: MixedPrecision | None = None) -> torch.Tensor:
+    """One step on a batch already on the model's device: ``stage.loss`` under ``amp``'s autocast
+    (default: ``config.precision`` on that device), then backward, clipping and the optimizer step
+    (:meth:`MixedPrecision.step`: a non-finite loss never reaches the weights)."""
+    amp = amp or MixedPrecision(config.precision, model_device(model))
+    with amp.autocast():
         loss, terms = stage.loss(model, batch, epoch)
-    if not torch.isfinite(loss):
-        values = ", ".join(f"{k}={float(torch.as_tensor(v).detach()):.4g}" for k, v in terms.items())
-        raise NonFiniteLossError(f"{where}: non-finite loss {loss.item()} (terms: {values}). "
-                                 "Lower the learning rate or check the loss weights.")
-    loss.backward()
-    nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return loss
+    amp.step(loss, terms, trainable, optimizer, config.max_grad_norm, where)
+    return loss.detach()
 
 
 def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select: EncodedSplit,
@@ -167,6 +159,8 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
 
     trainable = list(dict.fromkeys(stage.trainable(model)))
     names = {id(p): n for n, p in model.named_parameters()}
+    device = model_device(model)
+    amp = MixedPrecision(config.precision, device)
     epochs = stage.epochs or config.epochs
     lr = stage.learning_rate or config.learning_rate
     optimizer = make_optimizer(_parameter_groups(trainable, names, config.weight_decay), lr)
@@ -179,18 +173,19 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
     saved = resume.load(stage.name) if resume else None
     if saved is not None:
         model.load_state_dict(saved["model"])
-        torch.set_rng_state(saved["rng"])
+        set_rng_state(saved["rng"])
         report = StageReport(**saved["report"])
         if saved["done"]:
             log.info("stage %s already finished: restored from %s", stage.name, resume.directory)
             return report
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
+        amp.load_state_dict(saved.get("scaler"))
         best_state, step, first_epoch = saved["best_state"], saved["step"], saved["epoch"]
         log.warning("stage %s: resuming after epoch %d from %s", stage.name, first_epoch, resume.directory)
     for epoch in range(first_epoch, epochs):
         freeze_to(model, trainable)
-        losses = []
+        losses, epoch_started = [], time.perf_counter()
         batches = iterate_batches(train, config.batch_size, shuffle=True, seed=config.seed * 1000 + epoch,
                                   group_by_length=config.group_by_length)
         bar = tqdm(batches, total=steps_per_epoch, desc=f"{stage.name} epoch {epoch + 1}/{epochs}",
@@ -198,30 +193,39 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
         for batch in bar:
             if teacher_logits is not None:
                 batch["teacher_logits"] = torch.from_numpy(teacher_logits[batch["index"].numpy()])
-            loss = optimisation_step(model, stage, batch, epoch, trainable, optimizer, config,
-                                     where=f"stage {stage.name}: epoch {epoch + 1}, step {step}")
+            loss = optimisation_step(model, stage, to_device(batch, device), epoch, trainable, optimizer, config,
+                                     where=f"stage {stage.name}: epoch {epoch + 1}, step {step}", amp=amp)
             scheduler.step()
-            losses.append(loss.item())
+            losses.append(loss)  # on the device: reading it every step would wait for the GPU every step
             step += 1
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+            if progress and step % 50 == 0:
+                bar.set_postfix(loss=f"{torch.stack(losses[-50:]).mean().item():.4f}")
+        losses = torch.stack(losses).float().cpu().numpy()
+        train_seconds = time.perf_counter() - epoch_started
         metrics = score(task, predict_logits(model, select, stage.score_logits, config.eval_batch_size), select.labels)
-        report.epochs.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **metrics})
-        log.info("%s epoch %d/%d: loss %.4f, %s on %s %.2f", stage.name, epoch + 1, epochs, np.mean(losses),
-                 task.main_metric, config.selection, metrics["metric"])
+        mean_loss = float(np.mean(losses[np.isfinite(losses)])) if np.isfinite(losses).any() else float("nan")  # fp16: skipped steps
+        report.epochs.append({"epoch": epoch + 1, "train_loss": mean_loss, **metrics,
+                              "seconds": round(time.perf_counter() - epoch_started, 2),
+                              "examples_per_s": round(len(train) / train_seconds, 1)})
+        log.info("%s epoch %d/%d: loss %.4f, %s on %s %.2f, %.1f s (%.1f train examples/s on %s)", stage.name, epoch + 1,
+                 epochs, mean_loss, task.main_metric, config.selection, metrics["metric"], report.epochs[-1]["seconds"],
+                 report.epochs[-1]["examples_per_s"], device)
         if best_state is None or metrics["metric"] > report.best_metric:
             report.best_epoch, report.best_metric = epoch + 1, metrics["metric"]
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if resume:
             resume.save(stage.name, {"done": False, "epoch": epoch + 1, "step": step, "model": model.state_dict(),
                                      "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                     "best_state": best_state, "rng": torch.get_rng_state(),
+                                     "best_state": best_state, "rng": rng_state(), "scaler": amp.state_dict(),
                                      "report": _report_state(report, started)})
     model.load_state_dict(best_state)
     for p in model.parameters():
         p.requires_grad_(True)
     report.seconds += time.perf_counter() - started
+    log.info("%s done: best epoch %d of %d, %s on %s %.2f, %.1f s", stage.name, report.best_epoch, epochs,
+             task.main_metric, config.selection, report.best_metric, report.seconds)
     if resume:
-        resume.save(stage.name, {"done": True, "model": model.state_dict(), "rng": torch.get_rng_state(),
+        resume.save(stage.name, {"done": True, "model": model.state_dict(), "rng": rng_state(),
                                  "report": dataclasses.asdict(report)})
     return report
 

@@ -18,6 +18,17 @@ from smartbert.data.load import load_split
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+CUDA = torch.cuda.is_available()
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not CUDA, reason="no CUDA device")])]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    """The one place tests get their device from: every test that trains, traces or times runs on
+    the CPU, and again on CUDA where a GPU exists (`pytest -m gpu` runs only those; make gpu-check)."""
+    return torch.device(request.param)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SMARTBERT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -38,25 +38,30 @@ def killed_at(stage: Stage, epoch_to_die: int) -> Stage:
     return dataclasses.replace(stage, loss=loss)
 
 
-def fresh_model():
+def fresh_model(device: torch.device | str = "cpu"):
     method = get_method("bert")
     torch.manual_seed(CONFIG.seed)
-    return method.build(tiny_bert(CONFIG.seed), 2, method.config_class()), method.stages(method.config_class())[0]
+    model = method.build(tiny_bert(CONFIG.seed), 2, method.config_class()).to(device)
+    return model, method.stages(method.config_class())[0]
 
 
-def test_resumed_training_equals_uninterrupted(sentiment_dev, tmp_path):
+def test_resumed_training_equals_uninterrupted(sentiment_dev, tmp_path, device):
+    """On the CPU, and on a GPU (its dropout draws from the CUDA generator, which the checkpoint restores)."""
     select = sentiment_dev.subset(range(16))
-    model, stage = fresh_model()
+    model, stage = fresh_model(device)
     straight = train_stage(model, stage, sentiment_dev, select, TASK, CONFIG, progress=False)
     expected = {k: v.clone() for k, v in model.state_dict().items()}
 
     resume = ResumeDir(tmp_path / "ckpt", key="k1")
-    model, stage = fresh_model()
+    model, stage = fresh_model(device)
     with pytest.raises(Killed):
         train_stage(model, killed_at(stage, 2), sentiment_dev, select, TASK, CONFIG, progress=False, resume=resume)
     assert resume.load(stage.name)["epoch"] == 2
 
-    model, stage = fresh_model()  # a new process: weights start from the backbone again
+    torch.manual_seed(12345)  # a new process: other RNG state, weights from the backbone again
+    if device.type == "cuda":
+        torch.cuda.manual_seed_all(12345)
+    model, stage = fresh_model(device)
     resumed = train_stage(model, stage, sentiment_dev, select, TASK, CONFIG, progress=False, resume=resume)
     for name, value in model.state_dict().items():
         assert torch.equal(value, expected[name]), name
