@@ -9,6 +9,7 @@ import torch
 
 from conftest import tiny_bert
 from smartbert.data.encode import collate
+from smartbert.device import to_device
 from smartbert.dynamic import predict_batched, predict_dynamic
 from smartbert.flops import component_costs
 from smartbert.backbones import BackboneShape
@@ -29,19 +30,20 @@ def thresholds(name: str) -> list[float]:
 CASES = [(name, threshold) for name in METHODS for threshold in thresholds(name)]
 
 
-def build(name: str, num_labels: int = 2, seed: int = 0):
+def build(name: str, num_labels: int = 2, seed: int = 0, device: torch.device | str = "cpu"):
     method = get_method(name)
     config = method.config_class()
     torch.manual_seed(seed)
-    return method, config, method.build(tiny_bert(seed), num_labels, config)
+    return method, config, method.build(tiny_bert(seed), num_labels, config).to(device)
 
 
-def trained_stages(name: str, data):
+def trained_stages(name: str, data, device: torch.device | str = "cpu"):
     """(model, stage, batch, trainable parameters, their values before) for every stage of the
-    method that trains (a reused stage loads another model instead)."""
-    method, config, model = build(name)
+    method that trains (a reused stage loads another model instead), model and batch on ``device``."""
+    method, config, model = build(name, device=device)
     batch = collate(data, list(range(8)))
     batch["teacher_logits"] = torch.randn(8, 2)
+    batch = to_device(batch, torch.device(device))
     for stage in method.stages(config):
         if not stage.reuse:
             params = list(dict.fromkeys(stage.trainable(model)))
@@ -50,8 +52,8 @@ def trained_stages(name: str, data):
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_each_stage_trains_a_step(name: str, sentiment_dev) -> None:
-    for model, stage, batch, params, before in trained_stages(name, sentiment_dev):
+def test_each_stage_trains_a_step(name: str, sentiment_dev, device) -> None:
+    for model, stage, batch, params, before in trained_stages(name, sentiment_dev, device):
         optimizer = torch.optim.AdamW(params, lr=1e-3)
         loss, terms = stage.loss(model, batch, 0)
         assert torch.isfinite(loss) and terms
@@ -62,32 +64,65 @@ def test_each_stage_trains_a_step(name: str, sentiment_dev) -> None:
         assert any(not torch.equal(b, p) for b, p in zip(before, params))
 
 
+@pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
 @pytest.mark.parametrize("name", METHODS)
-def test_each_stage_takes_a_bf16_autocast_step(name: str, sentiment_dev) -> None:
-    """train.precision = bf16: the trainer's step computes the loss under bfloat16 autocast; the loss
-    is finite, the weights move and stay float32 (mixed precision, not a bfloat16 model)."""
+def test_each_stage_takes_a_mixed_precision_step(name: str, precision: str, dtype: torch.dtype, sentiment_dev, device) -> None:
+    """train.precision = bf16 / fp16: the trainer's step computes the loss under autocast to that
+    dtype (fp16 with a loss scaler: gradients unscaled before clipping); the loss is finite, the
+    weights move and stay float32 (mixed precision, not a half-precision model)."""
     import dataclasses
 
+    from smartbert.precision import MixedPrecision
     from smartbert.trainer import TrainConfig, make_optimizer, optimisation_step
 
-    for model, stage, batch, params, before in trained_stages(name, sentiment_dev):
+    if device.type == "cuda" and precision == "bf16" and not torch.cuda.is_bf16_supported():
+        pytest.skip("this GPU has no bfloat16")
+    for model, stage, batch, params, before in trained_stages(name, sentiment_dev, device):
         seen = []
 
         def recording_loss(*args, loss=stage.loss):
-            seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+            seen.append((torch.is_autocast_enabled(device.type), torch.get_autocast_dtype(device.type)))
             return loss(*args)
 
-        loss = optimisation_step(model, dataclasses.replace(stage, loss=recording_loss), batch, 0, params,
-                                 make_optimizer([{"params": params}], 1e-3), TrainConfig(precision="bf16"))
-        assert seen == [(True, torch.bfloat16)]
+        amp = MixedPrecision(precision, device)
+        assert (amp.scaler is not None) == (precision == "fp16")
+        optimizer = make_optimizer([{"params": params}], 1e-3)
+        for _ in range(10):  # fp16: the scaler skips the first steps whose scaled gradients overflow (scale 2^16, halving)
+            loss = optimisation_step(model, dataclasses.replace(stage, loss=recording_loss), batch, 0, params,
+                                     optimizer, TrainConfig(precision=precision), amp=amp)
+            if amp.skipped_in_a_row == 0:
+                break
+        assert set(seen) == {(True, dtype)}
         assert torch.isfinite(loss)
         assert any(not torch.equal(b, p) for b, p in zip(before, params))
         assert all(p.dtype == torch.float32 for p in params)
 
 
+def test_fp16_overflow_is_skipped_by_the_scaler_then_named(sentiment_dev) -> None:
+    """Under fp16 a non-finite loss is the scaler's business (the step is skipped, the scale drops,
+    the weights stay); only MAX_SKIPPED_STEPS in a row is an error, and it says to use bf16 or fp32."""
+    import dataclasses
+
+    from smartbert.precision import MAX_SKIPPED_STEPS, MixedPrecision, NonFiniteLossError
+    from smartbert.trainer import TrainConfig, make_optimizer, optimisation_step
+
+    model, stage, batch, params, before = next(trained_stages("bert", sentiment_dev))
+    overflowing = dataclasses.replace(stage, loss=lambda *args: (stage.loss(*args)[0] * float("inf"), {"ce": 1.0}))
+    amp, optimizer, config = MixedPrecision("fp16", torch.device("cpu")), make_optimizer([{"params": params}], 1e-3), TrainConfig(precision="fp16")
+    scale = amp.scaler.get_scale()
+    for _ in range(MAX_SKIPPED_STEPS - 1):
+        optimisation_step(model, overflowing, batch, 0, params, optimizer, config, amp=amp)
+    assert amp.scaler.get_scale() < scale and all(torch.equal(b, p) for b, p in zip(before, params))
+    optimisation_step(model, stage, batch, 0, params, optimizer, config, amp=amp)  # a finite step resets the count
+    assert amp.skipped_in_a_row == 0
+    with pytest.raises(NonFiniteLossError, match="fp16 gave non-finite losses.*use bf16 or fp32"):
+        for _ in range(MAX_SKIPPED_STEPS):
+            optimisation_step(model, overflowing, batch, 0, params, optimizer, config, amp=amp)
+
+
 @pytest.mark.parametrize("name, threshold", CASES)
-def test_replay_equals_dynamic_inference(name: str, threshold: float, sentiment_dev) -> None:
-    method, config, model = build(name)
+def test_replay_equals_dynamic_inference(name: str, threshold: float, sentiment_dev, device) -> None:
+    method, config, model = build(name, device=device)
     policy = method.policy(config, threshold)
     replayed = replay(record_trace(model, sentiment_dev, batch_size=16, meta={}), policy)
     dynamic = predict_dynamic(model, sentiment_dev, policy)
@@ -96,9 +131,9 @@ def test_replay_equals_dynamic_inference(name: str, threshold: float, sentiment_
 
 
 @pytest.mark.parametrize("name, threshold", CASES)
-def test_batched_dynamic_inference_equals_batch_one(name: str, threshold: float, sentiment_dev) -> None:
+def test_batched_dynamic_inference_equals_batch_one(name: str, threshold: float, sentiment_dev, device) -> None:
     """Each example skips and exits on its own inside a compacting batch: the batch-1 outcome."""
-    method, config, model = build(name)
+    method, config, model = build(name, device=device)
     policy = method.policy(config, threshold)
     single = predict_dynamic(model, sentiment_dev, policy)
     batched = predict_batched(model, sentiment_dev, policy, batch_size=8)
