@@ -151,7 +151,8 @@ class Check:
         command = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", str(ROOT / "tests")]
         try:
             done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=remaining,
-                                  env=dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1"))
+                                  env=dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+                                           CUBLAS_WORKSPACE_CONFIG=":4096:8"))  # before CUDA starts: the determinism test
         except subprocess.TimeoutExpired as error:
             return {"passed": False, "timeout_s": remaining, "tail": (error.stdout or b"")[-3000:].decode(errors="replace")
                     if isinstance(error.stdout, bytes) else str(error.stdout)[-3000:]}

@@ -11,17 +11,29 @@ from smartbert.sweep import sweep
 from smartbert.trainer import TrainConfig
 
 
-def trained_trace(tmp_path, name: str, seed: int, method: str = "smartbert"):
+def trained_trace(tmp_path, name: str, seed: int, method: str = "smartbert", device: str = "cpu"):
     config = TrainConfig(batch_size=16, epochs=1, learning_rate=1e-3, max_seq_len=32, max_train_examples=160, seed=seed)
     method_config = get_method(method).config_class(**({"stage1_epochs": 1, "stage2_epochs": 1, "soft_epochs": 0}
                                                         if method == "smartbert" else {}))
     out = tmp_path / name
-    train_method("synthetic-nli", method, "tiny", out, config, method_config, DataOptions("synthetic"), progress=False)
-    return trace_model(out, progress=False)
+    train_method("synthetic-nli", method, "tiny", out, config, method_config, DataOptions("synthetic"), progress=False,
+                 device=device)
+    return trace_model(out, progress=False, device=device)
 
 
-def test_same_seed_bit_identical_traces_and_tables_other_seed_differs(tmp_path):
-    first, again, other = (trained_trace(tmp_path, name, seed) for name, seed in (("a", 7), ("b", 7), ("c", 8)))
+def test_same_seed_bit_identical_traces_and_tables_other_seed_differs(tmp_path, device):
+    """On the CPU as it is; on a GPU under deterministic algorithms (cuBLAS workspace set first)."""
+    if device.type == "cuda":
+        import torch
+
+        from smartbert.device import make_deterministic
+
+        make_deterministic(True)
+    try:
+        first, again, other = (trained_trace(tmp_path, name, seed, device=device) for name, seed in (("a", 7), ("b", 7), ("c", 8)))
+    finally:
+        if device.type == "cuda":
+            torch.use_deterministic_algorithms(False)
     for field in ("labels", "ran", "evaluated", "logits", "gate_prob", "lengths"):
         np.testing.assert_array_equal(getattr(first, field), getattr(again, field), err_msg=field)
     table_a, table_b = sweep(first, [0.1, 0.3, 0.5]), sweep(again, [0.1, 0.3, 0.5])

@@ -43,8 +43,8 @@ def test_random_gates_skip_some_layers_and_skipped_layers_have_no_head(sentiment
 
 @pytest.mark.parametrize("gate_bias", [None, 100.0, -100.0])
 @pytest.mark.parametrize("threshold", [0.0, 0.2, 0.5, 1e9])
-def test_replay_equals_dynamic_with_gates(gate_bias, threshold, sentiment_dev) -> None:
-    model = gated_model(gate_bias)
+def test_replay_equals_dynamic_with_gates(gate_bias, threshold, sentiment_dev, device) -> None:
+    model = gated_model(gate_bias).to(device)
     policy = make_policy("entropy", threshold)
     replayed = replay(record_trace(model, sentiment_dev, batch_size=16, meta={"has_gates": True}), policy)
     dynamic = predict_dynamic(model, sentiment_dev, policy)
