@@ -1,9 +1,11 @@
 # The README's quickstart is these two targets:
 #   make reproduce   create .venv, install, run the workflow (quick profile: every table, figure, REPORT.md)
 #   make test        create .venv, install, run the test suite
-# CUDA users: make TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu124" ...
-# torch is pinned in the same pip command as everything else, so pip never pulls a CUDA build
-# on a CPU machine by accident.
+#   make smoke       the smoke profile (results/smoke/, figures/smoke/)
+# CUDA users: make TORCH="torch==2.13.0+cu124 --extra-index-url https://download.pytorch.org/whl/cu124" ...
+# (--extra-index-url adds PyTorch's index beside PyPI, which stays the index of every other package;
+# the +cu124 pin makes pip take torch from it. --index-url would replace PyPI for all of them.)
+# torch is pinned in the same pip command as everything else, so pip never swaps in another build.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -13,7 +15,7 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test reproduce smoke bench clean
+.PHONY: install test reproduce smoke bench gpu-bundle gpu-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,20 +28,32 @@ test: $(STAMP)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The whole paper (tables, figures, REPORT.md) with the quick profile; PROFILE=config/paper.yaml or
-# config/smoke.yaml for the others, SNAKEMAKE_ARGS for anything else (e.g. --rerun-incomplete, -n).
+# The whole paper (tables, figures, REPORT.md) with the quick profile, into results/quick/ and
+# figures/quick/; PROFILE=config/paper.yaml or config/smoke.yaml for the others (each into its own
+# root), GPUS=N to run N GPU jobs at once on N GPUs, SNAKEMAKE_ARGS for anything else (e.g. -n).
 PROFILE ?= config/config.yaml
+GPUS ?= 1
 SNAKEMAKE_ARGS ?=
 reproduce: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores all --resources gpu=1 --configfile $(PROFILE) $(SNAKEMAKE_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores all --resources gpu=$(GPUS) --configfile $(PROFILE) $(SNAKEMAKE_ARGS)
 
 smoke: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores all --resources gpu=2 --configfile config/smoke.yaml $(SNAKEMAKE_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores all --resources gpu=$(GPUS) --configfile config/smoke.yaml $(SNAKEMAKE_ARGS)
 
 # Real speed (not part of the tests): needs the quick profile's trained models (make reproduce).
 # OFFICIAL_RUNS: full SmartBERT trainings on RTE (smartbert train ... --out DIR) set beside the official code's
 bench: $(STAMP)
-	$(BIN)/smartbert bench --models results/models --task SST-2 --out results/bench $(if $(OFFICIAL_RUNS),--official-runs $(OFFICIAL_RUNS))
+	$(BIN)/smartbert bench --models results/quick/models --task SST-2 --out results/quick/bench $(if $(OFFICIAL_RUNS),--official-runs $(OFFICIAL_RUNS))
+
+# The first run on a GPU machine (benchmarks/gpu_check.py): results/gpu-check/*.json in at most ~6 min;
+# prints one line and exits 0 where there is no GPU. Needs no venv there: an offline machine with
+# torch and transformers gets the rest from .gpu-check/, which `make gpu-bundle` builds here
+# (wheels for Python 3.12, MiniLM-L6 in float16, RTE; 46 MB, ignored by git).
+gpu-check:
+	sh benchmarks/gpu_check.sh $(GPU_CHECK_ARGS)
+
+gpu-bundle: $(STAMP)
+	$(BIN)/python benchmarks/gpu_bundle.py --out .gpu-check
 
 clean:
 	rm -rf $(VENV) .pytest_cache

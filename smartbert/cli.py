@@ -23,7 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="smartbert", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars (for log files: the per-epoch and summary log lines stay)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="what is logged to stderr (default INFO: per epoch stage, loss, selection metric, seconds, examples/s)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--device", default=None,
                         help="auto (CUDA when available; with several GPUs, one no other smartbert process holds), "
@@ -123,12 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--repeats", type=int, default=3, help="timed repeats (median) after one warm-up")
     latency.add_argument("--out", required=True, help="CSV to write")
     bench = commands.add_parser("bench", help="latency, batched dynamic inference, sweep cost and training overhead "
-                                              "(results/bench/*.json + summary.md)")
-    bench.add_argument("--models", default="results/models", help="the workflow's model folder")
+                                              "(results/quick/bench/*.json + summary.md)")
+    bench.add_argument("--models", default="results/quick/models", help="the workflow's model folder (quick profile)")
     bench.add_argument("--task", default="SST-2", help="task whose trained models are benchmarked")
     bench.add_argument("--examples", type=int, default=200, help="dev examples timed (spread over the dev set)")
     bench.add_argument("--repeats", type=int, default=3, help="timed repeats (median) after one warm-up")
-    bench.add_argument("--out", default="results/bench", help="folder for the JSON files and summary.md")
+    bench.add_argument("--out", default="results/quick/bench", help="folder for the JSON files and summary.md")
     bench.add_argument("--official-runs", nargs="*", default=[], metavar="DIR",
                        help="full SmartBERT trainings on RTE to set beside the official code's times and memory")
 
@@ -338,8 +341,9 @@ COMMANDS = {"train": _train, "select": _select, "data": _data, "trace": _trace, 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+    logging.basicConfig(level=getattr(logging, args.log_level),
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s", stream=sys.stderr)
+    logging.getLogger().setLevel(getattr(logging, args.log_level))  # also where a host (pytest) configured logging first
     if args.threads:
         import torch
 

@@ -17,15 +17,15 @@ import yaml
 from conftest import workflow_env
 
 REPO = Path(__file__).resolve().parent.parent
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "1"]
-MODEL = "results/models/synthetic-sentiment/bert/default/seed1"
-CHECKPOINT = "results/models/synthetic-sentiment/bert/default/.seed1.resume/finetune.pt"
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--cores", "1"]
+MODEL = "results/faults/models/synthetic-sentiment/bert/default/seed1"
+CHECKPOINT = "results/faults/models/synthetic-sentiment/bert/default/.seed1.resume/finetune.pt"
 
 
 def small_config(tmp_path: Path) -> Path:
     """BERT and DeeBERT on one synthetic task: BERT trains long enough to be killed mid-way."""
     config = {
-        "backbone": "tiny", "tasks": ["synthetic-sentiment"], "seeds": [1],
+        "profile": "faults", "backbone": "tiny", "tasks": ["synthetic-sentiment"], "seeds": [1],
         "data": {"source": "synthetic", "max_train_examples": {"default": 400}},
         "train": {"epochs": 40, "batch_size": 16, "learning_rate": 1.0e-3, "max_seq_len": 32},
         "methods": {"bert": {}, "deebert": {"train": {"epochs": 1}}},
@@ -58,7 +58,7 @@ def test_killed_run_resumes_without_redoing_finished_work(how, tmp_path):
     # the training never wrote a model that could look finished (Snakemake may have created the empty folder)
     assert not (tmp_path / MODEL / "model.safetensors").exists() and not (tmp_path / MODEL / "smartbert.json").exists()
     assert (tmp_path / CHECKPOINT).exists()
-    assert (tmp_path / "results/data/synthetic-sentiment.json").exists()
+    assert (tmp_path / "results/faults/data/synthetic-sentiment.json").exists()
 
     if how == signal.SIGKILL:
         assert run(["--configfile", str(config), "--unlock"], tmp_path).returncode == 0
@@ -67,7 +67,7 @@ def test_killed_run_resumes_without_redoing_finished_work(how, tmp_path):
     assert "data_summary" not in plan.stdout.split("Job stats:")[-1]  # finished: not redone
     result = run(["--configfile", str(config), "--rerun-incomplete"], tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    log = (tmp_path / "logs/train/synthetic-sentiment/bert/default/seed1.log").read_text()
+    log = (tmp_path / "logs/faults/train/synthetic-sentiment/bert/default/seed1.log").read_text()
     assert "resuming after epoch" in log  # continued, not restarted
     assert (tmp_path / MODEL / "model.safetensors").exists() and not (tmp_path / CHECKPOINT).exists()
-    assert (tmp_path / "results/REPORT.md").exists()
+    assert (tmp_path / "results/faults/REPORT.md").exists()

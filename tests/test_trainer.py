@@ -71,3 +71,27 @@ def test_linear_warmup_schedule() -> None:
         optimizer.step()
         schedule.step()
     assert rates == pytest.approx([0.5, 1.0, 1.0, 0.75, 0.5, 0.25])
+
+
+def test_the_log_shows_every_epoch_and_a_summary(sentiment_dev, caplog) -> None:
+    """A training log a person can follow (the workflow runs `smartbert -q`: no bars, these lines
+    stay): per epoch stage, loss, selection metric, seconds, examples/s; then one summary line."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="smartbert.train"):
+        train_bert(sentiment_dev, seed=1, epochs=2)
+    lines = [r.getMessage() for r in caplog.records if r.name == "smartbert.train"]
+    epochs = [line for line in lines if line.startswith("finetune epoch ")]
+    assert len(epochs) == 2
+    for line in epochs:
+        assert line.startswith("finetune epoch ") and "loss " in line and "accuracy on dev" in line
+        assert " s (" in line and "train examples/s on cpu" in line
+    assert lines[-1].startswith("finetune done: best epoch ") and "accuracy on dev" in lines[-1]
+
+
+def test_quiet_cli_keeps_the_log_lines(tmp_path, caplog) -> None:
+    from smartbert.cli import main
+
+    assert main(["-q", "train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--epochs", "1",
+                 "--max-train-examples", "32", "--data-source", "synthetic", "--no-resume", "--out", str(tmp_path / "m")]) == 0
+    assert any(r.getMessage().startswith("finetune epoch 1/1: loss") for r in caplog.records)

@@ -1,14 +1,21 @@
-"""The Snakemake workflow: every profile plans, lint is clean, the slurm profile dry-runs, bad config
-is named, and the smoke profile runs end to end (tables and figures parse, a second run does
-nothing, deleting one sweep reruns only what depends on it)."""
+"""The Snakemake workflow: every profile plans, with exactly its own parameters, under its own roots;
+GPU jobs get a GPU and a few threads where GPUs are, every core and no GPU where there are none; the
+slurm profile submits only the GPU rules, with a GPU, runtime and memory from their work; the conda env
+installs this checkout wherever it lives; lint is clean; bad config is named; and the smoke profile
+runs end to end (tables and figures parse, a second run does nothing, deleting one sweep reruns only
+what depends on it)."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -18,12 +25,15 @@ from conftest import workflow_env
 from smartbert.data.tasks import EVALUATES_MODEL_OF
 
 REPO = Path(__file__).resolve().parent.parent
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile")]
+PROFILES = {"config.yaml": "quick", "paper.yaml": "paper-run", "smoke.yaml": "smoke"}
+GPU_RULES = {"train", "select", "trace", "latency"}
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 
-def snakemake(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=1800, env=workflow_env())
+def snakemake(*args: str, cwd: Path, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=1800,
+                            env={**workflow_env(), **(env or {})})
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result
@@ -33,6 +43,32 @@ def planned_jobs(output: str) -> dict[str, int]:
     """rule -> count from Snakemake's 'Job stats' table."""
     stats = output.split("Job stats:")[-1]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+
+
+def planned(output: str) -> list[dict]:
+    """Every job of a dry run (`-n`; the profiles print shell commands): its rule, fields (input, output,
+    log, benchmark, wildcards, threads, resources) and shell command."""
+    jobs = []
+    for block in re.split(r"^\[[^\]\n]+\]\n", output, flags=re.M)[1:]:
+        head = re.match(r"(?:local)?rule (\w+):", block)
+        if not head:
+            continue
+        job = {"rule": head.group(1), "threads": 1}
+        for key, value in re.findall(r"^    (\w+): (.*)$", block, re.M):
+            job[key] = value
+        job["threads"] = int(job["threads"])
+        job["resources"] = dict(item.split("=", 1) for item in job.get("resources", "").split(", ") if "=" in item)
+        job["wildcards"] = dict(item.split("=", 1) for item in job.get("wildcards", "").split(", ") if "=" in item)
+        shell = re.search(r"^Shell command: (.*)$", block, re.M)
+        job["shell"] = shell.group(1) if shell and shell.group(1) != "None" else ""
+        jobs.append(job)
+    return jobs
+
+
+def option(shell: str, name: str) -> str:
+    """The value of `--name VALUE` in a shell command."""
+    words = shlex.split(shell)
+    return words[words.index(name) + 1]
 
 
 def expected_models(config: dict, trained: bool = False) -> int:
@@ -67,10 +103,167 @@ def test_lint_is_clean(tmp_path):
     assert "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
 
 
-def test_slurm_profile_dry_runs(tmp_path):
-    result = snakemake("-n", "--profile", str(REPO / "workflow" / "profiles" / "slurm"), "--jobs", "8",
-                       "--configfile", str(REPO / "config" / "smoke.yaml"), cwd=tmp_path)
-    assert planned_jobs(result.stdout)["train"] == expected_models(yaml.safe_load((REPO / "config" / "smoke.yaml").read_text()))
+# Representative merged parameters of each profile: its own values and the schema's defaults, nothing
+# from another profile (Snakemake merges --configfile into a Snakefile's `configfile:` key by key: the
+# paper profile once trained SST-2 on the quick profile's 1,500 examples).
+EXACT = {
+    "paper.yaml": dict(backbone={"distilbert": "distilbert-base-uncased", None: "bert-base-uncased"}, epochs=5,
+                       learning_rate=2.0e-5, batch_size=32, max_train_examples={None: None}, latency_examples=100),
+    "config.yaml": dict(backbone={None: "minilm-l6"}, epochs=3, learning_rate=5.0e-5, batch_size=16,
+                        max_train_examples={"SST-2": 1500, "CoLA": 1500, None: 600}, latency_examples=50),
+    "smoke.yaml": dict(backbone={None: "tiny"}, epochs=2, learning_rate=1.0e-3, batch_size=16,
+                       max_train_examples={None: 400}, latency_examples=20),
+}
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_a_profile_runs_exactly_its_own_parameters(profile, tmp_path):
+    args = ["-n"] if profile == "config.yaml" else ["-n", "--configfile", str(REPO / "config" / profile)]  # quick: the default
+    jobs = planned(snakemake(*args, cwd=tmp_path).stdout)
+    want = EXACT[profile]
+    trainings = [job for job in jobs if job["rule"] in ("train", "select")]
+    assert len(trainings) > 10
+    for job in trainings:
+        task, method = job["wildcards"]["task"], job["wildcards"].get("method")
+        train = json.loads(option(job["shell"], "--config"))["train"]
+        budget = want["max_train_examples"]
+        assert train["max_train_examples"] == budget.get(task, budget[None]), (job["rule"], task, method)
+        assert (train["epochs"], train["learning_rate"], train["batch_size"]) == (want["epochs"], want["learning_rate"], want["batch_size"])
+        assert option(job["shell"], "--backbone") == want["backbone"].get(method, want["backbone"][None])
+    for job in jobs:
+        if job["rule"] == "latency":
+            assert int(option(job["shell"], "--examples")) == want["latency_examples"]
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_a_profile_writes_only_under_its_own_roots(profile, tmp_path):
+    name = PROFILES[profile]
+    jobs = planned(snakemake("-n", "--configfile", str(REPO / "config" / profile), cwd=tmp_path).stdout)
+    roots = (f"results/{name}/", f"figures/{name}/", f"logs/{name}/")
+    paths = [path for job in jobs for key in ("output", "log", "benchmark") for path in job.get(key, "").split(", ") if path]
+    assert len(paths) > 100 and {job["rule"] for job in jobs} >= {"train", "sweep", "tables", "figure", "report"}
+    assert [path for path in paths if not path.startswith(roots)] == []
+    inputs = [path for job in jobs for path in job.get("input", "").split(", ") if path]
+    # reads only its own files and the paper's transcribed tables
+    assert [path for path in inputs if not path.startswith(roots) and not path.startswith(str(REPO / "results" / "paper"))] == []
+
+
+@pytest.mark.parametrize("gpus, cores, slots", [(0, 16, 4), (4, 16, 4), (4, 16, 1), (2, 2, 2)])
+def test_gpu_jobs_get_a_gpu_each_and_a_few_threads_where_gpus_are(gpus, cores, slots, tmp_path):
+    """--resources gpu=N runs N GPU jobs at once (each asks for one GPU) with threads left for the CPU
+    jobs beside them; with no GPU, GPU jobs ask for none (the gpu resource holds nothing back) and
+    take every core."""
+    env = {"SMARTBERT_GPUS": str(gpus)} if gpus else {"SMARTBERT_DEVICE": "cpu"}
+    result = snakemake("-n", "--configfile", str(REPO / "config" / "smoke.yaml"), "--cores", str(cores),
+                       "--resources", f"gpu={slots}", cwd=tmp_path, env=env)
+    jobs = planned(result.stdout)
+    assert {job["rule"] for job in jobs} >= GPU_RULES | {"sweep", "tables", "figure"}
+    for job in jobs:
+        gpu = int(job["resources"].get("gpu", 0))
+        if job["rule"] in GPU_RULES and gpus:
+            assert gpu == 1, job
+            assert job["threads"] == max(1, min(4, cores // (min(slots, gpus) + 1))), job
+            assert min(slots, gpus) * job["threads"] < cores or job["threads"] == 1  # cores left beside them
+            assert f"--threads {job['threads']} " in job["shell"]
+        elif job["rule"] in GPU_RULES:
+            assert gpu == 0 and job["threads"] == cores, job
+        else:
+            assert gpu == 0 and job["threads"] == 1, job
+    if gpus and slots < gpus:
+        assert f"pass --resources gpu={gpus}" in result.stderr
+
+
+def submit_command(job: dict, settings: dict) -> str:
+    """The sbatch command snakemake-executor-plugin-slurm builds for a planned job (its own functions)."""
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    class Resources(dict):
+        def __getattr__(self, name):
+            return self[name]
+
+    def value(text):
+        return int(text) if re.fullmatch(r"\d+", text) else text
+
+    resources = Resources({key: value(text) for key, text in job["resources"].items() if "<TBD>" not in text})
+    params = dict(run_uuid="test", slurm_logfile="slurm.log", comment_str=job["rule"], workdir=None,
+                  account="", partition=f"-p {resources['slurm_partition']}" if resources.get("slurm_partition") else "")
+    executor = SimpleNamespace(requeue=settings.get("slurm-requeue", False), no_requeue=False, qos=None, reservation=None)
+    planned_job = SimpleNamespace(resources=resources, threads=job["threads"])
+    return get_submit_command(planned_job, params, executor) + set_gres_string(planned_job)
+
+
+def test_slurm_profile_submits_only_gpu_rules_with_a_gpu_and_runtime_from_their_work(tmp_path):
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    profile = REPO / "workflow" / "profiles" / "slurm"
+    # --cores: a dry run caps threads at 1 otherwise (a cluster run has no such cap)
+    result = snakemake("-n", "--workflow-profile", str(profile), "--cores", "64",
+                       "--configfile", str(REPO / "config" / "paper.yaml"), cwd=tmp_path)
+    assert "workflow specific profile" in result.stderr and "profiles/default" not in result.stderr
+    jobs = planned(result.stdout)
+    settings = yaml.safe_load((profile / "config.yaml").read_text())
+    assert settings["retries"] >= 1 and settings["slurm-requeue"] is True
+    # the rules Snakemake runs itself instead of submitting (a dry run does not say which)
+    block = re.search(r"^localrules:\n((?:    \w+,?\n)+)", (REPO / "workflow" / "Snakefile").read_text(), re.M)
+    local_rules = set(block.group(1).replace(",", " ").split())
+    one_per_rule = {job["rule"]: job for job in jobs}
+    assert set(one_per_rule) >= GPU_RULES | {"data_summary", "sweep", "sweep_skip_only", "tables", "table2", "figure",
+                                               "figure_latency", "report", "all"}
+    for rule, job in one_per_rule.items():
+        if rule in GPU_RULES:
+            assert rule not in local_rules, rule
+            command = submit_command(job, settings)
+            assert "--gpus=1" in command and "-p gpu" in command and "--requeue" in command, command
+            assert re.search(r" -t \d+", command) and re.search(r" --mem \d+", command), command
+            assert f"--cpus-per-task={settings['set-threads'][rule]}" in command, command
+        else:
+            assert rule in local_rules, f"{rule} would be submitted"  # never queued, so never given a GPU
+            assert int(job["resources"].get("gpu", 0)) == 0, rule
+    # runtime and memory follow the work: WNLI's 635 training examples against MNLI's 392,702
+    train = {(job["wildcards"]["task"], job["wildcards"]["method"]): job["resources"] for job in jobs
+             if job["rule"] == "train" and job["wildcards"]["variant"] == "default"}
+    wnli, mnli = train[("WNLI", "smartbert")], train[("MNLI", "smartbert")]
+    assert int(wnli["runtime"]) <= 15 and int(mnli["runtime"]) > 50 * int(wnli["runtime"])
+    assert int(mnli["mem_mb"]) > int(wnli["mem_mb"])
+    assert int(train[("MNLI", "smartbert")]["runtime"]) > int(train[("MNLI", "bert")]["runtime"])  # 5 + 4 epochs, not 5
+    assert int(train[("MNLI", "deebert")]["runtime"]) <= int(train[("MNLI", "bert")]["runtime"])  # stage 1 is BERT's model
+    select = {job["wildcards"]["task"]: job["resources"] for job in jobs if job["rule"] == "select"}
+    assert int(select["MNLI"]["runtime"]) > int(train[("MNLI", "smartbert")]["runtime"])  # 3 grid points x stage 1
+
+
+def test_conda_env_installs_this_checkout_with_the_workflow_extras(tmp_path):
+    """--sdm conda: the env file installs the repository by an absolute path the workflow sets
+    (${SMARTBERT_REPO}, which pip expands), not a path relative to wherever Snakemake copies it, and
+    with the extras the figure rules import."""
+    env = yaml.safe_load((REPO / "workflow" / "envs" / "smartbert.yaml").read_text())
+    pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
+    assert [line for line in pip if "SMARTBERT_REPO" in line] == ["-e ${SMARTBERT_REPO}[workflow]"]
+    assert not [line for line in pip if re.search(r"(^|\s)\.\.?(/|\[|$)", line)], pip
+    assert "os.environ.update(SMARTBERT_REPO=REPO_DIR)" in (REPO / "workflow" / "rules" / "common.smk").read_text()
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("-e ${SMARTBERT_REPO}[workflow]\n")
+    report = tmp_path / "report.json"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--no-build-isolation", "--quiet",
+                    "--report", str(report), "-r", str(requirements)], cwd=tmp_path, check=True, capture_output=True,
+                   env={**os.environ, "SMARTBERT_REPO": str(REPO)})
+    install = json.loads(report.read_text())["install"][0]
+    assert install["download_info"]["url"] == REPO.as_uri() and install["requested_extras"] == ["workflow"]
+    extras = " ".join(install["metadata"]["requires_dist"])
+    for needed in ("seaborn", "matplotlib", "snakemake"):
+        assert f'{needed}' in extras
+
+
+def test_a_profile_must_name_itself(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    for change, message in ((lambda c: c.pop("profile"), "'profile' is a required property"),
+                            (lambda c: c.update(profile="paper"), "paper")):
+        changed = dict(config)
+        change(changed)
+        path = tmp_path / "bad.yaml"
+        path.write_text(yaml.safe_dump(changed))
+        result = snakemake("-n", "--configfile", str(path), cwd=tmp_path, check=False)
+        assert result.returncode != 0 and message in result.stdout + result.stderr
+        assert "should not be valid" in result.stdout + result.stderr or "required" in message
 
 
 @pytest.mark.parametrize("change, message", [
@@ -102,23 +295,23 @@ def smoke_run(tmp_path_factory):
 
 def test_smoke_tables_figures_and_report_exist_and_parse(smoke_run):
     config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
-    table1 = pd.read_csv(smoke_run / "results/tables/table1.csv")
+    table1 = pd.read_csv(smoke_run / "results/smoke/tables/table1.csv")
     assert set(table1["task"]) == set(config["tasks"])
     assert "majority class" in set(table1["row"])
     assert {"BERT", "SmartBERT (S=0.1)", "DeeBERT (S=0.5)", "FastBERT (S=0.3)", "PABEE (patience=3)"} <= set(table1["row"])
     assert (table1.loc[table1["row"] != "majority class", "n_seeds"] == len(config["seeds"])).all()
     for name in ("table1", "table2", "table3", "paper_vs_repro"):
-        assert (smoke_run / f"results/tables/{name}.md").read_text().count("|") > 10
-        assert r"\begin{tabular}" in (smoke_run / f"results/tables/{name}.tex").read_text()
+        assert (smoke_run / f"results/smoke/tables/{name}.md").read_text().count("|") > 10
+        assert r"\begin{tabular}" in (smoke_run / f"results/smoke/tables/{name}.tex").read_text()
     measured = table1[table1["row"] != "majority class"]
     assert measured["ms_per_example"].gt(0).all(), "every Table 1 row has its batch-1 latency"
-    assert "synthetic-nli ms |" in (smoke_run / "results/tables/table1.md").read_text().splitlines()[2]
-    latency = pd.read_csv(smoke_run / "results/latency/synthetic-nli.csv")
+    assert "synthetic-nli ms |" in (smoke_run / "results/smoke/tables/table1.md").read_text().splitlines()[2]
+    latency = pd.read_csv(smoke_run / "results/smoke/latency/synthetic-nli.csv")
     assert latency.loc[latency["method"] == "bert", "measured_speedup"].tolist() == [1.0]
     for name in ("fig4_tradeoff", "fig4_latency", "fig5_contrast", "fig6_gate_training"):
-        assert (smoke_run / f"figures/{name}.png").read_bytes()[:4] == b"\x89PNG"
-        assert (smoke_run / f"figures/{name}.pdf").read_bytes()[:4] == b"%PDF"
-    text = (smoke_run / "results/REPORT.md").read_text()
+        assert (smoke_run / f"figures/smoke/{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (smoke_run / f"figures/smoke/{name}.pdf").read_bytes()[:4] == b"%PDF"
+    text = (smoke_run / "results/smoke/REPORT.md").read_text()
     assert "## Claims" in text and "Degenerate results" in text and "Wall time per rule" in text
     assert "| synthetic-nli | SmartBERT (S=0.3) |" in text.split("## FLOPs savings in wall-clock time")[1]
 
@@ -140,7 +333,7 @@ def test_deleting_one_sweep_reruns_only_what_depends_on_it(smoke_run):
     """Snakemake (since 7.7) does not regenerate a deleted intermediate file on its own while the
     files made from it exist; naming it as a target beside `all` (README) reruns it and exactly
     what depends on it."""
-    name = "results/sweeps/synthetic-nli/fastbert/default/seed1.csv"
+    name = "results/smoke/sweeps/synthetic-nli/fastbert/default/seed1.csv"
     (smoke_run / name).unlink()
     result = snakemake("all", name, "-n", "--configfile", str(REPO / "config" / "smoke.yaml"), cwd=smoke_run)
     assert planned_jobs(result.stdout) == {"sweep": 1, "tables": 1, "figure": 1, "figure_latency": 1, "report": 1, "all": 1}

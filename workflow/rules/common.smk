@@ -1,17 +1,25 @@
-# Config checks, the list of models to train, and the paths and parameters rules share.
+# Config checks, the list of models to train, the paths and parameters rules share, and what each job
+# asks of the machine (threads, GPUs; runtime and memory for a cluster).
 import json
+import math
 import os
 import re
+import sys
 
 from snakemake.exceptions import WorkflowError
 
 from smartbert.config import from_dict
+from smartbert.data.synthetic import SPLIT_SIZES
 from smartbert.data.tasks import get_task, training_task
 from smartbert.errors import SmartBertError
 from smartbert.registry import get_method
+from smartbert.trainer import TrainConfig
 
 ENV = "../envs/smartbert.yaml"
-PAPER_DIR = os.path.join(workflow.basedir, "results", "paper")  # the paper's tables, transcribed (in the repository)
+# The conda env (--sdm conda) installs this checkout: `-e ${SMARTBERT_REPO}[workflow]`, which pip expands
+# from the environment, so it resolves wherever Snakemake puts its copy of the env file. Set, not read.
+os.environ.update(SMARTBERT_REPO=REPO_DIR)
+PAPER_DIR = os.path.join(REPO_DIR, "results", "paper")  # the paper's tables, transcribed (in the repository)
 SKIP_ONLY = "skiponly"  # a policy on SmartBERT's default model, not a training
 GATED_METHOD = "smartbert"
 
@@ -52,13 +60,29 @@ TRAIN_TASKS = list(dict.fromkeys(training_task(t) for t in TASKS))  # MNLI-mm ev
 SEEDS = [str(seed) for seed in config["seeds"]]
 METHODS = list(config["methods"])
 VARIANTS = ["default", *config["variants"]]
-# every core of a local run (training, tracing and timing jobs take the machine); on a cluster, where
-# --cores is not given, the profile's set-threads decides
-ALL_CORES = workflow.resource_settings.cores or 1
 
 
 def _alternatives(names):
     return "|".join(re.escape(name) for name in names)
+
+
+# ---- where this profile writes ------------------------------------------------------------------
+# Every output lives under the profile's own roots, so a paper run never touches the published quick
+# run (results/quick/, figures/quick/) and two profiles never reuse each other's files.
+PROFILE = config["profile"]
+
+
+def res(path):
+    """``path`` under this profile's results root: res("models/...") -> results/<profile>/models/..."""
+    return f"results/{PROFILE}/{path}"
+
+
+def fig(path):
+    return f"figures/{PROFILE}/{path}"
+
+
+def logs(path):
+    return f"logs/{PROFILE}/{path}"
 
 
 # ---- which models exist -------------------------------------------------------------------------
@@ -78,7 +102,7 @@ def models():
 
 
 def sweep_path(task, method, variant, seed):
-    return f"results/sweeps/{task}/{method}/{variant}/seed{seed}.csv"
+    return res(f"sweeps/{task}/{method}/{variant}/seed{seed}.csv")
 
 
 def all_sweeps():
@@ -138,7 +162,7 @@ def reused_methods(method):
 
 
 def model_dir(task, method, variant, seed):
-    return f"results/models/{task}/{method}/{variant}/seed{seed}"
+    return res(f"models/{task}/{method}/{variant}/seed{seed}")
 
 
 def trained_model(wildcards):
@@ -148,9 +172,9 @@ def trained_model(wildcards):
 
 def train_inputs(wildcards):
     method = method_of(wildcards)
-    inputs = {"data": f"results/data/{wildcards.task}.json"}
+    inputs = {"data": res(f"data/{wildcards.task}.json")}
     if needs_selection(method):
-        inputs["selected"] = f"results/selection/{wildcards.task}/selected.yaml"
+        inputs["selected"] = res(f"selection/{wildcards.task}/selected.yaml")
     for needed in reused_methods(method):
         inputs[f"init_{needed}"] = model_dir(wildcards.task, needed, "default", wildcards.seed)
     return inputs
@@ -177,13 +201,13 @@ def reference_args(wildcards):
 
 
 def all_tables():
-    return [f"results/tables/{name}.{ext}" for name in ("table1", "table2", "table3", "paper_vs_repro")
+    return [res(f"tables/{name}.{ext}") for name in ("table1", "table2", "table3", "paper_vs_repro")
             for ext in ("csv", "md", "tex")]
 
 
 def all_figures():
     names = ["fig4_tradeoff", "fig5_contrast", "fig6_gate_training"] + (["fig4_latency"] if LATENCY else [])
-    return [f"figures/{name}.{ext}" for name in names for ext in ("png", "pdf")]
+    return [fig(f"{name}.{ext}") for name in names for ext in ("png", "pdf")]
 
 
 # ---- latency ------------------------------------------------------------------------------------
@@ -192,7 +216,7 @@ LATENCY = config["latency"]["examples"] > 0
 
 
 def latency_files():
-    return expand("results/latency/{task}.csv", task=TASKS) if LATENCY else []
+    return expand(res("latency/{task}.csv"), task=TASKS) if LATENCY else []
 
 
 def latency_models(wildcards):
@@ -204,7 +228,7 @@ def latency_models(wildcards):
 
 
 def data_summaries():
-    return expand("results/data/{task}.json", task=TASKS)
+    return expand(res("data/{task}.json"), task=TASKS)
 
 
 def figure_tasks(variants):
@@ -231,7 +255,143 @@ def figure_sweeps(wildcards):
 # Wall times come from the benchmark files of the train, trace and select jobs, which Snakemake writes
 # beside those jobs (not outputs another job can depend on); the report reads those of this config.
 def runtime_files():
-    files = [f"results/runtime/{step}/{t}/{m}/{v}/seed{s}.tsv" for (t, m, v, s) in models() for step in ("train", "trace")]
+    files = [res(f"runtime/{step}/{t}/{m}/{v}/seed{s}.tsv") for (t, m, v, s) in models() for step in ("train", "trace")]
     if config["selection"]["grid"]:
-        files += [f"results/runtime/select/{t}.tsv" for t in TASKS if config["selection"]["method"] in METHODS]
+        files += [res(f"runtime/select/{t}.tsv") for t in TASKS if config["selection"]["method"] in METHODS]
     return files
+
+
+# ---- threads and GPUs ---------------------------------------------------------------------------
+# The device is never in the experiment config (DESIGN.md): every `smartbert` process picks its own
+# (`--device`, default $SMARTBERT_DEVICE, else auto: a free CUDA GPU, claimed through a lock file, when
+# there is one). The workflow only decides how many GPU jobs run at once and how many threads each gets.
+# GPU jobs (rules train, select, trace, latency) ask for `gpu=1` where GPUs are visible, so
+# `--resources gpu=N` runs N of them at once, one per GPU, beside the CPU jobs (sweeps, tables, figures).
+# On a CPU-only machine they ask for none: there the cores are the limit (each such job uses every core,
+# so a second one beside it would only halve both), and `--resources gpu=...` changes nothing.
+# On a cluster the slurm profile sets both per rule (set-resources gpu, set-threads); what the machine
+# running Snakemake sees does not matter there.
+# SMARTBERT_GPUS=N plans for N GPUs instead of the ones this machine shows (a dry run on a CPU login node).
+def _visible_gpus():
+    device = os.environ.get("SMARTBERT_DEVICE", "auto")
+    if device == "cpu":
+        return 0
+    if os.environ.get("SMARTBERT_GPUS"):
+        return int(os.environ.get("SMARTBERT_GPUS"))
+    import torch
+
+    count = torch.cuda.device_count()
+    return min(count, 1) if device.startswith("cuda:") else count  # cuda:N: every job on that one GPU
+
+
+def _resource(name):
+    value = workflow.global_resources.get(name)
+    return getattr(value, "value", value)
+
+
+GPUS = _visible_gpus()
+CORES = _resource("_cores") or workflow.resource_settings.cores or 1
+_GIVEN_GPUS = _resource("gpu")  # --resources gpu=N: GPU jobs at once (Snakemake's limit, not a device choice)
+GPU_SLOTS = min(GPUS, GPUS if _GIVEN_GPUS is None else _GIVEN_GPUS)
+if GPUS and _GIVEN_GPUS != GPUS and workflow.is_main_process and workflow.local_exec:
+    print(f"Note: {GPUS} GPU(s) visible and --resources gpu={_GIVEN_GPUS}: pass --resources gpu={GPUS} to run "
+          f"{GPUS} GPU job(s) at once, one per GPU.", file=sys.stderr)
+# A GPU job's CPU side (batching, Python, the optimizer's bookkeeping) needs a few threads, not the machine:
+# up to 4 each, and one share of the cores is left to the CPU jobs beside them. A CPU-only run gives its
+# training, tracing and timing jobs every core (torch's intra-op threads are what make them fast).
+GPU_JOB_THREADS = max(1, min(4, CORES // (GPU_SLOTS + 1)))
+DEVICE_THREADS = GPU_JOB_THREADS if GPUS else CORES
+DEVICE_GPUS = 1 if GPUS else 0
+
+
+# ---- what a job costs on a cluster (runtime in minutes, memory in MB; a local run ignores both) ------
+# From the work each job does: training examples x epochs over every trained stage (+ the per-epoch
+# evaluation), at stated throughputs on one GPU for a BERT-base-sized backbone at max length 128,
+# fp32: conservative guesses, not measurements (a recent GPU with GLUE's short sentences and dynamic
+# padding does better; smaller backbones, frozen-backbone stages finish well inside). Then x 1.5
+# and + 10 minutes of start-up (imports, data and model loading), and x attempt: a retry after a time
+# limit or an out-of-memory kill asks for twice, then three times as much, up to MAX_RUNTIME_MIN (a usual
+# partition limit; a training cut there continues from its last finished epoch when retried).
+# Faster GPUs: raise the rates here, or set one rule's request with --set-resources train:runtime=MIN.
+TRAIN_EXAMPLES_PER_S = 100  # training (forward + backward); every stage counted at this rate
+EVAL_EXAMPLES_PER_S = 400  # forward only, every layer (evaluation, traces)
+LATENCY_PASSES_PER_S = 20  # batch-1 dynamic passes (Python-bound: about 50 ms each)
+MAX_RUNTIME_MIN = 24 * 60
+# GLUE sizes (train, dev) as download_glue_data.py writes them; MNLI-mm: the mismatched dev set
+GLUE_SIZES = {"CoLA": (8551, 1043), "SST-2": (67349, 872), "MRPC": (3668, 408), "QQP": (363846, 40430),
+              "MNLI": (392702, 9815), "MNLI-mm": (392702, 9832), "QNLI": (104743, 5463), "RTE": (2490, 277),
+              "WNLI": (635, 71), "STS-B": (5749, 1500)}
+
+
+def split_size(task, split):
+    """Examples in a split (synthetic tasks: their generator's size; an unknown task: MNLI's, to be safe)."""
+    if get_task(task).synthetic:
+        return SPLIT_SIZES[split]
+    return GLUE_SIZES.get(task, GLUE_SIZES["MNLI"])[0 if split == "train" else 1]
+
+
+def train_examples(task):
+    budget = max_train_examples(task)
+    return min(split_size(task, "train"), budget or math.inf)
+
+
+def stage_epochs(method, variant="default"):
+    """Epochs of each stage a method trains, in order (a stage that reuses another model trains none)."""
+    train = {**config["train"], **config["methods"][method]["train"]}
+    block = dict(config["methods"][method]["config"])
+    if variant != "default":
+        block.update(config["variants"][variant]["config"])
+    stages = get_method(method).stages(from_dict(get_method(method).config_class, block, method))
+    return [stage.epochs or train.get("epochs", TrainConfig.epochs) for stage in stages if not stage.reuse]
+
+
+def _minutes(seconds, attempt):
+    return min(MAX_RUNTIME_MIN, math.ceil((1.5 * seconds / 60 + 10) * attempt))
+
+
+def _mb(base_mb, examples, attempt):
+    """Host memory: torch, CUDA and the model (base), plus about 10 kB per example held (text, token ids)."""
+    return math.ceil((base_mb + 0.01 * examples) * attempt)
+
+
+def train_runtime(wildcards, attempt):
+    task, method = wildcards.task, method_of(wildcards)
+    epochs = sum(stage_epochs(method, wildcards.variant))
+    seconds = epochs * (train_examples(task) / TRAIN_EXAMPLES_PER_S + split_size(task, "dev") / EVAL_EXAMPLES_PER_S)
+    return _minutes(seconds, attempt)
+
+
+def train_mem_mb(wildcards, attempt):
+    return _mb(8000, train_examples(wildcards.task) + split_size(wildcards.task, "dev"), attempt)
+
+
+def select_runtime(wildcards, attempt):
+    """Stage 1 at every grid point on train minus the held-out split, scored on that split each epoch."""
+    points = math.prod(len(values) for values in config["selection"]["grid"].values())
+    epochs = stage_epochs(config["selection"]["method"])[0]
+    examples = train_examples(wildcards.task)
+    seconds = points * epochs * (examples / TRAIN_EXAMPLES_PER_S + 0.1 * examples / EVAL_EXAMPLES_PER_S)
+    return _minutes(seconds, attempt)
+
+
+def select_mem_mb(wildcards, attempt):
+    return _mb(8000, train_examples(wildcards.task), attempt)
+
+
+def trace_runtime(wildcards, attempt):
+    return _minutes(split_size(wildcards.task, "dev") / EVAL_EXAMPLES_PER_S, attempt)
+
+
+def trace_mem_mb(wildcards, attempt):
+    return _mb(8000, split_size(wildcards.task, "dev"), attempt)
+
+
+def latency_runtime(wildcards, attempt):
+    """Every method's model, each at its Table 1 points, (1 warm-up + repeats) passes over the examples."""
+    points = len(METHODS) * max(len(config["thresholds"]["table"]), len(config["thresholds"]["patience"]))
+    passes = config["latency"]["examples"] * points * (1 + config["latency"]["repeats"])
+    return _minutes(passes / LATENCY_PASSES_PER_S, attempt)
+
+
+def latency_mem_mb(wildcards, attempt):
+    return _mb(4000 + 1000 * len(METHODS), split_size(wildcards.task, "dev"), attempt)  # every model loaded at once

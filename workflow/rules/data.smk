@@ -3,9 +3,9 @@
 
 rule data_summary:
     output:
-        "results/data/{task}.json",
+        res("data/{task}.json"),
     log:
-        "logs/data/{task}.log",
+        logs("data/{task}.log"),
     params:
         source=config["data"]["source"],
     priority: 100

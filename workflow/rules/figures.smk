@@ -4,12 +4,12 @@
 rule figure:
     input:
         sweeps=figure_sweeps,
-        data=lambda wc: expand("results/data/{task}.json", task=FIGURES[wc.figure]["tasks"]),
+        data=lambda wc: expand(res("data/{task}.json"), task=FIGURES[wc.figure]["tasks"]),
     output:
-        png=report("figures/{figure}.png", caption="../report/figure.rst", category="Figures"),
-        pdf="figures/{figure}.pdf",
+        png=report(fig("{figure}.png"), caption="../report/figure.rst", category="Figures"),
+        pdf=fig("{figure}.pdf"),
     log:
-        "logs/figures/{figure}.log",
+        logs("figures/{figure}.log"),
     wildcard_constraints:
         figure="|".join(FIGURES),
     params:
@@ -25,13 +25,13 @@ rule figure:
 
 rule figure_latency:
     input:
-        table1="results/tables/table1.csv",
-        data=expand("results/data/{task}.json", task=FIGURES["fig4_tradeoff"]["tasks"]),
+        table1=res("tables/table1.csv"),
+        data=expand(res("data/{task}.json"), task=FIGURES["fig4_tradeoff"]["tasks"]),
     output:
-        png=report("figures/fig4_latency.png", caption="../report/figure_latency.rst", category="Figures"),
-        pdf="figures/fig4_latency.pdf",
+        png=report(fig("fig4_latency.png"), caption="../report/figure_latency.rst", category="Figures"),
+        pdf=fig("fig4_latency.pdf"),
     log:
-        "logs/figures/fig4_latency.log",
+        logs("figures/fig4_latency.log"),
     params:
         tasks=FIGURES["fig4_tradeoff"]["tasks"],
         methods=METHODS,

@@ -1,21 +1,26 @@
 # Table 1's latency column: every method's default model timed at batch 1 on the same dev examples,
-# interleaved example by example (smartbert.bench.paired_latency). The job takes every core, so no
-# other job runs beside it and disturbs the timing.
+# interleaved example by example (smartbert.bench.paired_latency). A GPU job where GPUs are visible
+# (timed on its GPU); on a CPU-only machine it takes every core, so no other job runs beside it and
+# disturbs the timing.
 
 
 rule latency:
     input:
         models=latency_models,
     output:
-        "results/latency/{task}.csv",
+        res("latency/{task}.csv"),
     log:
-        "logs/latency/{task}.log",
+        logs("latency/{task}.log"),
     params:
         thresholds=",".join(str(value) for value in config["thresholds"]["table"]),
         patience=",".join(str(value) for value in config["thresholds"]["patience"]),
         examples=config["latency"]["examples"],
         repeats=config["latency"]["repeats"],
-    threads: ALL_CORES
+    threads: DEVICE_THREADS
+    resources:
+        gpu=DEVICE_GPUS,
+        runtime=latency_runtime,
+        mem_mb=latency_mem_mb,
     conda:
         ENV
     shell:

@@ -1,4 +1,4 @@
-# results/REPORT.md: each claim of the paper, reproduced or not, with the numbers.
+# results/<profile>/REPORT.md: each claim of the paper, reproduced or not, with the numbers.
 
 
 rule report:
@@ -7,11 +7,11 @@ rule report:
         data=data_summaries(),
         tables=all_tables(),
         latency=latency_files(),
-        traces=[f"results/traces/{t}/{m}/{v}/seed{s}.npz" for (t, m, v, s) in models()],
+        traces=[res(f"traces/{t}/{m}/{v}/seed{s}.npz") for (t, m, v, s) in models()],
     output:
-        report("results/REPORT.md", caption="../report/report.rst", category="Report"),
+        report(res("REPORT.md"), caption="../report/report.rst", category="Report"),
     log:
-        "logs/report.log",
+        logs("report.log"),
     params:
         table_dir=lambda wildcards, input: os.path.dirname(input.tables[0]),
         runtime=runtime_files(),

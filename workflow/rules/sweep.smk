@@ -4,11 +4,11 @@
 
 rule sweep:
     input:
-        "results/traces/{task}/{method}/{variant}/seed{seed}.npz",
+        res("traces/{task}/{method}/{variant}/seed{seed}.npz"),
     output:
-        "results/sweeps/{task}/{method}/{variant}/seed{seed}.csv",
+        res("sweeps/{task}/{method}/{variant}/seed{seed}.csv"),
     log:
-        "logs/sweep/{task}/{method}/{variant}/seed{seed}.log",
+        logs("sweep/{task}/{method}/{variant}/seed{seed}.log"),
     wildcard_constraints:
         variant=_alternatives(VARIANTS),
     params:
@@ -24,11 +24,11 @@ rule sweep:
 
 rule sweep_skip_only:
     input:
-        f"results/traces/{{task}}/{GATED_METHOD}/default/seed{{seed}}.npz",
+        res(f"traces/{{task}}/{GATED_METHOD}/default/seed{{seed}}.npz"),
     output:
-        f"results/sweeps/{{task}}/{GATED_METHOD}/{SKIP_ONLY}/seed{{seed}}.csv",
+        res(f"sweeps/{{task}}/{GATED_METHOD}/{SKIP_ONLY}/seed{{seed}}.csv"),
     log:
-        f"logs/sweep/{{task}}/{GATED_METHOD}/{SKIP_ONLY}/seed{{seed}}.log",
+        logs(f"sweep/{{task}}/{GATED_METHOD}/{SKIP_ONLY}/seed{{seed}}.log"),
     params:
         reference=reference_args,
         variant=SKIP_ONLY,

@@ -9,22 +9,22 @@ rule tables:
         paper=[os.path.join(PAPER_DIR, "table1.csv"), os.path.join(PAPER_DIR, "table3.csv")],
     output:
         report(
-            multiext("results/tables/table1", ".csv", ".md", ".tex"),
+            multiext(res("tables/table1"), ".csv", ".md", ".tex"),
             caption="../report/table1.rst",
             category="Tables",
         ),
         report(
-            multiext("results/tables/table3", ".csv", ".md", ".tex"),
+            multiext(res("tables/table3"), ".csv", ".md", ".tex"),
             caption="../report/table3.rst",
             category="Tables",
         ),
         report(
-            multiext("results/tables/paper_vs_repro", ".csv", ".md", ".tex"),
+            multiext(res("tables/paper_vs_repro"), ".csv", ".md", ".tex"),
             caption="../report/paper_vs_repro.rst",
             category="Tables",
         ),
     log:
-        "logs/tables/tables.log",
+        logs("tables/tables.log"),
     params:
         paper_dir=lambda wildcards, input: os.path.dirname(input.paper[0]),
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
@@ -38,9 +38,9 @@ rule table2:
     input:
         paper=os.path.join(PAPER_DIR, "table2.csv"),
     output:
-        report(multiext("results/tables/table2", ".csv", ".md", ".tex"), caption="../report/table2.rst", category="Tables"),
+        report(multiext(res("tables/table2"), ".csv", ".md", ".tex"), caption="../report/table2.rst", category="Tables"),
     log:
-        "logs/tables/table2.log",
+        logs("tables/table2.log"),
     params:
         backbones=["bert-base-uncased", config["backbone"]] + ([config["reference_backbone"]] if config["reference_backbone"] else []),
         paper_dir=lambda wildcards, input: os.path.dirname(input.paper),

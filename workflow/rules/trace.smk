@@ -5,14 +5,16 @@ rule trace:
     input:
         trained_model,
     output:
-        "results/traces/{task}/{method}/{variant}/seed{seed}.npz",
+        res("traces/{task}/{method}/{variant}/seed{seed}.npz"),
     log:
-        "logs/trace/{task}/{method}/{variant}/seed{seed}.log",
+        logs("trace/{task}/{method}/{variant}/seed{seed}.log"),
     benchmark:
-        "results/runtime/trace/{task}/{method}/{variant}/seed{seed}.tsv"
-    threads: ALL_CORES
+        res("runtime/trace/{task}/{method}/{variant}/seed{seed}.tsv")
+    threads: DEVICE_THREADS
     resources:
-        gpu=1,
+        gpu=DEVICE_GPUS,
+        runtime=trace_runtime,
+        mem_mb=trace_mem_mb,
     conda:
         ENV
     shell:

@@ -1,17 +1,18 @@
 # Training: SmartBERT's lambda selection per task (held-out train, never dev), then every model.
 # A stage that reuses another method's model (DeeBERT's stage 1 is BERT) depends on that model.
+# Both are GPU jobs (common.smk: threads and GPUs) with runtime and memory from their work (cluster).
 
 
 rule select:
     input:
-        data="results/data/{task}.json",
+        data=res("data/{task}.json"),
     output:
-        selected="results/selection/{task}/selected.yaml",
-        table="results/selection/{task}/selection.csv",
+        selected=res("selection/{task}/selected.yaml"),
+        table=res("selection/{task}/selection.csv"),
     log:
-        "logs/select/{task}.log",
+        logs("select/{task}.log"),
     benchmark:
-        "results/runtime/select/{task}.tsv"
+        res("runtime/select/{task}.tsv")
     params:
         method=config["selection"]["method"],
         backbone=lambda wc: backbone_of(config["selection"]["method"]),
@@ -20,9 +21,11 @@ rule select:
         seed=SEEDS[0],
         fraction=config["selection"]["heldout_fraction"],
         out=lambda wc, output: os.path.dirname(output.selected),
-    threads: ALL_CORES
+    threads: DEVICE_THREADS
     resources:
-        gpu=1,
+        gpu=DEVICE_GPUS,
+        runtime=select_runtime,
+        mem_mb=select_mem_mb,
     conda:
         ENV
     shell:
@@ -35,19 +38,21 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        directory("results/models/{task}/{method}/{variant}/seed{seed}"),
+        directory(res("models/{task}/{method}/{variant}/seed{seed}")),
     log:
-        "logs/train/{task}/{method}/{variant}/seed{seed}.log",
+        logs("train/{task}/{method}/{variant}/seed{seed}.log"),
     benchmark:
-        "results/runtime/train/{task}/{method}/{variant}/seed{seed}.tsv"
+        res("runtime/train/{task}/{method}/{variant}/seed{seed}.tsv")
     params:
         backbone=lambda wc: backbone_of(method_of(wc)),
         config=run_config,
         selected=selected_args,
         init=init_args,
-    threads: ALL_CORES
+    threads: DEVICE_THREADS
     resources:
-        gpu=1,
+        gpu=DEVICE_GPUS,
+        runtime=train_runtime,
+        mem_mb=train_mem_mb,
     conda:
         ENV
     shell:
