@@ -247,10 +247,12 @@ def test_conda_env_installs_this_checkout_with_the_workflow_extras(tmp_path):
                     "--report", str(report), "-r", str(requirements)], cwd=tmp_path, check=True, capture_output=True,
                    env={**os.environ, "SMARTBERT_REPO": str(REPO)})
     install = json.loads(report.read_text())["install"][0]
-    assert install["download_info"]["url"] == REPO.as_uri() and install["requested_extras"] == ["workflow"]
-    extras = " ".join(install["metadata"]["requires_dist"])
+    assert install["download_info"]["url"] == REPO.as_uri()
+    assert install.get("requested_extras", ["workflow"]) == ["workflow"]  # pip < 23.3 does not report it
+    assert "workflow" in install["metadata"]["provides_extra"]
+    extras = " ".join(r for r in install["metadata"]["requires_dist"] if 'extra == "workflow"' in r)
     for needed in ("seaborn", "matplotlib", "snakemake"):
-        assert f'{needed}' in extras
+        assert needed in extras
 
 
 def test_a_profile_must_name_itself(tmp_path):
