@@ -22,6 +22,7 @@ if any check failed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -184,7 +185,7 @@ class Check:
                 if self.device.type == "cuda":
                     torch.cuda.reset_peak_memory_stats(self.device)
                 summary = train_method(self.task, method, self.backbone, out,
-                                       TrainConfig(**{**config.__dict__, "precision": precision}),
+                                       dataclasses.replace(config, precision=precision),
                                        data=self.data, progress=False, resume=False, device=self.device)
                 self.models[(method, precision)] = out
                 stages = [{"stage": s["stage"], "seconds": round(s["seconds"], 1),

@@ -8,6 +8,7 @@ every tensor it meets is moved to it, and NumPy only ever sees ``.cpu()`` copies
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import platform
@@ -180,7 +181,9 @@ def describe(info: dict[str, object]) -> str:
     return text + (f", {info['precision']}" if info.get("precision") else "")
 
 
+@functools.lru_cache(maxsize=1)
 def _nvidia_driver() -> str | None:
+    """The driver version (one nvidia-smi call per process: provenance asks for it at every trace and timing)."""
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
                              capture_output=True, text=True, timeout=10, check=True).stdout

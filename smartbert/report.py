@@ -250,12 +250,14 @@ def runtime_table(benchmark_paths: Sequence[str]) -> pd.DataFrame:
 def device_lines(sweeps: pd.DataFrame, latency: pd.DataFrame) -> list[str]:
     """Where the models were trained and traced and the latency timed, from what the sweeps and
     latency CSVs recorded (never from the machine writing the report)."""
+    from smartbert.results import recorded_values
+
     lines = []
     for column, what in (("train_device", "trained on"), ("trace_device", "traced on")):
-        found = sorted({str(d) for d in sweeps[column].dropna()}) if column in sweeps else []
+        found = recorded_values(sweeps, column)
         lines.append(f"{what}: {'; '.join(found) if found else 'not recorded (sweeps written before the suite recorded devices)'}")
     if len(latency):
-        found = sorted({str(d) for d in latency["device"].dropna()}) if "device" in latency else []
+        found = recorded_values(latency, "device")
         lines.append(f"latency timed on: {'; '.join(found) if found else 'not recorded'}")
     return lines
 

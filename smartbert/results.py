@@ -90,3 +90,9 @@ def load_data_summaries(paths: Iterable[str | Path]) -> dict[str, dict]:
         summary = json.loads(Path(path).read_text())
         found[summary["task"]] = summary
     return found
+
+
+def recorded_values(frame: pd.DataFrame, column: str) -> list[str]:
+    """The distinct values a column recorded (e.g. the devices of ``train_device``), sorted; [] when
+    the column is absent (files written before the suite recorded it) or empty."""
+    return sorted({str(v) for v in frame[column].dropna()}) if column in frame else []

@@ -116,7 +116,9 @@ def latency_devices(table: pd.DataFrame) -> str:
     """The devices a table's ``ms`` column was timed on, for its caption (old runs did not record it)."""
     if "latency_device" not in table or table["ms_per_example"].isna().all():
         return ""
-    devices = sorted({str(d) for d in table.loc[table["ms_per_example"].notna(), "latency_device"] if pd.notna(d)})
+    from smartbert.results import recorded_values
+
+    devices = recorded_values(table[table["ms_per_example"].notna()], "latency_device")
     return "timed on " + "; ".join(devices) if devices else "device not recorded (timed before the suite recorded it)"
 
 

@@ -170,3 +170,23 @@ def test_report_sets_measured_speedup_beside_the_flops_prediction():
     assert "| RTE | SmartBERT (S=0.3) | 50% | 2.00x | 8.0 | 1.25x | 0.62 |" in lines
     assert not any("| BERT |" in line for line in lines)
     assert latency_lines(latency.iloc[:0]) == ["- not measured in this run (`latency.examples: 0`)"]
+
+
+def test_report_names_the_devices_the_sweeps_and_latency_recorded() -> None:
+    """REPORT.md says where models were trained, traced and timed from what the files recorded,
+    and says "not recorded" for files written before devices were recorded (never the report's machine)."""
+    import pandas as pd
+
+    from smartbert.report import device_lines
+    from smartbert.tables import latency_devices
+
+    sweeps = pd.DataFrame({"train_device": ["cuda:0 NVIDIA H200 (sm 9.0, CUDA 13.0), fp32", None],
+                           "trace_device": ["cpu x86_64 x2 threads", "cpu x86_64 x2 threads"]})
+    latency = pd.DataFrame({"device": ["cpu x86_64 x2 threads"]})
+    assert device_lines(sweeps, latency) == ["trained on: cuda:0 NVIDIA H200 (sm 9.0, CUDA 13.0), fp32",
+                                             "traced on: cpu x86_64 x2 threads", "latency timed on: cpu x86_64 x2 threads"]
+    old = device_lines(pd.DataFrame({"seed": [1]}), pd.DataFrame())
+    assert old == ["trained on: not recorded (sweeps written before the suite recorded devices)",
+                   "traced on: not recorded (sweeps written before the suite recorded devices)"]
+    table = pd.DataFrame({"ms_per_example": [1.5, float("nan")], "latency_device": ["cpu x86_64 x2 threads", "gpu?"]})
+    assert latency_devices(table) == "timed on cpu x86_64 x2 threads"
