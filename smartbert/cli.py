@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--max-train-examples", type=int, default=None, help="subsample train first")
     select.add_argument("--heldout-fraction", type=float, default=None, help="share of train held out for selection (default 0.1)")
     select.add_argument("--out", required=True, help="folder for selection.csv and selected.yaml")
+    select.add_argument("--no-resume", action="store_true",
+                        help="start afresh even if a killed run left grid points and epoch checkpoints "
+                             "(kept beside --out as .NAME.resume/ until the selection is written)")
     _add_data_options(select)
 
     data = commands.add_parser("data", help="check a task's data and summarise it (sizes, labels, majority class) as JSON")
@@ -186,15 +190,19 @@ def _train(args: argparse.Namespace) -> None:
 def _select(args: argparse.Namespace) -> None:
     from smartbert.pipeline import DataOptions
     from smartbert.registry import get_method
+    from smartbert.resume import folder_beside
     from smartbert.selection import parse_grid, select_hyperparameters, write_selection
 
     method = get_method(args.method)
     train_config, method_config = _configs(args, method)
     grid = parse_grid(args.grid, method.config_class)
+    resume = None if args.no_resume else folder_beside(args.out)
     table = select_hyperparameters(args.task, args.method, args.backbone, grid, train_config, method_config,
                                    DataOptions(args.data_source, args.glue_dir), progress=not args.quiet,
-                                   device=args.torch_device)
+                                   device=args.torch_device, resume=resume)
     chosen = write_selection(table, grid, args.out)
+    if resume:
+        shutil.rmtree(resume, ignore_errors=True)
     print(table.to_string(index=False))
     print(f"selected {chosen} -> {Path(args.out) / 'selected.yaml'} (pass it to `smartbert train --config`)")
 

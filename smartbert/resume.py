@@ -5,10 +5,15 @@ is written atomically to ``DIR/<stage>.pt``; a finished stage is marked done. On
 same configuration (``key``: its hash) training continues from there and, since the batch order is
 a function of (seed, epoch) and the RNG is restored, ends with the same weights as an uninterrupted
 run. A checkpoint of another configuration is ignored (and replaced), never resumed.
+
+A job of several trainings (``smartbert select``: one per grid point) keeps one ``ResumeDir`` per
+training and the result of each finished one (:meth:`save_result`), so a
+requeued job skips what it finished and resumes the training it was in.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from dataclasses import dataclass
@@ -17,9 +22,15 @@ from typing import Any
 
 import torch
 
-from smartbert.io import atomic_path
+from smartbert.io import atomic_path, atomic_write_text
 
 log = logging.getLogger("smartbert.resume")
+
+
+def folder_beside(out: str | Path) -> Path:
+    """Where the checkpoints of the job writing ``out`` live: a hidden sibling ``.<name>.resume``."""
+    out = Path(out)
+    return out.parent / f".{out.name}.resume"
 
 
 @dataclass(frozen=True)
@@ -29,9 +40,8 @@ class ResumeDir:
 
     @classmethod
     def beside(cls, out: str | Path, key: str) -> "ResumeDir":
-        """The default place for ``out``'s checkpoints: a hidden sibling ``.<name>.resume``."""
-        out = Path(out)
-        return cls(out.parent / f".{out.name}.resume", key)
+        """The default place for ``out``'s checkpoints: :func:`folder_beside`."""
+        return cls(folder_beside(out), key)
 
     def _path(self, stage: str) -> Path:
         return self.directory / f"{stage}.pt"
@@ -54,6 +64,22 @@ class ResumeDir:
         self.directory.mkdir(parents=True, exist_ok=True)
         with atomic_path(self._path(stage)) as tmp:
             torch.save({**state, "key": self.key, "stage": stage}, tmp)
+
+    def save_result(self, name: str, result: dict[str, Any]) -> None:
+        """Record the JSON-able result of a finished piece of work under this configuration's key."""
+        atomic_write_text(self.directory / f"{name}.json", json.dumps({"key": self.key, "result": result}))
+
+    def load_result(self, name: str) -> dict[str, Any] | None:
+        """The result saved by :meth:`save_result` for this key, or None (absent, unreadable, other key)."""
+        path = self.directory / f"{name}.json"
+        try:
+            saved = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            log.warning("ignoring unreadable result %s: %s", path, error)
+            return None
+        return saved["result"] if isinstance(saved, dict) and saved.get("key") == self.key else None
 
     def clear(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -5,6 +5,9 @@ the official defaults on RTE and MiniLM-L6, SmartBERT's gates collapsed (issue n
 suite selects, for each task, the grid point (e.g. lambda x eta1) whose *first stage* gives the
 best metric on the held-out split along the gated inference path, preferring non-collapsed gates
 and, at equal metric, fewer layers run.
+
+With a ``resume`` folder every grid point is checkpointed per epoch and its finished row is kept, so
+a killed or requeued selection redoes nothing it finished and ends with the same table.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import torch
 import yaml
 
 from smartbert import backbones
-from smartbert.config import from_dict
+from smartbert.config import config_hash, from_dict
 from smartbert.data.tasks import get_task
 from smartbert.errors import SmartBertError
 from smartbert.io import atomic_write_text
 from smartbert.pipeline import DataOptions, training_splits
 from smartbert.precision import get_precision
 from smartbert.registry import MethodConfig, get_method
+from smartbert.resume import ResumeDir
 from smartbert.trace import record_trace, skip_statistics
 from smartbert.trainer import TrainConfig, train_stage
 
@@ -52,35 +56,58 @@ def parse_grid(items: list[str], config_class: type) -> dict[str, list[Any]]:
 def select_hyperparameters(task: str, method_name: str, backbone: str, grid: dict[str, list[Any]],
                            train_config: TrainConfig, base_config: MethodConfig | None = None,
                            data: DataOptions | None = None, progress: bool = True,
-                           device: torch.device | str = "cpu") -> pd.DataFrame:
+                           device: torch.device | str = "cpu", resume: str | Path | None = None) -> pd.DataFrame:
     """Train the first stage at every grid point on ``device``; one row per point with its held-out
-    metric, mean layers run and collapse flag, and a ``selected`` column."""
-    spec, method, device = get_task(task), get_method(method_name), torch.device(device)
+    metric, mean layers run and collapse flag, and a ``selected`` column. ``resume``: a folder for
+    per-point checkpoints and finished rows (a rerun continues where a killed one stopped)."""
+    spec, method, device, data = get_task(task), get_method(method_name), torch.device(device), data or DataOptions()
     get_precision(train_config.precision).check(device)
     base_config = base_config or method.config_class()
     train_config = dataclasses.replace(train_config, selection="heldout")
     tokenizer = backbones.load_tokenizer(backbone)
-    train, held_out, _ = training_splits(spec, tokenizer, train_config, data or DataOptions())
+    train, held_out, _ = training_splits(spec, tokenizer, train_config, data)
+    what = {"method": method.name, "task": spec.name, "backbone": backbone}
     rows = []
-    for values in itertools.product(*grid.values()):
+    for index, values in enumerate(itertools.product(*grid.values())):
         point = dict(zip(grid, values))
         config = from_dict(method.config_class, {**dataclasses.asdict(base_config), **point}, "grid point")
-        torch.manual_seed(train_config.seed)
-        model = method.build(backbones.load_backbone(backbone, seed=train_config.seed), spec.num_labels, config).to(device)
-        stage = method.stages(config)[0]
-        report = train_stage(model, stage, train, held_out, spec, train_config, progress)
-        row = {**point, "heldout_metric": report.best_metric, "best_epoch": report.best_epoch,
-               "seconds": round(report.seconds, 1)}
-        if model.gates is not None:
-            stats = skip_statistics(record_trace(model, held_out, train_config.eval_batch_size, meta={}))
-            row.update(mean_layers_run=stats["mean_layers_run"], collapsed=stats["collapsed"],
-                       skip_rate_per_layer=stats["skip_rate_per_layer"])
-        log.info("grid point %s: held-out %s %.2f", point, spec.main_metric, report.best_metric)
+        checkpoints = (ResumeDir(Path(resume) / _point_name(index, point), config_hash(train_config, config, what, data))
+                       if resume else None)
+        row = checkpoints.load_result("row") if checkpoints else None
+        if row is not None:
+            log.info("grid point %s: finished before, held-out %s %.2f", point, spec.main_metric, row["heldout_metric"])
+        else:
+            row = _train_point(point, method, config, backbone, spec, train, held_out, train_config, progress, device, checkpoints)
+            if checkpoints:
+                checkpoints.save_result("row", row)
+            log.info("grid point %s: held-out %s %.2f", point, spec.main_metric, row["heldout_metric"])
         rows.append(row)
     table = pd.DataFrame(rows)
     table["selected"] = False
     table.loc[_best_row(table), "selected"] = True
     return table
+
+
+def _point_name(index: int, point: dict[str, Any]) -> str:
+    """A readable, file-safe folder name for a grid point: ``003-lam=0.01-eta1=0.05``."""
+    text = "-".join(f"{key}={value}" for key, value in point.items())
+    return f"{index:03d}-" + "".join(c if c.isalnum() or c in "=.-_" else "_" for c in text)[:100]
+
+
+def _train_point(point, method, config, backbone, spec, train, held_out, train_config, progress, device,
+                 checkpoints: ResumeDir | None) -> dict[str, Any]:
+    """One grid point: its first stage trained from the backbone, and its held-out row."""
+    torch.manual_seed(train_config.seed)
+    model = method.build(backbones.load_backbone(backbone, seed=train_config.seed), spec.num_labels, config).to(device)
+    stage = method.stages(config)[0]
+    report = train_stage(model, stage, train, held_out, spec, train_config, progress, resume=checkpoints)
+    row = {**point, "heldout_metric": report.best_metric, "best_epoch": report.best_epoch,
+           "seconds": round(report.seconds, 1)}
+    if model.gates is not None:
+        stats = skip_statistics(record_trace(model, held_out, train_config.eval_batch_size, meta={}))
+        row.update(mean_layers_run=stats["mean_layers_run"], collapsed=stats["collapsed"],
+                   skip_rate_per_layer=stats["skip_rate_per_layer"])
+    return {key: _plain(value) for key, value in row.items()}
 
 
 def _best_row(table: pd.DataFrame) -> int:
@@ -101,4 +128,7 @@ def write_selection(table: pd.DataFrame, grid: dict[str, list[Any]], out: str | 
 
 
 def _plain(value: Any) -> Any:
+    """A NumPy / torch scalar or array as plain Python (JSON, YAML)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
     return value.item() if hasattr(value, "item") else value
