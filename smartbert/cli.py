@@ -1,4 +1,4 @@
-"""``smartbert`` command line: train, select, trace, sweep, predict, flops, list."""
+"""``smartbert`` command line: train, select, data, download, trace, sweep, predict, flops, latency, bench, list."""
 
 from __future__ import annotations
 
@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--task", required=True, help="task")
     data.add_argument("--out", default=None, help="JSON file to write (default: print only)")
     _add_data_options(data)
+
+    download = commands.add_parser("download", help="put GLUE tasks and hub backbones into the Hugging Face cache "
+                                   "(on a login node, before an offline run with HF_HUB_OFFLINE=1)")
+    download.add_argument("--task", action="append", default=[], help="task to fetch; repeatable")
+    download.add_argument("--backbone", action="append", default=[], help="backbone (hub id) to fetch; repeatable")
+    download.add_argument("--out", default=None, help="JSON file listing what was fetched (default: print only)")
+    _add_data_options(download)
 
     trace = commands.add_parser("trace", help="run a model once over a split and record its trace (.npz)")
     trace.add_argument("--model", required=True, help="model directory written by `smartbert train`")
@@ -217,6 +224,19 @@ def _data(args: argparse.Namespace) -> None:
     print(summary)
 
 
+def _download(args: argparse.Namespace) -> None:
+    from smartbert.download import download
+    from smartbert.io import atomic_write_text
+
+    if not args.task and not args.backbone:
+        raise SmartBertError("nothing to download; pass --task NAME and/or --backbone NAME (repeatable)")
+    rows = download(args.task, args.backbone, args.data_source, args.glue_dir)
+    if args.out:
+        atomic_write_text(args.out, json.dumps(rows, indent=2) + "\n")
+    for row in rows:
+        print(f"{row['item']}: {row['status']}")
+
+
 def _trace(args: argparse.Namespace) -> None:
     from smartbert.pipeline import DataOptions, trace_model
 
@@ -344,7 +364,7 @@ def _list(args: argparse.Namespace) -> None:
 
 
 DEVICE_COMMANDS = ("train", "select", "trace", "predict", "latency", "bench")
-COMMANDS = {"train": _train, "select": _select, "data": _data, "trace": _trace, "sweep": _sweep, "predict": _predict, "flops": _flops, "latency": _latency, "bench": _bench, "list": _list}
+COMMANDS = {"train": _train, "select": _select, "data": _data, "download": _download, "trace": _trace, "sweep": _sweep, "predict": _predict, "flops": _flops, "latency": _latency, "bench": _bench, "list": _list}
 
 
 def main(argv: list[str] | None = None) -> int:

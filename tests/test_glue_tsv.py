@@ -101,10 +101,6 @@ def test_real_glue_mirror_row_counts(task: str, split: str, rows: int) -> None:
     assert len(load_split(task, split, glue_dir=SHARED_GLUE)) == rows
 
 
-class _FakeHubTable(dict):
-    """What ``datasets.load_dataset(...)`` returns, as far as the loader uses it."""
-
-
 def test_hub_columns_map_to_examples(monkeypatch) -> None:
     import datasets
 
@@ -112,7 +108,7 @@ def test_hub_columns_map_to_examples(monkeypatch) -> None:
 
     def fake_load_dataset(name, config, split):
         calls.append((name, config, split))
-        return _FakeHubTable(premise=["P."], hypothesis=["H."], label=[2])
+        return datasets.Dataset.from_dict({"premise": ["P."], "hypothesis": ["H."], "label": [2], "idx": [0]})
 
     monkeypatch.delenv("GLUE_DIR", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)

@@ -231,6 +231,22 @@ def test_slurm_profile_submits_only_gpu_rules_with_a_gpu_and_runtime_from_their_
     assert int(select["MNLI"]["runtime"]) > int(train[("MNLI", "smartbert")]["runtime"])  # 3 grid points x stage 1
 
 
+@pytest.mark.parametrize("profile", ["config.yaml", "paper.yaml"])
+def test_download_target_fetches_every_task_and_backbone_of_the_profile_on_the_login_node(profile, tmp_path):
+    result = snakemake("-n", "download", "--configfile", str(REPO / "config" / profile), cwd=tmp_path)
+    [job] = planned(result.stdout)
+    config = yaml.safe_load((REPO / "config" / profile).read_text())
+    words = shlex.split(job["shell"])
+    tasks = [words[i + 1] for i, word in enumerate(words) if word == "--task"]
+    backbones = [words[i + 1] for i, word in enumerate(words) if word == "--backbone"]
+    assert set(tasks) == set(config["tasks"]) and len(tasks) == len(set(tasks))
+    named = {(block or {}).get("backbone") or config["backbone"] for block in config["methods"].values()}
+    assert set(backbones) == named | ({config["reference_backbone"]} if config.get("reference_backbone") else set())
+    assert job["output"] == f"results/{PROFILES[profile]}/download.json"
+    block = re.search(r"^localrules:\n((?:    \w+,?\n)+)", (REPO / "workflow" / "Snakefile").read_text(), re.M)
+    assert "download" in block.group(1).replace(",", " ").split()  # on a cluster: where Snakemake runs, with network
+
+
 def test_conda_env_installs_this_checkout_with_the_workflow_extras(tmp_path):
     """--sdm conda: the env file installs the repository by an absolute path the workflow sets
     (${SMARTBERT_REPO}, which pip expands), not a path relative to wherever Snakemake copies it, and

@@ -137,6 +137,14 @@ def backbone_of(method):
     return config["methods"][method]["backbone"] or config["backbone"]
 
 
+def all_backbones():
+    """Every backbone the profile names (its methods' and the FLOPs reference), each once (`download`)."""
+    names = [backbone_of(method) for method in METHODS]
+    if config["reference_backbone"]:
+        names.append(config["reference_backbone"])
+    return list(dict.fromkeys(names))
+
+
 def run_config_for(task, method, variant="default"):
     """The `--config` mapping of one training: shared train settings, the method's, the variant's."""
     block = config["methods"][method]
