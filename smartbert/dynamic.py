@@ -36,7 +36,7 @@ def predict_one(model: EarlyExitModel, input_ids: torch.Tensor, token_type_ids: 
     ran = np.zeros((1, num_layers), dtype=bool)
     evaluated = np.zeros((1, num_layers), dtype=bool)
     logits = np.full((1, num_layers, model.num_labels), np.nan, dtype=np.float32)
-    for layer, step in enumerate(model.walk(input_ids, token_type_ids, None, use_gates), start=1):
+    for layer, step in enumerate(model.walk(input_ids, token_type_ids, None, use_gates, policy.reads_exit_heads), start=1):
         ran[0, layer - 1], evaluated[0, layer - 1] = step.ran.item(), step.evaluated.item()
         logits[0, layer - 1] = step.logits.cpu().numpy()[0]
         if evaluated[0, layer - 1] and policy.exits_at_last(logits[:, :layer], evaluated[:, :layer])[0]:
@@ -96,7 +96,8 @@ def predict_batched(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolic
         hidden = model.encoder.embed(batch["input_ids"], batch["token_type_ids"])
         attention = batch["attention_mask"]
         for layer in range(1, num_layers + 1):
-            hidden, step = model.step(layer, hidden, additive_mask(attention, hidden.dtype), use_gates)
+            hidden, step = model.step(layer, hidden, additive_mask(attention, hidden.dtype), use_gates,
+                                      policy.reads_exit_heads)
             ran[rows, layer - 1] = step.ran.cpu().numpy()
             evaluated[rows, layer - 1] = step.evaluated.cpu().numpy()
             logits[rows, layer - 1] = step.logits.cpu().numpy()

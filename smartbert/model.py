@@ -68,21 +68,24 @@ class EarlyExitModel(nn.Module):
 
     @torch.inference_mode()
     def walk(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
-             attention_mask: torch.Tensor | None = None, use_gates: bool = True) -> Iterator[LayerStep]:
+             attention_mask: torch.Tensor | None = None, use_gates: bool = True,
+             exit_heads: bool = True) -> Iterator[LayerStep]:
         """Inference path (eqs. 9-10, Appendix A): for i = 1..L, gate i decides per example
         whether layer i runs (skipped rows keep X^{i-1}, and are not computed); where it ran and
         a head exists, the head's logits are produced. The last head is always evaluated, since
         it gives the prediction when no exit fires. Stop iterating to stop computing.
-        ``use_gates=False`` ignores the gates (exit-only mode: every layer runs)."""
+        ``use_gates=False`` ignores the gates (exit-only mode: every layer runs);
+        ``exit_heads=False`` evaluates the last head only (a policy that never exits early, e.g.
+        skip-only, Table 3: the intermediate classifiers would be computed for nothing)."""
         hidden = self.encoder.embed(input_ids, token_type_ids)
         mask = additive_mask(attention_mask, hidden.dtype)
         for layer in range(1, self.num_layers + 1):
-            hidden, step = self.step(layer, hidden, mask, use_gates)
+            hidden, step = self.step(layer, hidden, mask, use_gates, exit_heads)
             yield step
 
     @torch.inference_mode()
     def step(self, layer: int, hidden: torch.Tensor, mask: torch.Tensor | None,
-             use_gates: bool = True) -> tuple[torch.Tensor, LayerStep]:
+             use_gates: bool = True, exit_heads: bool = True) -> tuple[torch.Tensor, LayerStep]:
         """One layer of :meth:`walk` for the rows of ``hidden`` (which the caller may shrink
         between layers as examples exit: batched dynamic inference)."""
         batch = hidden.shape[0]
@@ -96,7 +99,7 @@ class EarlyExitModel(nn.Module):
         elif bool(ran.any()):
             hidden = hidden.clone()
             hidden[ran] = self.encoder.layer(layer - 1, hidden[ran], _rows(mask, ran))
-        head = self.head(layer)
+        head = self.head(layer) if exit_heads or layer == self.num_layers else None
         if layer == self.num_layers or (head is not None and every_row_ran):
             # every row's head is evaluated (the last one always): no row selection, no NaN filling
             evaluated = torch.ones_like(ran)

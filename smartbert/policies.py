@@ -35,6 +35,9 @@ class ExitPolicy(ABC):
     min_heads: int = 1
     #: whether the decision at layer i looks at layers before i (patience does; entropy does not)
     looks_back: bool = True
+    #: whether it reads the intermediate exit heads at all; one that never exits early reads the last
+    #: head only, so the others are neither run (dynamic inference) nor counted (replay)
+    reads_exit_heads: bool = True
 
     @abstractmethod
     def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
@@ -47,6 +50,14 @@ class ExitPolicy(ABC):
         if self.looks_back:
             return self.exit_mask(logits, evaluated)[:, -1]
         return self.exit_mask(logits[:, -1:], evaluated[:, -1:])[:, 0]
+
+    def heads_read(self, evaluated: np.ndarray) -> np.ndarray:
+        """[N, L] bool: of the heads a trace evaluated, those this policy needs (the last always)."""
+        if self.reads_exit_heads:
+            return evaluated
+        last_only = np.zeros_like(evaluated)
+        last_only[:, -1] = evaluated[:, -1]
+        return last_only
 
     def describe(self) -> str:
         return self.name
@@ -122,6 +133,7 @@ class NoExit(ExitPolicy):
 
     name = "none"
     looks_back = False
+    reads_exit_heads = False
     grid = (0.0,)
 
     def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:

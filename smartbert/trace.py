@@ -133,9 +133,10 @@ def resolve_exits(exit_mask: np.ndarray, ran: np.ndarray, evaluated: np.ndarray,
 
 
 def replay(trace: Trace, policy: ExitPolicy) -> Replay:
-    """Replay ``policy`` on ``trace`` (equal to dynamic inference: tests prove it per method)."""
-    return resolve_exits(policy.exit_mask(trace.logits, trace.evaluated), trace.ran, trace.evaluated,
-                         trace.logits, trace.has_gates)
+    """Replay ``policy`` on ``trace`` (equal to dynamic inference: tests prove it per method and
+    policy); only the heads the policy reads are counted (skip-only: the last one)."""
+    evaluated = policy.heads_read(trace.evaluated)
+    return resolve_exits(policy.exit_mask(trace.logits, evaluated), trace.ran, evaluated, trace.logits, trace.has_gates)
 
 
 def skip_statistics(trace: Trace, always: float = 0.99) -> dict:

@@ -142,6 +142,31 @@ def test_batched_dynamic_inference_equals_batch_one(name: str, threshold: float,
 
 
 @pytest.mark.parametrize("name", METHODS)
+def test_a_policy_that_never_exits_runs_and_counts_the_last_head_only(name: str, sentiment_dev, device) -> None:
+    """Skip-only (Table 3) and static models: gates and the layers that run, plus the last head; the
+    intermediate heads are neither computed (batch 1, batched) nor counted (replay), exactly alike."""
+    from smartbert.policies import make_policy
+
+    method, config, model = build(name, device=device)
+    policy = make_policy("none")
+    replayed = replay(record_trace(model, sentiment_dev, batch_size=16, meta={}), policy)
+    calls = {layer: 0 for layer in model.exit_layers}
+    hooks = [model.head(layer).register_forward_hook(lambda *a, layer=layer: calls.__setitem__(layer, calls[layer] + 1))
+             for layer in model.exit_layers]
+    single = predict_dynamic(model, sentiment_dev, policy)
+    per_example = dict(calls)
+    batched = predict_batched(model, sentiment_dev, policy, batch_size=8)
+    for hook in hooks:
+        hook.remove()
+    assert per_example == {layer: len(sentiment_dev) if layer == model.num_layers else 0 for layer in model.exit_layers}
+    assert calls[model.num_layers] == per_example[model.num_layers] + -(-len(sentiment_dev) // 8)
+    for field in ("exit_layer", "prediction", "layers_run", "heads", "gates"):
+        np.testing.assert_array_equal(getattr(replayed, field), getattr(single, field), err_msg=field)
+        np.testing.assert_array_equal(getattr(batched, field), getattr(single, field), err_msg=field)
+    assert (replayed.heads == 1).all() and (replayed.exit_layer == model.num_layers).all()
+
+
+@pytest.mark.parametrize("name", METHODS)
 def test_extreme_thresholds(name: str, sentiment_dev) -> None:
     method, config, model = build(name)
     policy_class = POLICIES[method.default_policy]

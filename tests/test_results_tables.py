@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from smartbert import report, tables
+from smartbert import claims, report, tables
 from smartbert.backbones import backbone_shape
 from smartbert.errors import SmartBertError
 from smartbert.results import aggregate, check_integrity, load_sweeps
@@ -111,17 +111,19 @@ def test_table2_against_the_paper():
 
 
 def test_report_rules(agg):
-    reduction = report.claim_reduction(agg, ["RTE"], [0.1, 0.3, 0.5])
+    reduction = claims.claim_reduction(agg, ["RTE"], [0.1, 0.3, 0.5])
     assert reduction.verdict == "reproduced"  # S=0.5: 58.0 is 2 points below: not minimal; S=0.3 at 40% is
     assert "S=0.3" in reduction.evidence[0]
-    dominance = report.claim_dominance(agg, ["RTE"], ["deebert"])
-    # BERT-level DeeBERT at 100% (60.0) is not matched: 2 of 3 points < 75%
-    assert dominance.verdict == "not reproduced" and "2 of 3" in dominance.evidence[0]
-    hard = report.claim_hard_tasks(agg, ["RTE"])
+    dominance = claims.claim_dominance(agg, ["RTE"], ["deebert"], MAJORITY)
+    # DeeBERT's 60.0 at 100% and 59.0 at 99% against SmartBERT's 59.5 at 45%: gaps -0.5 and +0.5, a tie
+    # (its S=0.5 point sits at the majority class: evidence for no one)
+    assert dominance.verdict == "not reproduced" and "tie: mean gap +0.00" in dominance.evidence[0]
+    assert "over 2 of 2 points" in dominance.evidence[0]
+    hard = claims.claim_hard_tasks(agg, ["RTE"])
     assert hard.verdict == "partly reproduced"  # DeeBERT stays expensive, SmartBERT S=0.5 drops 2 points
-    skip = report.claim_skip_only(agg, ["RTE"])
+    skip = claims.claim_skip_only(agg, ["RTE"])
     assert skip.verdict == "reproduced"
-    assert report.claim_skip_only(agg, ["WNLI"]).verdict == "not testable in this run"
+    assert claims.claim_skip_only(agg, ["WNLI"]).verdict == "not testable in this run"
 
 
 def test_report_flags_degenerate_and_collapsed():
@@ -141,11 +143,11 @@ def test_report_does_not_count_tasks_where_bert_learned_nothing():
         sweep_rows("deebert", "default", "entropy", [(0.1, 81.2, 100.0, 6, 0)], task="MRPC"),
         sweep_rows("smartbert", "default", "entropy", [(0.1, 81.2, 40.0, 2, 4)], task="MRPC"),
     ))
-    for claim in (report.claim_reduction(agg, ["MRPC"], [0.1], majority), report.claim_dominance(agg, ["MRPC"], ["deebert"], majority)):
+    for claim in (claims.claim_reduction(agg, ["MRPC"], [0.1], majority), claims.claim_dominance(agg, ["MRPC"], ["deebert"], majority)):
         assert claim.verdict == "not testable in this run"
         assert "not counted" in claim.evidence[0]
     smart, deebert = agg[agg.method == "smartbert"], agg[agg.method == "deebert"]
-    assert report.beaten_share(smart, deebert, floor=81.2) == (0, 1)  # a majority-class model beats nothing
+    assert claims.compare(smart, deebert, floor=81.2).outcome == "no evidence"  # majority-class models prove nothing
 
 
 def test_table1_latency_column_joins_by_task_method_and_threshold(agg):
