@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--seed", type=int, default=None, help="random seed")
     select.add_argument("--max-train-examples", type=int, default=None, help="subsample train first")
     select.add_argument("--heldout-fraction", type=float, default=None, help="share of train held out for selection (default 0.1)")
+    select.add_argument("--tolerance", type=float, default=1.0,
+                        help="metric points below the best that a cheaper point may score and still be chosen (default 1.0)")
     select.add_argument("--out", required=True, help="folder for selection.csv and selected.yaml")
     select.add_argument("--no-resume", action="store_true",
                         help="start afresh even if a killed run left grid points and epoch checkpoints "
@@ -206,7 +208,7 @@ def _select(args: argparse.Namespace) -> None:
     resume = None if args.no_resume else folder_beside(args.out)
     table = select_hyperparameters(args.task, args.method, args.backbone, grid, train_config, method_config,
                                    DataOptions(args.data_source, args.glue_dir), progress=not args.quiet,
-                                   device=args.torch_device, resume=resume)
+                                   device=args.torch_device, resume=resume, tolerance=args.tolerance)
     chosen = write_selection(table, grid, args.out)
     if resume:
         shutil.rmtree(resume, ignore_errors=True)

@@ -2,9 +2,11 @@
 
 The paper "slightly tunes the hyper-parameters across tasks" without saying how; run here with
 the official defaults on RTE and MiniLM-L6, SmartBERT's gates collapsed (issue notes). So the
-suite selects, for each task, the grid point (e.g. lambda x eta1) whose *first stage* gives the
-best metric on the held-out split along the gated inference path, preferring non-collapsed gates
-and, at equal metric, fewer layers run.
+suite trains, for each task, the *first stage* at every grid point (e.g. lambda x eta1), scores it
+on the held-out split along the gated inference path, and keeps the trade-off the method is about:
+among non-collapsed points, the *cheapest* (fewest layers run) whose metric is within ``tolerance``
+points of the best; the best metric alone would pick the lambda that skips nothing. A selected
+point whose gates skip nothing is flagged ``inactive``.
 
 With a ``resume`` folder every grid point is checkpointed per epoch and its finished row is kept, so
 a killed or requeued selection redoes nothing it finished and ends with the same table.
@@ -56,10 +58,14 @@ def parse_grid(items: list[str], config_class: type) -> dict[str, list[Any]]:
 def select_hyperparameters(task: str, method_name: str, backbone: str, grid: dict[str, list[Any]],
                            train_config: TrainConfig, base_config: MethodConfig | None = None,
                            data: DataOptions | None = None, progress: bool = True,
-                           device: torch.device | str = "cpu", resume: str | Path | None = None) -> pd.DataFrame:
+                           device: torch.device | str = "cpu", resume: str | Path | None = None,
+                           tolerance: float = 1.0) -> pd.DataFrame:
     """Train the first stage at every grid point on ``device``; one row per point with its held-out
-    metric, mean layers run and collapse flag, and a ``selected`` column. ``resume``: a folder for
-    per-point checkpoints and finished rows (a rerun continues where a killed one stopped)."""
+    metric, mean layers run, collapse and inactive flags, ``within_tolerance`` and ``selected``
+    (:func:`choose`). ``resume``: a folder for per-point checkpoints and finished rows (a rerun
+    continues where a killed one stopped)."""
+    if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
+        raise SmartBertError(f"selection tolerance must be a number of metric points >= 0, got {tolerance!r}")
     spec, method, device, data = get_task(task), get_method(method_name), torch.device(device), data or DataOptions()
     get_precision(train_config.precision).check(device)
     base_config = base_config or method.config_class()
@@ -82,10 +88,7 @@ def select_hyperparameters(task: str, method_name: str, backbone: str, grid: dic
                 checkpoints.save_result("row", row)
             log.info("grid point %s: held-out %s %.2f", point, spec.main_metric, row["heldout_metric"])
         rows.append(row)
-    table = pd.DataFrame(rows)
-    table["selected"] = False
-    table.loc[_best_row(table), "selected"] = True
-    return table
+    return choose(pd.DataFrame(rows), tolerance)
 
 
 def _point_name(index: int, point: dict[str, Any]) -> str:
@@ -105,16 +108,29 @@ def _train_point(point, method, config, backbone, spec, train, held_out, train_c
            "seconds": round(report.seconds, 1)}
     if model.gates is not None:
         stats = skip_statistics(record_trace(model, held_out, train_config.eval_batch_size, meta={}))
-        row.update(mean_layers_run=stats["mean_layers_run"], collapsed=stats["collapsed"],
+        row.update(mean_layers_run=stats["mean_layers_run"], collapsed=stats["collapsed"], inactive=stats["inactive"],
                    skip_rate_per_layer=stats["skip_rate_per_layer"])
     return {key: _plain(value) for key, value in row.items()}
 
 
-def _best_row(table: pd.DataFrame) -> int:
-    candidates = table[~table["collapsed"]] if "collapsed" in table and (~table["collapsed"]).any() else table
-    order = ["heldout_metric"] + (["mean_layers_run"] if "mean_layers_run" in table else [])
-    ascending = [False] + ([True] if "mean_layers_run" in table else [])
-    return int(candidates.sort_values(order, ascending=ascending, kind="stable").index[0])
+def choose(table: pd.DataFrame, tolerance: float = 1.0) -> pd.DataFrame:
+    """Mark the selected point: among non-collapsed points (all, if every one collapsed), those
+    within ``tolerance`` metric points of the best are eligible (``within_tolerance``); the one
+    running the fewest layers wins, then the higher metric, then grid order. Without gates (no
+    layer counts): the best metric."""
+    table = table.copy()
+    usable = ~table["collapsed"].astype(bool) if "collapsed" in table and (~table["collapsed"].astype(bool)).any() \
+        else pd.Series(True, index=table.index)
+    best = table.loc[usable, "heldout_metric"].max()
+    table["within_tolerance"] = usable & (table["heldout_metric"] >= best - tolerance - 1e-9)
+    eligible = table[table["within_tolerance"]]
+    if "mean_layers_run" in table:
+        order, ascending = ["mean_layers_run", "heldout_metric"], [True, False]
+    else:
+        order, ascending = ["heldout_metric"], [False]
+    table["selected"] = False
+    table.loc[eligible.sort_values(order, ascending=ascending, kind="stable").index[0], "selected"] = True
+    return table
 
 
 def write_selection(table: pd.DataFrame, grid: dict[str, list[Any]], out: str | Path) -> dict[str, Any]:

@@ -59,11 +59,10 @@ def method_order(method: str) -> tuple[int, str]:
 
 def _pick(agg: pd.DataFrame, thresholds: dict[str, Sequence[float]]) -> pd.DataFrame:
     """Rows of ``agg`` at the table's thresholds per policy (static methods: their one row)."""
-    keep = np.zeros(len(agg), dtype=bool)
+    keep = pd.Series(False, index=agg.index)  # by label: ``agg`` may be a filtered frame (any row order)
     for policy, group in agg.groupby("policy"):
         wanted = thresholds.get(policy, thresholds.get("default", ()))
-        hit = group["threshold"].apply(lambda t: policy == "none" or any(math.isclose(t, w) for w in wanted))
-        keep[group.index[hit.to_numpy()]] = True
+        keep[group.index] = group["threshold"].apply(lambda t: policy == "none" or any(math.isclose(t, w) for w in wanted))
     return agg[keep]
 
 
@@ -239,13 +238,19 @@ CAPTIONS = {
 def write_result_tables(sweep_paths: Iterable[str], data_paths: Iterable[str], paper_dir: str | Path, out_dir: str | Path,
                         thresholds: dict[str, Sequence[float]], table3_tasks: Sequence[str],
                         latency_paths: Iterable[str] = ()) -> None:
-    """Tables 1 and 3 and paper-vs-reproduction from sweeps, data summaries and (optionally) latency CSVs."""
+    """Tables 1 and 3, paper-vs-reproduction and the curve-level tables (:mod:`smartbert.curve_table`) from
+    sweeps, data summaries and (optionally) latency CSVs."""
     from smartbert.results import aggregate, load_data_summaries, load_latency, load_sweeps
 
-    agg = aggregate(load_sweeps(sweep_paths))
+    from smartbert.curve_table import write_curve_tables
+
+    sweeps = load_sweeps(sweep_paths)
+    agg = aggregate(sweeps)
     majority = load_data_summaries(data_paths)
     out_dir, paper_dir = Path(out_dir), Path(paper_dir)
-    first = table1(agg, majority, thresholds, load_latency(latency_paths))
+    latency = load_latency(latency_paths)
+    write_curve_tables(sweeps, latency, out_dir)
+    first = table1(agg, majority, thresholds, latency)
     third = table3(agg, majority, table3_tasks)
     timed_on = latency_devices(first)
     write_table(first, wide(first), out_dir / "table1", CAPTIONS["table1"] + (f" Latency {timed_on}." if timed_on else ""))

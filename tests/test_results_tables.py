@@ -192,3 +192,32 @@ def test_report_names_the_devices_the_sweeps_and_latency_recorded() -> None:
                    "traced on: not recorded (sweeps written before the suite recorded devices)"]
     table = pd.DataFrame({"ms_per_example": [1.5, float("nan")], "latency_device": ["cpu x86_64 x2 threads", "gpu?"]})
     assert latency_devices(table) == "timed on cpu x86_64 x2 threads"
+
+
+def test_curve_tables_average_each_seeds_area_and_leave_static_models_out():
+    from smartbert.curve_table import curve_tables
+
+    sweeps = frame(
+        sweep_rows("bert", "default", "none", [(0.0, 60.0, 100.0, 6, 0)]),
+        sweep_rows("deebert", "default", "entropy", [(0.1, 58.0, 100.0, 6, 0), (0.5, 54.0, 40.0, 3, 0)], seed=1),
+        sweep_rows("deebert", "default", "entropy", [(0.1, 60.0, 100.0, 6, 0), (0.5, 56.0, 40.0, 3, 0)], seed=2),
+        sweep_rows("smartbert", "default", "entropy", [(0.1, 59.0, 80.0, 5, 1), (0.5, 57.0, 20.0, 1, 2)], seed=1),
+        sweep_rows("smartbert", "default", "entropy", [(0.1, 61.0, 80.0, 5, 1), (0.5, 57.0, 20.0, 1, 2)], seed=2),
+    )
+    latency = pd.DataFrame([{"task": "RTE", "method": m, "threshold": t, "metric": metric, "measured_speedup": speedup}
+                            for m, t, metric, speedup in [("bert", 0.0, 60.0, 1.0), ("smartbert", 0.1, 59.0, 1.25),
+                                                          ("smartbert", 0.5, 57.0, 2.5), ("deebert", 0.1, 58.0, 1.0),
+                                                          ("deebert", 0.5, 54.0, 2.0)]])
+    auc, between = curve_tables(sweeps, latency)
+    flops = auc[auc["axis"] == "flops"].set_index("method")
+    assert set(flops.index) == {"deebert", "smartbert"}  # BERT: one point, no curve
+    assert (flops["lo"] == 40.0).all() and (flops["hi"] == 80.0).all()  # SmartBERT's dearest point: 80%
+    # DeeBERT seed 1: 54 on [40, 80); seed 2: 56 -> 55 +- 1.41; SmartBERT: 57 on [40, 80) in both seeds
+    assert flops.loc["deebert", "auc"] == pytest.approx(55.0) and flops.loc["deebert", "auc_std"] == pytest.approx(2 ** 0.5)
+    assert flops.loc["smartbert", "auc"] == pytest.approx(57.0) and flops.loc["smartbert", "n_seeds"] == 2
+    gap = between[(between["axis"] == "flops") & (between["baseline"] == "deebert")].iloc[0]
+    assert (gap["lo"], gap["hi"]) == (40.0, 80.0)
+    assert gap["mean_gap"] == pytest.approx(((57 - 54) + (57 - 56)) / 2) and gap["mean_gap_std"] == pytest.approx(2 ** 0.5)
+    assert gap["share_above"] == 1.0 and gap["share_below"] == 0.0
+    timed = between[between["axis"] == "latency"].iloc[0]  # % of BERT's ms: SmartBERT 80 and 40, DeeBERT 100 and 50
+    assert (timed["lo"], timed["hi"]) == (50.0, 80.0) and timed["mean_gap"] == pytest.approx(57 - 54)

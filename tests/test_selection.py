@@ -7,6 +7,7 @@ import dataclasses
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from smartbert import selection
@@ -34,6 +35,36 @@ def test_parse_grid_reads_values_and_names_bad_keys():
         selection.parse_grid(["lambda=0.01"], SmartBertConfig)
     with pytest.raises(SmartBertError, match="has no values"):
         selection.parse_grid(["lam="], SmartBertConfig)
+
+
+def _table(*points):
+    """(lam, held-out metric, mean layers run, collapsed) rows as select_hyperparameters writes them."""
+    return pd.DataFrame([{"lam": lam, "heldout_metric": metric, "mean_layers_run": layers, "collapsed": collapsed,
+                          "inactive": layers == 6.0} for lam, metric, layers, collapsed in points])
+
+
+def chosen(table, tolerance=1.0):
+    picked = selection.choose(table, tolerance)
+    return float(picked.loc[picked["selected"], "lam"].iloc[0])
+
+
+def test_selection_keeps_the_trade_off_cheapest_within_tolerance_never_collapsed():
+    table = _table((0.001, 86.7, 6.0, False), (0.01, 86.0, 5.2, False), (0.04, 85.2, 3.1, False), (0.1, 80.0, 0.4, True))
+    assert chosen(table) == 0.01                 # 0.04 is 1.5 below the best: outside 1.0
+    assert chosen(table, tolerance=2.0) == 0.04  # cheapest within 2 points
+    assert chosen(table, tolerance=0.0) == 0.001  # best metric (it skips nothing: inactive)
+    assert chosen(table, tolerance=100.0) == 0.04  # a collapsed point is never chosen, however cheap
+    marked = selection.choose(table, 1.0)
+    assert marked["within_tolerance"].tolist() == [True, True, False, False]
+    everything_collapsed = _table((0.04, 50.0, 0.2, True), (0.1, 50.0, 0.0, True))
+    assert chosen(everything_collapsed) == 0.1  # nothing usable: the cheapest at the best metric, flagged collapsed
+    equal = _table((0.001, 86.0, 5.0, False), (0.01, 86.5, 5.0, False))
+    assert chosen(equal) == 0.01  # same cost: the higher metric
+
+
+def test_selection_tolerance_must_be_a_non_negative_number():
+    with pytest.raises(SmartBertError, match="tolerance must be a number of metric points >= 0"):
+        selection.select_hyperparameters("synthetic-sentiment", "smartbert", "tiny", GRID, CONFIG, tolerance=-1)
 
 
 def test_killed_selection_resumes_per_grid_point(tmp_path, monkeypatch):

@@ -163,6 +163,13 @@ def needs_selection(method):
     return bool(config["selection"]["grid"]) and method == config["selection"]["method"]
 
 
+def selection_tables():
+    """Every task's selection table, when the profile selects (the report states what was chosen)."""
+    if not (config["selection"]["grid"] and config["selection"]["method"] in METHODS):
+        return []
+    return [res(f"selection/{task}/selection.csv") for task in TRAIN_TASKS]
+
+
 def reused_methods(method):
     """Methods whose trained models a method's stages reuse or distil from (DeeBERT, DistilBERT: bert)."""
     stages = get_method(method).stages(from_dict(get_method(method).config_class, config["methods"][method]["config"], method))
@@ -209,7 +216,7 @@ def reference_args(wildcards):
 
 
 def all_tables():
-    return [res(f"tables/{name}.{ext}") for name in ("table1", "table2", "table3", "paper_vs_repro")
+    return [res(f"tables/{name}.{ext}") for name in ("table1", "table2", "table3", "paper_vs_repro", "curves_auc", "curves_between")
             for ext in ("csv", "md", "tex")]
 
 

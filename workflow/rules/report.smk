@@ -7,6 +7,7 @@ rule report:
         data=data_summaries(),
         tables=all_tables(),
         latency=latency_files(),
+        selection=selection_tables(),
         paper=[os.path.join(PAPER_DIR, name) for name in ("table1.csv", "table2.csv", "table3.csv", "majority.csv")],
         traces=[res(f"traces/{t}/{m}/{v}/seed{s}.npz") for (t, m, v, s) in models()],
     output:
@@ -16,7 +17,7 @@ rule report:
     params:
         table_dir=lambda wildcards, input: os.path.dirname(input.tables[0]),
         runtime=runtime_files(),
-        paper_dir=PAPER_DIR,
+        paper_dir=lambda wildcards, input: os.path.dirname(input.paper[0]),
     conda:
         ENV
     script:

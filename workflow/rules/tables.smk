@@ -1,4 +1,4 @@
-# Tables 1-3 and paper-vs-reproduction, each as CSV (tidy), Markdown and LaTeX (the paper's layout).
+# Tables 1-3, paper-vs-reproduction and the curve-level comparison (AUC, area between curves), each as CSV (tidy), Markdown and LaTeX (the paper's layout).
 
 
 rule tables:
@@ -21,6 +21,16 @@ rule tables:
         report(
             multiext(res("tables/paper_vs_repro"), ".csv", ".md", ".tex"),
             caption="../report/paper_vs_repro.rst",
+            category="Tables",
+        ),
+        report(
+            multiext(res("tables/curves_auc"), ".csv", ".md", ".tex"),
+            caption="../report/curves.rst",
+            category="Tables",
+        ),
+        report(
+            multiext(res("tables/curves_between"), ".csv", ".md", ".tex"),
+            caption="../report/curves.rst",
             category="Tables",
         ),
     log:

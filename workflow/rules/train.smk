@@ -20,6 +20,7 @@ rule select:
         grid=" ".join(f"--grid {key}={','.join(map(str, values))}" for key, values in config["selection"]["grid"].items()),
         seed=SEEDS[0],
         fraction=config["selection"]["heldout_fraction"],
+        tolerance=config["selection"]["tolerance"],
         out=lambda wc, output: os.path.dirname(output.selected),
     threads: DEVICE_THREADS
     resources:
@@ -31,7 +32,7 @@ rule select:
     shell:
         "smartbert -q --threads {threads} select --task {wildcards.task:q} --method {params.method}"
         " --backbone {params.backbone:q} --config {params.config:q} {params.grid} --seed {params.seed}"
-        " --heldout-fraction {params.fraction} --out {params.out:q} > {log:q} 2>&1"
+        " --heldout-fraction {params.fraction} --tolerance {params.tolerance} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule train:
