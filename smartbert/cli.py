@@ -1,4 +1,4 @@
-"""``smartbert`` command line: train, select, data, download, trace, sweep, predict, flops, latency, bench, list."""
+"""``smartbert`` command line: train, select, data, download, trace, sweep, oracle, predict, flops, latency, bench, list."""
 
 from __future__ import annotations
 
@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
                        help="a constant column for every row (the workflow tags variant=...)")
     sweep.add_argument("--out", required=True, help="CSV to write")
+
+    oracle = commands.add_parser("oracle", help="oracle exits of a trace, the method's policy against them, and every head's metrics")
+    oracle.add_argument("--trace", required=True, help="trace file written by `smartbert trace`")
+    oracle.add_argument("--threshold", type=float, default=0.3, help="threshold at which exits per head are counted (default 0.3)")
+    oracle.add_argument("--reference-backbone", default=None, help="cost %% relative to this backbone's full depth (as sweep)")
+    oracle.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a constant field (variant=..., seed=...)")
+    oracle.add_argument("--out", required=True, help="JSON to write")
 
     predict = commands.add_parser("predict", help="per-example predictions, exit layers and FLOPs")
     predict.add_argument("--model", required=True, help="model directory")
@@ -254,27 +261,56 @@ def _write_csv(frame, path: str) -> None:
     atomic_write_text(path, frame.to_csv(index=False, float_format="%.4f"))
 
 
-def _sweep(args: argparse.Namespace) -> None:
-    from smartbert.sweep import parse_thresholds, sweep
+def _load_trace(path: str):
     from smartbert.trace import Trace
 
-    if not Path(args.trace).is_file():
-        raise SmartBertError(f"trace {args.trace} not found; write it with `smartbert trace --model DIR --out {args.trace}`")
-    trace = Trace.load(args.trace)
-    thresholds = parse_thresholds(args.thresholds) if args.thresholds else None
-    reference_layers = None
-    if args.reference_backbone:
-        from smartbert.backbones import backbone_shape
+    if not Path(path).is_file():
+        raise SmartBertError(f"trace {path} not found; write it with `smartbert trace --model DIR --out {path}`")
+    return Trace.load(path)
 
-        reference_layers = backbone_shape(args.reference_backbone).num_layers
-    table = sweep(trace, thresholds, args.policy, args.seq_len, reference_layers, args.with_grid)
-    for item in args.tag:
+
+def _reference_layers(backbone: str | None) -> int | None:
+    """Depth of the backbone cost % is relative to (None: the model's own)."""
+    if not backbone:
+        return None
+    from smartbert.backbones import backbone_shape
+
+    return backbone_shape(backbone).num_layers
+
+
+def _tags(items: list[str]) -> dict[str, str]:
+    """``--tag KEY=VALUE`` items as a dict, in order."""
+    tags = {}
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise SmartBertError(f"--tag takes KEY=VALUE (e.g. variant=default), got {item!r}")
+        tags[key] = value
+    return tags
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    from smartbert.sweep import parse_thresholds, sweep
+
+    trace = _load_trace(args.trace)
+    thresholds = parse_thresholds(args.thresholds) if args.thresholds else None
+    table = sweep(trace, thresholds, args.policy, args.seq_len, _reference_layers(args.reference_backbone), args.with_grid)
+    for key, value in _tags(args.tag).items():
         table.insert(0, key, value)
     _write_csv(table, args.out)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
+def _oracle(args: argparse.Namespace) -> None:
+    from smartbert.io import atomic_write_text
+    from smartbert.oracle import analyse
+
+    trace = _load_trace(args.trace)
+    found = analyse(trace, args.threshold, _reference_layers(args.reference_backbone))
+    found["summary"].update(_tags(args.tag))
+    found["summary"]["seed"] = (trace.meta.get("model_provenance") or {}).get("seed")
+    atomic_write_text(args.out, json.dumps(found, indent=2, allow_nan=True) + "\n")
+    print(json.dumps(found["summary"], indent=2))
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -366,7 +402,7 @@ def _list(args: argparse.Namespace) -> None:
 
 
 DEVICE_COMMANDS = ("train", "select", "trace", "predict", "latency", "bench")
-COMMANDS = {"train": _train, "select": _select, "data": _data, "download": _download, "trace": _trace, "sweep": _sweep, "predict": _predict, "flops": _flops, "latency": _latency, "bench": _bench, "list": _list}
+COMMANDS = {"train": _train, "select": _select, "data": _data, "download": _download, "trace": _trace, "sweep": _sweep, "oracle": _oracle, "predict": _predict, "flops": _flops, "latency": _latency, "bench": _bench, "list": _list}
 
 
 def main(argv: list[str] | None = None) -> int:

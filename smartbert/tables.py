@@ -237,12 +237,14 @@ CAPTIONS = {
 
 def write_result_tables(sweep_paths: Iterable[str], data_paths: Iterable[str], paper_dir: str | Path, out_dir: str | Path,
                         thresholds: dict[str, Sequence[float]], table3_tasks: Sequence[str],
-                        latency_paths: Iterable[str] = ()) -> None:
-    """Tables 1 and 3, paper-vs-reproduction and the curve-level tables (:mod:`smartbert.curve_table`) from
-    sweeps, data summaries and (optionally) latency CSVs."""
+                        latency_paths: Iterable[str] = (), oracle_paths: Iterable[str] = ()) -> None:
+    """Tables 1 and 3, paper-vs-reproduction, the curve-level tables (:mod:`smartbert.curve_table`) and
+    the oracle and per-head tables (:mod:`smartbert.oracle_table`) from sweeps, data summaries and
+    (optionally) latency CSVs and oracle JSONs."""
     from smartbert.results import aggregate, load_data_summaries, load_latency, load_sweeps
 
     from smartbert.curve_table import write_curve_tables
+    from smartbert.oracle_table import write_oracle_tables
 
     sweeps = load_sweeps(sweep_paths)
     agg = aggregate(sweeps)
@@ -250,6 +252,7 @@ def write_result_tables(sweep_paths: Iterable[str], data_paths: Iterable[str], p
     out_dir, paper_dir = Path(out_dir), Path(paper_dir)
     latency = load_latency(latency_paths)
     write_curve_tables(sweeps, latency, out_dir)
+    write_oracle_tables(oracle_paths, out_dir)
     first = table1(agg, majority, thresholds, latency)
     third = table3(agg, majority, table3_tasks)
     timed_on = latency_devices(first)

@@ -105,6 +105,14 @@ def sweep_path(task, method, variant, seed):
     return res(f"sweeps/{task}/{method}/{variant}/seed{seed}.csv")
 
 
+def oracle_path(task, method, variant, seed):
+    return res(f"oracle/{task}/{method}/{variant}/seed{seed}.json")
+
+
+def all_oracles():
+    return [oracle_path(*model) for model in models()]
+
+
 def all_sweeps():
     paths = [sweep_path(*model) for model in models()]
     if GATED_METHOD in METHODS:
@@ -216,7 +224,8 @@ def reference_args(wildcards):
 
 
 def all_tables():
-    return [res(f"tables/{name}.{ext}") for name in ("table1", "table2", "table3", "paper_vs_repro", "curves_auc", "curves_between")
+    return [res(f"tables/{name}.{ext}") for name in ("table1", "table2", "table3", "paper_vs_repro", "curves_auc", "curves_between",
+                                                          "oracle", "heads")
             for ext in ("csv", "md", "tex")]
 
 

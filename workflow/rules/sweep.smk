@@ -37,3 +37,24 @@ rule sweep_skip_only:
     shell:
         "smartbert -q sweep --trace {input:q} --policy none {params.reference} --tag variant={params.variant}"
         " --out {output:q} > {log:q} 2>&1"
+
+
+# Oracle exits of each trace (the earliest head that is right and stays right), the method's own
+# policy against them, and every head's metrics: the tables' oracle and heads tables, REPORT.md.
+rule oracle:
+    input:
+        res("traces/{task}/{method}/{variant}/seed{seed}.npz"),
+    output:
+        oracle_path("{task}", "{method}", "{variant}", "{seed}"),
+    log:
+        logs("oracle/{task}/{method}/{variant}/seed{seed}.log"),
+    wildcard_constraints:
+        variant=_alternatives(VARIANTS),
+    params:
+        reference=reference_args,
+        threshold=config["thresholds"]["table"][len(config["thresholds"]["table"]) // 2],
+    conda:
+        ENV
+    shell:
+        "smartbert -q oracle --trace {input:q} --threshold {params.threshold} {params.reference}"
+        " --tag variant={wildcards.variant} --out {output:q} > {log:q} 2>&1"

@@ -6,6 +6,7 @@ rule tables:
         sweeps=all_sweeps(),
         data=data_summaries(),
         latency=latency_files(),
+        oracle=all_oracles(),
         paper=[os.path.join(PAPER_DIR, "table1.csv"), os.path.join(PAPER_DIR, "table3.csv")],
     output:
         report(
@@ -31,6 +32,16 @@ rule tables:
         report(
             multiext(res("tables/curves_between"), ".csv", ".md", ".tex"),
             caption="../report/curves.rst",
+            category="Tables",
+        ),
+        report(
+            multiext(res("tables/oracle"), ".csv", ".md", ".tex"),
+            caption="../report/oracle.rst",
+            category="Tables",
+        ),
+        report(
+            multiext(res("tables/heads"), ".csv", ".md", ".tex"),
+            caption="../report/oracle.rst",
             category="Tables",
         ),
     log:

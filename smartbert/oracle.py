@@ -1,0 +1,109 @@
+"""Oracle analysis of a trace (issue 14, item 4): the best any exit rule could do with these heads,
+how far the method's own policy sits from it, and what every head knows.
+
+*Oracle exit*: per example, the earliest evaluated head whose prediction is correct and stays
+correct at every later evaluated head up to the last layer; an example no head gets right (or whose
+last head is wrong) exits at the last layer. So the oracle keeps the full-depth predictions exactly
+(its metric is the last head's) at the least cost these heads allow; its cost is counted with the
+same components as any replay (layers that ran, heads and gates up to the exit).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from smartbert.curves import attainable
+from smartbert.data.tasks import get_task
+from smartbert.metrics import compute_metrics
+from smartbert.sweep import default_policy_name, summarise, sweep, trace_costs
+from smartbert.trace import Trace, resolve_exits
+
+FLAT_METRIC = 0.05   # metric points: a sweep whose metric moves less than this is flat ...
+MOVING_EXIT = 0.5    # ... while its mean exit layer moves at least this many layers
+
+
+def head_predictions(trace: Trace) -> np.ndarray:
+    """[N, L] argmax of each evaluated head (-1 where not evaluated)."""
+    return np.where(trace.evaluated, np.nan_to_num(trace.logits, nan=-np.inf).argmax(-1), -1)
+
+
+def oracle_exit_mask(trace: Trace) -> np.ndarray:
+    """[N, L] bool: head i is correct and every later evaluated head is correct too."""
+    correct = trace.evaluated & (head_predictions(trace) == trace.labels[:, None])
+    fine = correct | ~trace.evaluated  # a head that was not evaluated cannot break the streak
+    stays = np.flip(np.logical_and.accumulate(np.flip(fine, axis=1), axis=1), axis=1)
+    return correct & stays
+
+
+def oracle(trace: Trace, reference_layers: int | None = None) -> dict[str, float]:
+    """The oracle's sweep row (metric, FLOPs, cost %, layers), as :func:`smartbert.sweep.summarise`."""
+    result = resolve_exits(oracle_exit_mask(trace), trace.ran, trace.evaluated, trace.logits, trace.has_gates)
+    return summarise(trace, result, trace_costs(trace), reference_layers)
+
+
+def head_table(trace: Trace, threshold: float | None = None) -> list[dict[str, Any]]:
+    """Per exit head: where it was evaluated, its main metric and accuracy there, its agreement with
+    the last head, its majority-prediction share, and (at ``threshold`` of the method's policy) how
+    many examples exit at it and how often those agree with the last head."""
+    spec = get_task(trace.meta["task"])
+    predictions = head_predictions(trace)
+    final = predictions[:, -1]
+    exits = None
+    if threshold is not None:
+        from smartbert.policies import make_policy
+        from smartbert.trace import replay
+
+        policy = default_policy_name(trace)
+        exits = replay(trace, make_policy(policy, None if policy == "none" else threshold)).exit_layer
+    rows = []
+    for layer in trace.meta.get("exit_layers") or range(1, trace.num_layers + 1):
+        where = trace.evaluated[:, layer - 1]
+        if not where.any():
+            continue
+        mine = predictions[where, layer - 1]
+        row = {"layer": int(layer), "evaluated_share": float(where.mean()),
+               "metric": compute_metrics(spec, mine, trace.labels[where])["metric"],
+               "accuracy": 100.0 * float((mine == trace.labels[where]).mean()),
+               "agreement_with_last": 100.0 * float((mine == final[where]).mean()),
+               "top_class_share": 100.0 * float(np.bincount(mine).max() / len(mine))}
+        if exits is not None:
+            leaving = exits == layer
+            row.update(threshold=threshold, exits_here=int(leaving.sum()),
+                       exit_agreement_with_last=100.0 * float((predictions[leaving, layer - 1] == final[leaving]).mean())
+                       if leaving.any() else math.nan)
+        rows.append(row)
+    return rows
+
+
+def analyse(trace: Trace, threshold: float | None = 0.3, reference_layers: int | None = None) -> dict[str, Any]:
+    """Oracle row, the method's own policy over its dense grid against it, the per-head table and,
+    when the metric stays flat over the grid while the exit layer moves, why."""
+    best = oracle(trace, reference_layers)
+    policy = default_policy_name(trace)
+    curve = sweep(trace, policy=policy, reference_layers=reference_layers)
+    matching = curve[curve["metric"] >= best["metric"] - 1e-9]
+    cost_to_match = float(matching["cost_pct_paper"].min()) if len(matching) else math.nan
+    metric_at_oracle_cost = float(attainable(curve, best["cost_pct_paper"])[0])
+    heads = head_table(trace, None if policy == "none" else threshold)
+    summary = {"task": trace.meta["task"], "method": trace.meta["method"], "policy": policy,
+               "oracle_metric": best["metric"], "oracle_cost_pct": best["cost_pct_paper"],
+               "oracle_avg_exit_layer": best["avg_exit_layer"], "oracle_avg_layers_run": best["avg_layers_run"],
+               "policy_cost_pct_at_oracle_metric": cost_to_match, "policy_metric_at_oracle_cost": metric_at_oracle_cost,
+               "flat_curve_reason": flat_reason(curve, heads)}
+    return {"summary": summary, "heads": heads}
+
+
+def flat_reason(curve, heads: list[dict[str, Any]]) -> str | None:
+    """Why a sweep's metric stays constant over the grid while its exit layer moves, or None."""
+    if len(curve) < 2 or curve["metric"].max() - curve["metric"].min() >= FLAT_METRIC:
+        return None
+    if curve["avg_exit_layer"].max() - curve["avg_exit_layer"].min() < MOVING_EXIT:
+        return None
+    if all(h["top_class_share"] >= 99.5 for h in heads):
+        return "every head predicts one class for (nearly) every example: where an example exits changes no prediction"
+    agree = min(h["agreement_with_last"] for h in heads)
+    return (f"the heads agree with the last head on at least {agree:.1f}% of the examples where they are evaluated: "
+            "exiting earlier changes (almost) no prediction")
