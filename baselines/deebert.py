@@ -36,6 +36,8 @@ class DeeBertConfig(MethodConfig):
         "help": "off-ramp poolers start from BERT's fine-tuned classifier pooler (ours), at random, or from the "
                 "backbone's pretrained pooler (official code)"})
     stage2_epochs: int | None = field(default=None, metadata={"help": "off-ramp training epochs (default: train.epochs)"})
+    stage2_learning_rate: float | None = field(default=None, metadata={
+        "help": "off-ramp training learning rate (default: train.learning_rate, as the official code)"})
 
     def __post_init__(self) -> None:
         if self.offramp_init not in ("trained_pooler", "fresh", "backbone_pooler"):
@@ -77,4 +79,5 @@ class DeeBert(Method):
                 yield from model.head(layer).parameters()
 
         return [Stage("finetune", trainable=lambda model: [], loss=offramp_cross_entropy, reuse="bert", after_reuse=after_reuse),
-                Stage("offramps", offramps, offramp_cross_entropy, score_logits=intermediate_exit_logits, epochs=config.stage2_epochs)]
+                Stage("offramps", offramps, offramp_cross_entropy, score_logits=intermediate_exit_logits, epochs=config.stage2_epochs,
+                      learning_rate=config.stage2_learning_rate)]

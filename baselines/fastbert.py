@@ -17,6 +17,7 @@ from transformers import BertModel
 
 from baselines.bert import final_cross_entropy
 from smartbert.encoder import LayeredEncoder
+from smartbert.errors import SmartBertError
 from smartbert.heads import NARROW_WIDTH, ExitClassifier
 from smartbert.model import EarlyExitModel
 from smartbert.registry import Method, MethodConfig, Stage, intermediate_exit_logits, register
@@ -32,6 +33,14 @@ class FastBertConfig(MethodConfig):
     stage1_epochs: int | None = field(default=None, metadata={"help": "backbone + teacher fine-tuning epochs (default: train.epochs)"})
     stage2_epochs: int | None = field(default=None, metadata={"help": "self-distillation epochs (default: train.epochs)"})
     temperature: float = field(default=1.0, metadata={"help": "softmax temperature of the distillation targets"})
+    stage2_learning_rate: float | None = field(default=None, metadata={
+        "help": "self-distillation learning rate (default: train.learning_rate; the official code: 10 x, 2e-4)"})
+    stage2_keep: str = field(default="best", metadata={
+        "help": "distillation ends with its best epoch on the selection split (mean of the students) or its last (official)"})
+
+    def __post_init__(self) -> None:
+        if self.stage2_keep not in ("best", "last"):
+            raise SmartBertError(f"stage2_keep must be best or last, got {self.stage2_keep!r}")
 
 
 def self_distillation(config: FastBertConfig):
@@ -73,4 +82,5 @@ class FastBert(Method):
                 yield from model.head(layer).parameters()
 
         return [Stage("finetune", backbone_and_teacher, final_cross_entropy, epochs=config.stage1_epochs),
-                Stage("distill", students, self_distillation(config), score_logits=intermediate_exit_logits, epochs=config.stage2_epochs)]
+                Stage("distill", students, self_distillation(config), score_logits=intermediate_exit_logits, epochs=config.stage2_epochs,
+                      learning_rate=config.stage2_learning_rate, keep=config.stage2_keep)]

@@ -1,6 +1,7 @@
 """PABEE (Zhou et al., NeurIPS 2020): BERT loses patience, patience-based early exit.
 
-A classifier per layer (BERT's pooler + Linear on [CLS], one per layer), trained jointly with
+A classifier per layer (BERT's pooler + Linear on [CLS], one per layer; ``pooler: shared`` shares
+the backbone's pretrained pooler among them, as the official code does), trained jointly with
 the backbone on the weighted average of the layers' losses, sum_j j * L_j / sum_j j (deeper
 layers weigh more). Exit once the prediction stayed the same for ``patience`` consecutive layers;
 in sweeps the threshold is the patience.
@@ -10,12 +11,13 @@ Added by following README's "Adding a baseline" and nothing more: this file is t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from transformers import BertModel
 
 from smartbert.encoder import LayeredEncoder
+from smartbert.errors import SmartBertError
 from smartbert.heads import PooledClassifier
 from smartbert.losses import per_exit_cross_entropy
 from smartbert.model import EarlyExitModel
@@ -26,6 +28,14 @@ from smartbert.registry import Method, MethodConfig, Stage, exit_logits, registe
 class PabeeConfig(MethodConfig):
     """PABEE (Zhou et al., 2020). ``dropout`` is the classifiers' dropout; the patience is the
     policy's threshold (``smartbert sweep --thresholds 1,2,3``)."""
+
+    pooler: str = field(default="per_layer", metadata={
+        "help": "per_layer: each layer's classifier has its own pooler (random init); shared: the backbone's pretrained "
+                "pooler, one module for every layer, each with its own Linear (the official code)"})
+
+    def __post_init__(self) -> None:
+        if self.pooler not in ("per_layer", "shared"):
+            raise SmartBertError(f"pabee pooler must be per_layer or shared, got {self.pooler!r}")
 
 
 def weighted_average_loss(model: EarlyExitModel, batch: dict, epoch: int):
@@ -46,6 +56,12 @@ class Pabee(Method):
     def build(self, backbone: BertModel, num_labels: int, config: PabeeConfig) -> EarlyExitModel:
         encoder = LayeredEncoder(backbone)
         heads = {i: PooledClassifier(encoder.hidden_size, num_labels, config.dropout) for i in range(1, encoder.num_layers + 1)}
+        if config.pooler == "shared":
+            shared = heads[1].pooler
+            if backbone.pooler is not None:
+                shared.load_state_dict(backbone.pooler.dense.state_dict())
+            for head in heads.values():
+                head.pooler = shared  # one module: every layer's loss trains it
         return EarlyExitModel(encoder, heads, num_labels)
 
     def stages(self, config: PabeeConfig) -> list[Stage]:

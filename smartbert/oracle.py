@@ -92,11 +92,11 @@ def analyse(trace: Trace, threshold: float | None = 0.3, reference_layers: int |
                "oracle_metric": best["metric"], "oracle_cost_pct": best["cost_pct_paper"],
                "oracle_avg_exit_layer": best["avg_exit_layer"], "oracle_avg_layers_run": best["avg_layers_run"],
                "policy_cost_pct_at_oracle_metric": cost_to_match, "policy_metric_at_oracle_cost": metric_at_oracle_cost,
-               "flat_curve_reason": flat_reason(curve, heads)}
+               "flat_curve_reason": flat_reason(curve, heads, trace, policy)}
     return {"summary": summary, "heads": heads}
 
 
-def flat_reason(curve, heads: list[dict[str, Any]]) -> str | None:
+def flat_reason(curve, heads: list[dict[str, Any]], trace: Trace | None = None, policy: str | None = None) -> str | None:
     """Why a sweep's metric stays constant over the grid while its exit layer moves, or None."""
     if len(curve) < 2 or curve["metric"].max() - curve["metric"].min() >= FLAT_METRIC:
         return None
@@ -104,6 +104,14 @@ def flat_reason(curve, heads: list[dict[str, Any]]) -> str | None:
         return None
     if all(h["top_class_share"] >= 99.5 for h in heads):
         return "every head predicts one class for (nearly) every example: where an example exits changes no prediction"
-    agree = min(h["agreement_with_last"] for h in heads)
-    return (f"the heads agree with the last head on at least {agree:.1f}% of the examples where they are evaluated: "
-            "exiting earlier changes (almost) no prediction")
+    if trace is None or policy is None:
+        return "the metric stays flat while the exits move"
+    from smartbert.policies import POLICIES, make_policy
+    from smartbert.trace import replay
+
+    eager = replay(trace, make_policy(policy, POLICIES[policy].grid[-1]))  # exits as early as the rule can
+    changed = 100.0 * float((eager.prediction != head_predictions(trace)[:, -1]).mean())
+    if changed < 0.5:
+        return "every head an example exits at predicts what the last head predicts: exiting earlier changes no prediction"
+    return (f"at the most eager threshold {changed:.1f}% of the predictions differ from the last head's, and as many "
+            "of those become right as wrong")

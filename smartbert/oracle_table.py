@@ -31,14 +31,15 @@ def load_oracles(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, pd.DataFram
 
 
 def degenerate_heads(heads: pd.DataFrame, bert_metric: dict[str, float], majority: dict[str, dict]) -> list[str]:
-    """Heads at or below the majority class on a task where BERT is above it (a dead exit: an early
-    exit there is a guess), one line per model listing its dead layers."""
+    """Intermediate heads at or below the majority class on a task where BERT is above it (a dead
+    exit: an early exit there is a guess), one line per model listing its dead layers (the last head
+    is the model's own result, flagged as such)."""
     flags = []
     for (task, method, variant, seed), rows in heads.groupby(["task", "method", "variant", "seed"], sort=False):
         floor, bert = majority_floor(majority, task), bert_metric.get(task)
         if bert is None or bert <= floor + 1e-9:
             continue
-        dead = rows[rows["metric"] <= floor + 1e-9]
+        dead = rows[(rows["metric"] <= floor + 1e-9) & (rows["layer"] < rows["layer"].max())]  # the last head: the model's own flag
         if len(dead):
             layers = ", ".join(f"{int(r.layer)} ({r.metric:.1f})" for r in dead.itertuples(index=False))
             flags.append(f"{task} {method}/{variant} seed {seed}: exit heads at layers {layers} are at or below the majority "

@@ -53,7 +53,11 @@ class Stage:
     (DeeBERT's stage 1 is BERT's fine-tuned model), loaded instead of trained, after which
     ``after_reuse(model)`` runs; ``epochs`` and ``learning_rate`` override the shared training
     config. ``teacher`` names a method whose trained model (``--init-from``) gives soft targets:
-    its logits on each training example reach the loss as ``batch["teacher_logits"]``.
+    its logits on each training example reach the loss as ``batch["teacher_logits"]``. ``keep``:
+    the epoch whose weights the stage ends with, ``best`` on the selection split or the ``last``
+    (as official codes that never evaluate a stage do); ``frozen_dropout``: modules with nothing
+    to train still run in train mode (dropout on), as in codes that call ``model.train()`` on a
+    partly frozen model.
     """
 
     name: str
@@ -65,6 +69,12 @@ class Stage:
     reuse: str | None = None
     after_reuse: Callable[[EarlyExitModel], None] | None = None
     teacher: str | None = None
+    keep: str = "best"
+    frozen_dropout: bool = False
+
+    def __post_init__(self) -> None:
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"stage {self.name!r}: keep must be 'best' or 'last', got {self.keep!r}")
 
 
 @dataclass

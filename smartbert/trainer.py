@@ -2,7 +2,8 @@
 
 AdamW (no weight decay on biases and LayerNorm), linear schedule with warmup, gradient clipping,
 evaluation after every epoch, the best epoch's weights restored at the end (chosen on dev, as
-the paper and official code do, or on a held-out split of train).
+the paper and official code do, or on a held-out split of train; a stage may keep its last epoch
+instead, ``Stage.keep``).
 """
 
 from __future__ import annotations
@@ -114,13 +115,15 @@ def score(task: TaskSpec, logits: np.ndarray, labels: list[int]) -> dict[str, fl
     return {"metric": float(np.mean(per_head)), "per_head_metric": per_head}
 
 
-def freeze_to(model: nn.Module, trainable: list[nn.Parameter]) -> None:
-    """Only ``trainable`` gets gradients; sub-modules with nothing to train run in eval mode
-    (a frozen backbone gives the same features every epoch: no dropout)."""
+def freeze_to(model: nn.Module, trainable: list[nn.Parameter], frozen_dropout: bool = False) -> None:
+    """Only ``trainable`` gets gradients; sub-modules with nothing to train run in eval mode (a
+    frozen backbone gives the same features every epoch: no dropout), unless ``frozen_dropout``."""
     ids = {id(p) for p in trainable}
     for p in model.parameters():
         p.requires_grad_(id(p) in ids)
     model.train()
+    if frozen_dropout:
+        return
     for module in model.modules():
         params = list(module.parameters())
         if params and not any(p.requires_grad for p in params):
@@ -184,7 +187,7 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
         best_state, step, first_epoch = saved["best_state"], saved["step"], saved["epoch"]
         log.warning("stage %s: resuming after epoch %d from %s", stage.name, first_epoch, resume.directory)
     for epoch in range(first_epoch, epochs):
-        freeze_to(model, trainable)
+        freeze_to(model, trainable, stage.frozen_dropout)
         losses, epoch_started = [], time.perf_counter()
         batches = iterate_batches(train, config.batch_size, shuffle=True, seed=config.seed * 1000 + epoch,
                                   group_by_length=config.group_by_length)
@@ -210,7 +213,7 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
         log.info("%s epoch %d/%d: loss %.4f, %s on %s %.2f, %.1f s (%.1f train examples/s on %s)", stage.name, epoch + 1,
                  epochs, mean_loss, task.main_metric, config.selection, metrics["metric"], report.epochs[-1]["seconds"],
                  report.epochs[-1]["examples_per_s"], device)
-        if best_state is None or metrics["metric"] > report.best_metric:
+        if stage.keep == "last" or best_state is None or metrics["metric"] > report.best_metric:
             report.best_epoch, report.best_metric = epoch + 1, metrics["metric"]
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if resume:
@@ -222,7 +225,7 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
     for p in model.parameters():
         p.requires_grad_(True)
     report.seconds += time.perf_counter() - started
-    log.info("%s done: best epoch %d of %d, %s on %s %.2f, %.1f s", stage.name, report.best_epoch, epochs,
+    log.info("%s done: %s epoch %d of %d, %s on %s %.2f, %.1f s", stage.name, stage.keep, report.best_epoch, epochs,
              task.main_metric, config.selection, report.best_metric, report.seconds)
     if resume:
         resume.save(stage.name, {"done": True, "model": model.state_dict(), "rng": rng_state(),

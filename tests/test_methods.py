@@ -13,6 +13,7 @@ from smartbert.device import to_device
 from smartbert.dynamic import predict_batched, predict_dynamic
 from smartbert.flops import component_costs
 from smartbert.backbones import BackboneShape
+from smartbert.errors import SmartBertError
 from smartbert.policies import POLICIES
 from smartbert.registry import get_method, method_names
 from smartbert.sweep import example_costs
@@ -210,3 +211,27 @@ def test_cost_counts_exactly_the_components_evaluated(name: str, sentiment_dev) 
     c = costs.paper
     assert flops[0] == pytest.approx(c["embeddings"] + layers * c["layer"] + heads * c[model.head_kind] + gates * c["skip_gate"])
     assert heads >= 1
+
+
+def test_pabee_shared_pooler_is_the_backbones_and_every_layer_trains_it() -> None:
+    from baselines.pabee import PabeeConfig
+
+    method = get_method("pabee")
+    backbone = tiny_bert(0)
+    expected = backbone.pooler.dense.weight.detach().clone()
+    model = method.build(backbone, 2, PabeeConfig(pooler="shared"))
+    poolers = {id(model.head(layer).pooler) for layer in model.exit_layers}
+    assert len(poolers) == 1 and torch.equal(model.head(1).pooler.weight, expected)
+    own = method.build(tiny_bert(0), 2, PabeeConfig())
+    assert len({id(own.head(layer).pooler) for layer in own.exit_layers}) == own.num_layers
+    # the first layer's loss alone reaches the pooler the last layer uses
+    ids = torch.tensor([[101, 2000, 2001, 102]])
+    model.head(1)(model.encoder.layer(0, model.encoder.embed(ids, None), None)).sum().backward()
+    assert model.head(model.num_layers).pooler.weight.grad is not None
+    # a saved state loads back into a fresh shared build and stays shared
+    again = method.build(tiny_bert(1), 2, PabeeConfig(pooler="shared"))
+    again.load_state_dict(model.state_dict())
+    assert len({id(again.head(layer).pooler) for layer in again.exit_layers}) == 1
+    assert torch.equal(again.head(3).pooler.weight, model.head(1).pooler.weight)
+    with pytest.raises(SmartBertError, match="pooler must be per_layer or shared"):
+        PabeeConfig(pooler="own")

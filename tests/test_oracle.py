@@ -75,7 +75,9 @@ def test_a_flat_curve_with_moving_exits_says_why():
     found = analyse(one_class)["summary"]
     assert "every head predicts one class" in found["flat_curve_reason"]
     agreeing = make_trace([0, 1, 0, 1], [[0, 0, 0], [1, 1, 1], [0, 0, 0], [0, 0, 0]])
-    assert "agree with the last head on at least 100.0%" in analyse(agreeing)["summary"]["flat_curve_reason"]
+    assert "exiting earlier changes no prediction" in analyse(agreeing)["summary"]["flat_curve_reason"]
+    swapping = make_trace([0, 1, 0, 1], [[1, 0, 0], [1, 0, 0], [0, 0, 0], [1, 1, 1]])  # one turns wrong, one right
+    assert "50.0% of the predictions differ" in analyse(swapping)["summary"]["flat_curve_reason"]
     moving = make_trace([0, 1, 0, 1], [[1, 0, 0], [0, 1, 1], [1, 0, 0], [0, 1, 1]])
     assert analyse(moving)["summary"]["flat_curve_reason"] is None  # the metric moves with the exits
     assert flat_reason(pd.DataFrame({"metric": [50.0], "avg_exit_layer": [1.0]}), []) is None
@@ -92,5 +94,6 @@ def test_dead_heads_are_listed_where_bert_learned_the_task(tmp_path):
     majority = {"SST-2": {"majority_class": {"metric": 50.0}}}
     flags = degenerate_heads(heads, {"SST-2": 90.0}, majority)
     assert len(flags) == 1 and "layers 1 (50.0)" in flags[0] and "deebert/default" in flags[0]
+    assert "3 (" not in flags[0]  # the last head is the model's own result, flagged elsewhere
     assert degenerate_heads(heads, {"SST-2": 50.0}, majority) == []  # BERT at the majority class: nothing to lose
     assert not math.isnan(summary["oracle_cost_pct"].iloc[0])

@@ -95,3 +95,38 @@ def test_quiet_cli_keeps_the_log_lines(tmp_path, caplog) -> None:
     assert main(["-q", "train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--epochs", "1",
                  "--max-train-examples", "32", "--data-source", "synthetic", "--no-resume", "--out", str(tmp_path / "m")]) == 0
     assert any(r.getMessage().startswith("finetune epoch 1/1: loss") for r in caplog.records)
+
+
+def test_a_stage_keeps_its_last_epoch_when_asked(sentiment_dev) -> None:
+    """keep="last" (official SmartBERT stage 2, FastBERT distillation): the final weights stay, whatever
+    epoch scored best; keep="best" restores the best one (the default)."""
+    import dataclasses
+
+    method = get_method("bert")
+    stage = method.stages(method.config_class())[0]
+    states = {}
+    for keep in ("best", "last"):
+        torch.manual_seed(1)
+        model = method.build(tiny_bert(1), 2, method.config_class())
+        report = train_stage(model, dataclasses.replace(stage, keep=keep), sentiment_dev, sentiment_dev.subset(range(16)), TASK,
+                             TrainConfig(batch_size=16, epochs=3, learning_rate=1e-3, seed=1), progress=False)
+        states[keep] = ({k: v.clone() for k, v in model.state_dict().items()}, report)
+    (best, best_report), (last, last_report) = states["best"], states["last"]
+    assert last_report.best_epoch == 3 and last_report.best_metric == last_report.epochs[-1]["metric"]
+    assert [e["metric"] for e in best_report.epochs] == [e["metric"] for e in last_report.epochs]  # same training
+    same = all(torch.equal(best[k], last[k]) for k in best)
+    assert same == (best_report.best_epoch == 3)
+    with pytest.raises(ValueError, match="keep must be 'best' or 'last'"):
+        dataclasses.replace(stage, keep="first")
+
+
+def test_frozen_dropout_keeps_frozen_modules_in_train_mode() -> None:
+    from smartbert.trainer import freeze_to
+
+    method = get_method("bert")
+    model = method.build(tiny_bert(0), 2, method.config_class())
+    head = list(model.head(model.num_layers).parameters())
+    freeze_to(model, head)
+    assert not model.encoder.training and model.head(model.num_layers).training
+    freeze_to(model, head, frozen_dropout=True)
+    assert model.encoder.training and all(m.training for m in model.modules())

@@ -63,8 +63,16 @@ class SmartBertConfig(MethodConfig):
         "official: on the pre-attention features, negatives only in the denominator"))
     contrast_padding: bool = field(default=False, metadata=_help(
         "let padding tokens take part in CCL (the official code pads to 128 and includes them)"))
+    stage2_keep: Literal["best", "last"] = field(default="best", metadata=_help(
+        "stage 2 ends with its best epoch on the selection split (mean of classifiers 1..L-1) or its last "
+        "(the official code never evaluates stage 2)"))
+    stage2_dropout: bool = field(default=False, metadata=_help(
+        "dropout on in the frozen stage-1 pass of stage 2 (the official code calls model.train()); off: the "
+        "classifiers see the features they will see at inference"))
 
     def __post_init__(self) -> None:
+        if self.stage2_keep not in ("best", "last"):
+            raise SmartBertError(f"stage2_keep must be best or last, got {self.stage2_keep!r}")
         if self.gate_mode not in ("sp", "soft", "hard"):
             raise SmartBertError(f"gate_mode must be sp, soft or hard, got {self.gate_mode!r}")
         if self.gate_mode == "sp" and not 0 <= self.soft_epochs <= self.stage1_epochs:
@@ -205,5 +213,6 @@ class SmartBert(Method):
 
         return [
             Stage("stage1", stage1_params, stage1_loss(config), score_logits=gated_final_logits, epochs=config.stage1_epochs),
-            Stage("stage2", stage2_params, stage2_loss(config), score_logits=intermediate_logits(config), epochs=config.stage2_epochs),
+            Stage("stage2", stage2_params, stage2_loss(config), score_logits=intermediate_logits(config), epochs=config.stage2_epochs,
+                  keep=config.stage2_keep, frozen_dropout=config.stage2_dropout),
         ]

@@ -211,11 +211,20 @@ def selected_args(wildcards, input):
     return f"--config {input.selected}" if "selected" in input.keys() else ""
 
 
-def table_thresholds(wildcards):
+def table_threshold_values(wildcards):
     """Table 1's thresholds for the method's exit rule: S values, or patiences for patience-based exits."""
     policy = get_method(method_of(wildcards)).default_policy
-    values = config["thresholds"]["patience"] if policy == "patience" else config["thresholds"]["table"]
-    return ",".join(str(value) for value in values)
+    return config["thresholds"]["patience"] if policy == "patience" else config["thresholds"]["table"]
+
+
+def table_thresholds(wildcards):
+    return ",".join(str(value) for value in table_threshold_values(wildcards))
+
+
+def middle_threshold(wildcards):
+    """The middle of Table 1's thresholds for the method's exit rule (the oracle's per-head exits)."""
+    values = table_threshold_values(wildcards)
+    return values[len(values) // 2]
 
 
 def reference_args(wildcards):

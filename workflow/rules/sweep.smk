@@ -52,7 +52,7 @@ rule oracle:
         variant=_alternatives(VARIANTS),
     params:
         reference=reference_args,
-        threshold=config["thresholds"]["table"][len(config["thresholds"]["table"]) // 2],
+        threshold=middle_threshold,
     conda:
         ENV
     shell:
