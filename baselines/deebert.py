@@ -10,6 +10,11 @@ copied from the backbone's *pretrained* pooler before stage 1 (an untrained near
 MiniLM, which left every off-ramp at ln 2 entropy on RTE); ours copy BERT's classifier pooler
 *after* stage 1 trained it (``offramp_init``, the code's choice is ``backbone_pooler``). Its last
 off-ramp is never trained yet consulted at inference; ours uses the trained classifier there.
+
+On all-MiniLM-L6-v2 (trained for mean pooling) the [CLS] state of layers 1-3 of the fine-tuned
+model carries no linearly decodable label information (a logistic-regression probe on SST-2 sits
+at the majority class while the tokens' mean reaches 78-83%), so [CLS] off-ramps there cannot
+learn whatever the recipe; ``offramp_pooling: mean`` shows what they could do with the sentence.
 """
 
 from __future__ import annotations
@@ -38,8 +43,13 @@ class DeeBertConfig(MethodConfig):
     stage2_epochs: int | None = field(default=None, metadata={"help": "off-ramp training epochs (default: train.epochs)"})
     stage2_learning_rate: float | None = field(default=None, metadata={
         "help": "off-ramp training learning rate (default: train.learning_rate, as the official code)"})
+    offramp_pooling: Literal["cls", "mean"] = field(default="cls", metadata={
+        "help": "off-ramps read [CLS] (paper, official code) or the mean of the tokens (a diagnostic for backbones "
+                "whose early [CLS] carries no label information, e.g. mean-pooling-trained MiniLM)"})
 
     def __post_init__(self) -> None:
+        if self.offramp_pooling not in ("cls", "mean"):
+            raise SmartBertError(f"offramp_pooling must be cls or mean, got {self.offramp_pooling!r}")
         if self.offramp_init not in ("trained_pooler", "fresh", "backbone_pooler"):
             raise SmartBertError(f"offramp_init must be trained_pooler, fresh or backbone_pooler, got {self.offramp_init!r}")
 
@@ -60,7 +70,8 @@ class DeeBert(Method):
     def build(self, backbone: BertModel, num_labels: int, config: DeeBertConfig) -> EarlyExitModel:
         encoder = LayeredEncoder(backbone)
         layers = encoder.num_layers
-        heads = {i: PooledClassifier(encoder.hidden_size, num_labels, config.dropout) for i in range(1, layers)}
+        heads = {i: PooledClassifier(encoder.hidden_size, num_labels, config.dropout, config.offramp_pooling)
+                 for i in range(1, layers)}
         heads[layers] = pooled_head(backbone, num_labels, config.dropout, pretrained_pooler=True)
         if config.offramp_init == "backbone_pooler" and backbone.pooler is not None:
             for layer in range(1, layers):

@@ -107,18 +107,31 @@ class SkipGate(nn.Module):
 
 class PooledClassifier(nn.Module):
     """BERT's sequence classifier (pooler Linear h->h + tanh on [CLS], dropout, Linear h->labels);
-    also DeeBERT's off-ramp (Xin et al., 2020), which has the same shape."""
+    also DeeBERT's off-ramp (Xin et al., 2020), which has the same shape. ``pooling="mean"`` reads
+    the mean of the sentence's token states instead of [CLS] (a diagnostic: same linear layers and
+    FLOPs, the pooling's additions aside)."""
 
     kind = "pooled_classifier"
 
-    def __init__(self, hidden: int, num_labels: int, dropout: float = 0.1) -> None:
+    def __init__(self, hidden: int, num_labels: int, dropout: float = 0.1, pooling: str = "cls") -> None:
         super().__init__()
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling must be cls or mean, got {pooling!r}")
+        self.pooling = pooling
         self.pooler = nn.Linear(hidden, hidden)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, num_labels)
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self.out(self.dropout(torch.tanh(self.pooler(hidden[:, 0]))))
+        return self.out(self.dropout(torch.tanh(self.pooler(self._pool(hidden, mask)))))
+
+    def _pool(self, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        if mask is None:  # batch 1 without padding
+            return hidden.mean(dim=1)
+        keep = (mask.reshape(mask.shape[0], -1) == 0).to(hidden.dtype).unsqueeze(-1)  # additive mask: 0 where a token is
+        return (hidden * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1.0)
 
 
 #: Head kinds by name, for FLOPs accounting and for rebuilding saved models.

@@ -235,3 +235,29 @@ def test_pabee_shared_pooler_is_the_backbones_and_every_layer_trains_it() -> Non
     assert torch.equal(again.head(3).pooler.weight, model.head(1).pooler.weight)
     with pytest.raises(SmartBertError, match="pooler must be per_layer or shared"):
         PabeeConfig(pooler="own")
+
+
+def test_deebert_mean_pooled_offramps_replay_as_they_infer(sentiment_dev) -> None:
+    """The diagnostic off-ramp (mean of the tokens, padding left out) is exact under replay, batch 1
+    and compacting batches alike, and differs from [CLS] pooling."""
+    from baselines.deebert import DeeBertConfig
+    from smartbert.encoder import additive_mask
+    from smartbert.policies import make_policy
+
+    method = get_method("deebert")
+    torch.manual_seed(0)
+    model = method.build(tiny_bert(0), 2, DeeBertConfig(offramp_pooling="mean"))
+    policy = make_policy("entropy", 0.6)
+    replayed = replay(record_trace(model, sentiment_dev, batch_size=16, meta={}), policy)
+    single, batched = predict_dynamic(model, sentiment_dev, policy), predict_batched(model, sentiment_dev, policy, batch_size=8)
+    for field in ("exit_layer", "prediction", "layers_run", "heads", "gates"):
+        np.testing.assert_array_equal(getattr(replayed, field), getattr(single, field), err_msg=field)
+        np.testing.assert_array_equal(getattr(batched, field), getattr(single, field), err_msg=field)
+    batch = collate(sentiment_dev, [0, 1, 2])
+    hidden = torch.randn(3, batch["input_ids"].shape[1], model.encoder.hidden_size)
+    head = model.head(1)
+    padded = head(hidden, additive_mask(batch["attention_mask"], hidden.dtype))
+    alone = torch.stack([head(hidden[i:i + 1, : int(batch["attention_mask"][i].sum())])[0] for i in range(3)])
+    torch.testing.assert_close(padded, alone)  # padding does not change a row's mean
+    with pytest.raises(SmartBertError, match="offramp_pooling must be cls or mean"):
+        DeeBertConfig(offramp_pooling="max")
