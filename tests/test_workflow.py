@@ -318,7 +318,7 @@ def test_smoke_tables_figures_and_report_exist_and_parse(smoke_run):
     assert "majority class" in set(table1["row"])
     assert {"BERT", "SmartBERT (S=0.1)", "DeeBERT (S=0.5)", "FastBERT (S=0.3)", "PABEE (patience=3)"} <= set(table1["row"])
     assert (table1.loc[table1["row"] != "majority class", "n_seeds"] == len(config["seeds"])).all()
-    for name in ("table1", "table2", "table3", "paper_vs_repro"):
+    for name in ("table1", "table2", "table3", "paper_vs_repro", "curves_auc", "curves_between", "oracle", "heads"):
         assert (smoke_run / f"results/smoke/tables/{name}.md").read_text().count("|") > 10
         assert r"\begin{tabular}" in (smoke_run / f"results/smoke/tables/{name}.tex").read_text()
     measured = table1[table1["row"] != "majority class"]
@@ -332,6 +332,12 @@ def test_smoke_tables_figures_and_report_exist_and_parse(smoke_run):
     text = (smoke_run / "results/smoke/REPORT.md").read_text()
     assert "## Claims" in text and "Degenerate results" in text and "Wall time per rule" in text
     assert "| synthetic-nli | SmartBERT (S=0.3) |" in text.split("## FLOPs savings in wall-clock time")[1]
+    section = lambda title: text.split(f"## {title}")[1].split("\n## ")[0]  # noqa: E731
+    assert "| task |" in section("Curve-level comparison") and "| task |" in section("Oracle exits")
+    assert "chose lam=" in section("Hyper-parameter selection (held-out train, never dev)")
+    assert "| reproduced |" in text.split("## Claims")[1].split("###")[0]  # the rules on the paper's own numbers
+    oracle = pd.read_csv(smoke_run / "results/smoke/tables/oracle.csv")
+    assert len(oracle) == expected_models(config) and oracle["oracle_cost_pct"].gt(0).all()
 
 
 def test_smoke_html_report_has_every_table_and_figure(smoke_run):
