@@ -145,10 +145,11 @@ def load_backbone(name: str, seed: int = 0) -> BertModel:
 
 
 def _unreachable(name: str, error: Exception) -> str:
-    from smartbert.data.hub import hub_offline
+    from smartbert.data.hub import TRANSFORMERS_OFFLINE, hub_offline
+    from smartbert.errors import one_line
 
-    error = " ".join(str(error).split())  # one line, whatever the library's message
-    offline = hub_offline()
+    error = one_line(error)
+    offline = hub_offline(TRANSFORMERS_OFFLINE)
     if offline:
         return (f"cannot load backbone {name!r}: {offline} is set and the Hugging Face cache does not hold it. Run "
                 f"`smartbert download --backbone {name}` where there is network, with the same HF_HOME as here; "

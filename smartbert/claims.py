@@ -23,7 +23,7 @@ from typing import Sequence
 import pandas as pd
 
 from smartbert.curves import gaps
-from smartbert.results import majority_floor
+from smartbert.results import at_or_below, majority_floor
 
 DROP = 1.0          # points of metric: "minimal accuracy drop"
 MARGIN = 0.5        # points of metric: a smaller gap at the same cost is a tie
@@ -45,21 +45,30 @@ class Claim:
 
 @dataclass
 class Comparison:
-    """A curve against another's points at equal or lower cost: mean gap, margin, outcome."""
+    """Two attainable curves compared at both models' points: mean gap (curve minus other), margin,
+    outcome, and how many points of each could be compared (a point cheaper than anything the other
+    model reaches cannot be)."""
 
     mean_gap: float
     margin: float
     covered: int
     points: int
     outcome: str  # "better", "tie", "worse", or "no evidence"
+    uncovered_other: int = 0  # the other's points cheaper than the curve's cheapest
+    uncovered_curve: int = 0  # the curve's points cheaper than the other's cheapest
 
     def describe(self) -> str:
         if self.outcome == "no evidence":
             return f"no evidence ({self.points} points above the majority class, none matched at equal or lower cost)"
         if math.isnan(self.mean_gap):
-            return f"{self.outcome}: no point above the majority class, against {self.points} of the other's"
-        return (f"{self.outcome}: mean gap {self.mean_gap:+.2f} points at equal or lower cost over {self.covered} of "
-                f"{self.points} points (margin {self.margin:.2f})")
+            return f"{self.outcome}: no point above the majority class, against the other's"
+        reach = []
+        if self.uncovered_other:
+            reach.append(f"{self.uncovered_other} of the other's points cost less than anything this reaches")
+        if self.uncovered_curve:
+            reach.append(f"{self.uncovered_curve} of its points cost less than anything the other reaches")
+        return (f"{self.outcome}: mean gap {self.mean_gap:+.2f} points at equal cost over {self.covered} of {self.points} "
+                f"points of both (margin {self.margin:.2f})" + (f"; {'; '.join(reach)}" if reach else ""))
 
 
 def _verdict(hits: int, total: int) -> str:
@@ -79,10 +88,15 @@ def _bert(agg: pd.DataFrame, task: str) -> float | None:
     return float(rows["metric"].iloc[0]) if len(rows) else None
 
 
+def bert_metrics(agg: pd.DataFrame) -> dict[str, float]:
+    """BERT's metric per task (the reference every claim is measured against)."""
+    return {task: metric for task in dict.fromkeys(agg["task"]) if (metric := _bert(agg, task)) is not None}
+
+
 def uninformative(agg: pd.DataFrame, majority: dict[str, dict], task: str) -> str | None:
     """Why ``task`` cannot test a claim (BERT itself at or below the majority class), or None."""
     bert = _bert(agg, task)
-    if bert is not None and bert <= majority_floor(majority, task) + EPS:
+    if bert is not None and at_or_below(bert, majority_floor(majority, task)):
         return (f"{task}: not counted: BERT ({bert:.1f}) is at or below the majority class "
                 f"({majority_floor(majority, task):.1f}), so there is no accuracy to keep")
     return None
@@ -98,23 +112,28 @@ def _spread(rows: pd.DataFrame) -> float:
 
 
 def compare(curve: pd.DataFrame, other: pd.DataFrame, floor: float = -math.inf) -> Comparison:
-    """``curve`` against ``other``'s points; points at or below ``floor`` (the majority class) drop
-    out of both. Better/worse needs a mean gap beyond MARGIN + the seeds' mean std."""
-    curve, other = curve[curve["metric"] > floor + EPS], other[other["metric"] > floor + EPS]
+    """``curve`` against ``other`` at the points of both (symmetric: at each model's points, the
+    curve's attainable metric minus the other's), so neither model's sampling decides alone; points
+    at or below ``floor`` (the majority class) drop out of both. Better/worse needs a mean gap beyond
+    MARGIN + the seeds' mean std."""
+    curve, other = curve[~at_or_below(curve["metric"], floor)], other[~at_or_below(other["metric"], floor)]
     margin = MARGIN + (_spread(curve) + _spread(other)) / 2
+    points = len(curve) + len(other)
     if curve.empty and len(other):  # learned nothing where the other model learned something
-        return Comparison(math.nan, margin, 0, len(other), "worse")
-    found = gaps(curve, other).dropna()
+        return Comparison(math.nan, margin, 0, points, "worse")
+    at_other, at_curve = gaps(curve, other), -gaps(other, curve)
+    found = pd.concat([at_other.dropna(), at_curve.dropna()])
     if found.empty:
-        return Comparison(math.nan, margin, 0, len(other), "no evidence")
+        return Comparison(math.nan, margin, 0, points, "no evidence")
     mean = float(found.mean())
     outcome = "better" if mean > margin else "worse" if mean < -margin else "tie"
-    return Comparison(mean, margin, len(found), len(other), outcome)
+    return Comparison(mean, margin, len(found), points, outcome, int(at_other.isna().sum()), int(at_curve.isna().sum()))
 
 
 def _dominance_verdict(outcomes: dict[str, list[str]]) -> str:
     """Per compared model (baseline or variant): better on more than half of the tasks where there
-    is evidence, and worse on none. All of them: reproduced; some, or a better task somewhere: partly."""
+    is evidence, and worse on none. All of them: reproduced; some of them, or at least as many better
+    tasks as worse ones for some model: partly; otherwise (ties, or mostly worse): not reproduced."""
     decided = {name: [o for o in found if o != "no evidence"] for name, found in outcomes.items()}
     decided = {name: found for name, found in decided.items() if found}
     if not decided:
@@ -122,7 +141,7 @@ def _dominance_verdict(outcomes: dict[str, list[str]]) -> str:
     holds = [found.count("better") * 2 > len(found) and "worse" not in found for found in decided.values()]
     if all(holds):
         return "reproduced"
-    if any(holds) or any("better" in found for found in decided.values()):
+    if any(holds) or any(0 < found.count("better") >= found.count("worse") for found in decided.values()):
         return "partly reproduced"
     return "not reproduced"
 
@@ -138,7 +157,7 @@ def claim_reduction(agg: pd.DataFrame, tasks: Sequence[str], thresholds: Sequenc
             evidence.append(reason)
             continue
         ok = rows[(rows["threshold"].apply(lambda t: any(math.isclose(t, s) for s in thresholds)))
-                  & (rows["metric"] >= bert - DROP - EPS) & (rows["metric"] > majority_floor(majority, task) + EPS)]
+                  & (rows["metric"] >= bert - DROP - EPS) & ~at_or_below(rows["metric"], majority_floor(majority, task))]
         if ok.empty:
             costs.append(math.inf)
             evidence.append(f"{task}: no S in {list(thresholds)} within {DROP} points of BERT ({bert:.1f})")
@@ -198,7 +217,7 @@ def claim_hard_tasks(agg: pd.DataFrame, tasks: Sequence[str], majority: dict[str
         if row is not None and bert is not None:
             total += 1
             hits += (row["cost_pct_paper"] < EXPENSIVE and row["metric"] >= bert - DROP - EPS
-                     and row["metric"] > majority_floor(majority, task) + EPS)
+                     and not at_or_below(row["metric"], majority_floor(majority, task)))
             evidence.append(f"{task} SmartBERT S=0.5: {row['cost_pct_paper']:.0f}% cost, metric {row['metric']:.1f} (BERT {bert:.1f})")
     return Claim("On RTE and WNLI entropy-based exits hardly reduce computation (DeeBERT, FastBERT at S=0.5), "
                  "while SmartBERT's skipping still saves with minimal drop (Table 1).",
@@ -218,7 +237,7 @@ def claim_skip_only(agg: pd.DataFrame, tasks: Sequence[str], majority: dict[str,
         row = rows.iloc[0]
         total += 1
         hits += (row["cost_pct_paper"] < SAVES and row["metric"] >= bert - DROP - EPS
-                 and row["metric"] > majority_floor(majority, task) + EPS)
+                 and not at_or_below(row["metric"], majority_floor(majority, task)))
         layers = f" ({row['avg_layers_run']:.2f} layers run)" if pd.notna(row.get("avg_layers_run")) else ""
         evidence.append(f"{task}: skip-only {row['metric']:.1f} at {row['cost_pct_paper']:.0f}% cost{layers}, BERT {bert:.1f}")
     return Claim("The skipping mechanism alone reduces computation compared with BERT (Table 3).",

@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     oracle = commands.add_parser("oracle", help="oracle exits of a trace, the method's policy against them, and every head's metrics")
     oracle.add_argument("--trace", required=True, help="trace file written by `smartbert trace`")
-    oracle.add_argument("--threshold", type=float, default=0.3, help="threshold at which exits per head are counted (default 0.3)")
+    oracle.add_argument("--threshold", type=float, default=None,
+                        help="threshold of the method's policy at which exits per head are counted (default: 0.3; patience 4)")
     oracle.add_argument("--reference-backbone", default=None, help="cost %% relative to this backbone's full depth (as sweep)")
     oracle.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a constant field (variant=..., seed=...)")
     oracle.add_argument("--out", required=True, help="JSON to write")
@@ -307,8 +308,8 @@ def _oracle(args: argparse.Namespace) -> None:
 
     trace = _load_trace(args.trace)
     found = analyse(trace, args.threshold, _reference_layers(args.reference_backbone))
+    found["summary"].setdefault("seed", (trace.meta.get("model_provenance") or {}).get("seed"))
     found["summary"].update(_tags(args.tag))
-    found["summary"]["seed"] = (trace.meta.get("model_provenance") or {}).get("seed")
     atomic_write_text(args.out, json.dumps(found, indent=2, allow_nan=True) + "\n")
     print(json.dumps(found["summary"], indent=2))
 

@@ -31,13 +31,19 @@ def _curves(frame: pd.DataFrame, cost: str) -> dict[tuple[str, str, int], pd.Dat
     return found
 
 
-def latency_points(latency: pd.DataFrame) -> pd.DataFrame:
+def latency_points(latency: pd.DataFrame, sweeps: pd.DataFrame) -> pd.DataFrame:
     """The latency CSVs' rows as curve points: ``latency_pct`` = ms per example / BERT's on the same
-    examples x 100 (one timing per task: seed 1's models, variant default)."""
+    examples x 100 (one timing per task: the first seed's models, variant default), with the metric
+    of the full dev set from the sweeps at the same threshold (the timed sample is small), where found."""
     if latency.empty or "measured_speedup" not in latency:
         return pd.DataFrame(columns=["task", "method", "variant", "seed", "metric", "latency_pct"])
-    points = latency[latency["measured_speedup"].notna()]
-    return points.assign(variant="default", seed=1, latency_pct=100.0 / points["measured_speedup"])
+    points = latency[latency["measured_speedup"].notna()].copy()
+    seed = int(sweeps["seed"].min()) if len(sweeps) else 1
+    dev = sweeps[(sweeps["variant"] == "default") & (sweeps["seed"] == seed)]
+    lookup = {(t, m, round(float(s), 6)): v for t, m, s, v in zip(dev["task"], dev["method"], dev["threshold"], dev["metric"])}
+    points["metric"] = [lookup.get((t, m, round(float(s), 6)), v)
+                        for t, m, s, v in zip(points["task"], points["method"], points["threshold"], points["metric"])]
+    return points.assign(variant="default", seed=seed, latency_pct=100.0 / points["measured_speedup"])
 
 
 def task_curves(frame: pd.DataFrame, task: str, axis: str) -> tuple[list[dict], list[dict]]:
@@ -49,11 +55,15 @@ def task_curves(frame: pd.DataFrame, task: str, axis: str) -> tuple[list[dict], 
         return [], []
     lo, hi = common_range(defaults, cost)
     auc, between = [], []
+    reference = [points for (m, v, _), points in curves.items() if (m, v) == (REFERENCE, "default")]
     for (method, variant) in dict.fromkeys((m, v) for m, v, _ in curves):
         seeds = sorted(s for m, v, s in curves if (m, v) == (method, variant))
-        areas = [normalised_area(curves[(method, variant, s)], lo, hi, cost) for s in seeds]
-        front = pareto_front(curves[(method, variant, seeds[0])], cost)
-        auc.append({"task": task, "axis": axis, "method": method, "variant": variant, "lo": lo, "hi": hi,
+        mine = [curves[(method, variant, s)] for s in seeds]
+        # an ablation is set against SmartBERT's default curve over the range the two share
+        low, high = (lo, hi) if variant == "default" or not reference else common_range(mine + reference, cost)
+        areas = [normalised_area(points, low, high, cost) for points in mine]
+        front = pareto_front(mine[0], cost)
+        auc.append({"task": task, "axis": axis, "method": method, "variant": variant, "lo": low, "hi": high,
                     "auc": _mean(areas), "auc_std": _std(areas), "n_seeds": len(seeds), "front_points": len(front),
                     "front": " ".join(f"{c:.0f}:{m:.1f}" for c, m in zip(front[cost], front["metric"]))})
         if method == REFERENCE or variant != "default":
@@ -85,7 +95,7 @@ def _std(values: list[float]) -> float:
 def curve_tables(sweeps: pd.DataFrame, latency: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(AUC per task, axis, method and variant; area between SmartBERT and each baseline)."""
     auc, between = [], []
-    for axis, frame in (("flops", sweeps), ("latency", latency_points(latency))):
+    for axis, frame in (("flops", sweeps), ("latency", latency_points(latency, sweeps))):
         for task in dict.fromkeys(frame["task"]):
             found_auc, found_between = task_curves(frame, task, axis)
             auc += found_auc
@@ -98,29 +108,24 @@ def curve_tables(sweeps: pd.DataFrame, latency: pd.DataFrame) -> tuple[pd.DataFr
 
 CAPTIONS = {
     "curves_auc": "Normalised area under each early-exit method's attainable metric-vs-cost curve (best metric at "
-                  "equal or lower cost) over the cost range [lo, hi] every default method of the task covers: the mean "
-                  "metric a budget drawn uniformly from that range attains; flops: cost % of the backbone, latency: % of "
-                  "BERT's batch-1 ms per example. front: the Pareto points (cost:metric).",
+                  "equal or lower cost) over the cost range [lo, hi] every default method of the task covers (an ablation: "
+                  "the range it shares with SmartBERT's default): the mean metric a budget drawn uniformly from that range "
+                  "attains; flops: cost % of the backbone, latency: % of BERT's batch-1 ms per example at Table 1's "
+                  "thresholds, with the dev metric. front: the first seed's Pareto points (cost:metric).",
     "curves_between": "Area between SmartBERT's attainable curve and each baseline's over the cost range both cover: "
                       "mean gap (metric points, + = SmartBERT above), and the shares of the range where it is above and below "
                       "(crossing curves have both).",
 }
 
 
-def _pm(mean: float, std: float, n: int) -> str:
-    if math.isnan(mean):
-        return "n/a"
-    return f"{mean:.1f}" + (f" ± {std:.1f}" if n > 1 else "")
-
-
 def write_curve_tables(sweeps: pd.DataFrame, latency: pd.DataFrame, out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from smartbert.tables import display_name, write_table
+    from smartbert.tables import display_name, format_mean_std, model_label, write_table
 
     auc, between = curve_tables(sweeps, latency)
     rng = lambda f: [f"{lo:.0f}-{hi:.0f}%" if hi > lo else "none" for lo, hi in zip(f["lo"], f["hi"])]  # noqa: E731
     auc_display = pd.DataFrame({"task": auc["task"], "axis": auc["axis"],
-                                "model": [display_name(m) + ("" if v == "default" else f" [{v}]") for m, v in zip(auc["method"], auc["variant"])],
-                                "range": rng(auc), "AUC": [_pm(m, s, n) for m, s, n in zip(auc["auc"], auc["auc_std"], auc["n_seeds"])],
+                                "model": [model_label(m, v) for m, v in zip(auc["method"], auc["variant"])],
+                                "range": rng(auc), "AUC": [format_mean_std(m, s, n) or "n/a" for m, s, n in zip(auc["auc"], auc["auc_std"], auc["n_seeds"])],
                                 "front": auc["front"]})
     between_display = pd.DataFrame({"task": between["task"], "axis": between["axis"],
                                     "baseline": [display_name(m) for m in between["baseline"]], "range": rng(between),

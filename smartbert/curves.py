@@ -33,8 +33,10 @@ def pareto_front(points: pd.DataFrame, cost: str = COST, metric: str = METRIC) -
 
 def attainable(points: pd.DataFrame, budgets: np.ndarray | float, cost: str = COST, metric: str = METRIC) -> np.ndarray:
     """Best metric at cost <= each budget (NaN below the cheapest point)."""
-    front = pareto_front(points, cost, metric)
+    front = pareto_front(points.dropna(subset=[cost, metric]), cost, metric)
     budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
+    if front.empty:
+        return np.full(budgets.shape, np.nan)
     where = np.searchsorted(front[cost].to_numpy(), budgets + 1e-9, side="right") - 1
     values = front[metric].to_numpy()
     return np.where(where >= 0, values[np.clip(where, 0, None)], np.nan)

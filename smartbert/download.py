@@ -51,7 +51,8 @@ def download_backbone(name: str) -> dict[str, str]:
 
 def download(tasks: list[str], backbone_names: list[str], source: str = "auto",
              glue_dir: str | Path | None = None) -> list[dict[str, str]]:
-    """Every task and backbone named, each reported as one row; names are checked before any download."""
+    """Every task and backbone named, each reported as one row; task names (and GLUE_DIR) are checked
+    before any download (a backbone's hub id can only be checked by fetching it)."""
     check_online()
     for name in tasks:
         resolve_source(get_task(name), source, glue_dir)  # an unknown task or a bad GLUE_DIR fails first

@@ -29,3 +29,8 @@ class DataFormatError(SmartBertError):
 
 class CheckpointError(SmartBertError):
     """A model directory is missing, incomplete or of another method/backbone."""
+
+
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line (libraries' messages often span several)."""
+    return " ".join(str(error).split())

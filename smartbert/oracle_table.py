@@ -10,7 +10,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from smartbert.results import majority_floor
+from smartbert.results import at_or_below, majority_floor
 
 SUMMARY_COLUMNS = ["task", "method", "variant", "seed", "policy", "oracle_metric", "oracle_cost_pct", "oracle_avg_exit_layer",
                    "oracle_avg_layers_run", "policy_cost_pct_at_oracle_metric", "policy_metric_at_oracle_cost",
@@ -31,15 +31,18 @@ def load_oracles(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, pd.DataFram
 
 
 def degenerate_heads(heads: pd.DataFrame, bert_metric: dict[str, float], majority: dict[str, dict]) -> list[str]:
-    """Intermediate heads at or below the majority class on a task where BERT is above it (a dead
-    exit: an early exit there is a guess), one line per model listing its dead layers (the last head
-    is the model's own result, flagged as such)."""
+    """Intermediate heads that learned nothing on a task where BERT is above the majority class (a
+    dead exit: an early exit there is a guess), one line per model listing its dead layers: at or
+    below the majority class on (nearly) the whole dev set, or one class for >= 99.5% of the
+    examples it sees (a gated model's head sees only where its layer ran, whose majority may
+    differ). The last head is the model's own result, flagged as such elsewhere."""
     flags = []
-    for (task, method, variant, seed), rows in heads.groupby(["task", "method", "variant", "seed"], sort=False):
+    for (task, method, variant, seed), rows in heads.groupby(["task", "method", "variant", "seed"], sort=False, dropna=False):
         floor, bert = majority_floor(majority, task), bert_metric.get(task)
-        if bert is None or bert <= floor + 1e-9:
+        if bert is None or at_or_below(bert, floor):
             continue
-        dead = rows[(rows["metric"] <= floor + 1e-9) & (rows["layer"] < rows["layer"].max())]  # the last head: the model's own flag
+        learned_nothing = (at_or_below(rows["metric"], floor) & (rows["evaluated_share"] >= 0.99)) | (rows["top_class_share"] >= 99.5)
+        dead = rows[learned_nothing & (rows["layer"] < rows["layer"].max())]
         if len(dead):
             layers = ", ".join(f"{int(r.layer)} ({r.metric:.1f})" for r in dead.itertuples(index=False))
             flags.append(f"{task} {method}/{variant} seed {seed}: exit heads at layers {layers} are at or below the majority "
@@ -48,11 +51,11 @@ def degenerate_heads(heads: pd.DataFrame, bert_metric: dict[str, float], majorit
 
 
 def write_oracle_tables(paths: Iterable[str | Path], out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from smartbert.tables import display_name, write_table
+    from smartbert.tables import model_label, write_table
 
     summary, heads = load_oracles(paths)
     fmt = lambda v, spec=".1f": "" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)  # noqa: E731
-    model = lambda f: [display_name(m) + ("" if v == "default" else f" [{v}]") for m, v in zip(f["method"], f["variant"])]  # noqa: E731
+    model = lambda f: [model_label(m, v) for m, v in zip(f["method"], f["variant"])]  # noqa: E731
     summary_display = pd.DataFrame({
         "task": summary["task"], "model": model(summary), "seed": summary["seed"],
         "oracle metric": summary["oracle_metric"].map(fmt), "oracle cost": summary["oracle_cost_pct"].map(lambda v: fmt(v, ".0f") + "%"),

@@ -13,9 +13,9 @@ from typing import Sequence
 
 import pandas as pd
 
-from smartbert.claims import Claim, evaluate_claims, paper_verdicts
+from smartbert.claims import Claim, bert_metrics, evaluate_claims, paper_verdicts
 from smartbert.io import atomic_write_text
-from smartbert.results import majority_floor
+from smartbert.results import at_or_below, majority_floor
 
 def degenerate_results(agg: pd.DataFrame, majority: dict[str, dict]) -> list[str]:
     """Results at or below the majority class, and gates that skip every layer or none."""
@@ -23,7 +23,7 @@ def degenerate_results(agg: pd.DataFrame, majority: dict[str, dict]) -> list[str
     for (task, method, variant), rows in agg.groupby(["task", "method", "variant"]):
         floor = majority_floor(majority, task)
         best = rows["metric"].max()
-        if best <= floor + 1e-9:
+        if at_or_below(best, floor):
             flags.append(f"{task} {method}/{variant}: best metric {best:.1f} <= majority class {floor:.1f}: learned nothing usable")
         if method == "smartbert":
             full = rows.sort_values("cost_pct_paper").iloc[-1]
@@ -99,8 +99,10 @@ def selection_lines(paths: Sequence[str | Path], tolerance: float | None = None)
             flag = " **inactive: its gates skip nothing, so skipping is not tested on this task**" if row.get("inactive") else ""
             flag += " **collapsed (every point collapsed)**" if row.get("collapsed") else ""
             lines.append(f"- {task}: chose {point(row)} (held-out {row['heldout_metric']:.1f}{layers(row)}){flag}")
+        all_collapsed = "collapsed" in table and table["collapsed"].astype(bool).all()
         for row in table[~table["selected"].astype(bool)].to_dict("records"):
-            why = ("collapsed gates" if row.get("collapsed") else
+            why = ("every point collapsed; this one scored lower or ran more layers" if all_collapsed else
+                   "collapsed gates" if row.get("collapsed") else
                    f"more than {tolerance:g} points below the best" if "within_tolerance" in row and not row["within_tolerance"] and tolerance is not None else
                    "outside the tolerance" if "within_tolerance" in row and not row["within_tolerance"] else "dearer or worse")
             lines.append(f"  - rejected {point(row)}: held-out {row['heldout_metric']:.1f}{layers(row)}: {why}")
@@ -196,8 +198,7 @@ def write_report(sweep_paths: Sequence[str], data_paths: Sequence[str], table_di
     if (table_dir / "heads.csv").is_file():
         from smartbert.oracle_table import degenerate_heads
 
-        bert = {task: float(rows["metric"].iloc[0]) for task, rows in agg[agg["method"] == "bert"].groupby("task")}
-        flags += degenerate_heads(pd.read_csv(table_dir / "heads.csv"), bert, majority)
+        flags += degenerate_heads(pd.read_csv(table_dir / "heads.csv"), bert_metrics(agg), majority)
     atomic_write_text(out, render(claims, flags, table1_md, runtime_table(benchmark_paths),
                                   provenance(), summary, latency_lines(latency, root), device_lines(sweeps, latency), root,
                                   curve_lines(table_dir, root), selection_lines(selection_paths, config.get("selection", {}).get("tolerance")),

@@ -76,6 +76,12 @@ def majority_floor(majority: dict[str, dict], task: str) -> float:
     return majority.get(task, {}).get("majority_class", {}).get("metric", -math.inf)
 
 
+def at_or_below(metric, floor: float):
+    """Whether ``metric`` (a number or a Series) is at or below ``floor`` (the majority class): a
+    result there learned nothing usable and is evidence for no one."""
+    return metric <= floor + 1e-9
+
+
 def load_latency(paths: Iterable[str | Path]) -> pd.DataFrame:
     """The workflow's ``results/latency/{task}.csv`` files as one frame (empty when none were timed)."""
     frames = [pd.read_csv(path) for path in paths]

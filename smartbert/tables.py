@@ -20,7 +20,7 @@ from smartbert.data.tasks import PAPER_TASKS
 from smartbert.flops import component_costs
 from smartbert.io import atomic_write_text
 from smartbert.registry import get_method, method_names
-from smartbert.results import majority_floor
+from smartbert.results import at_or_below, majority_floor
 
 MAJORITY = "majority class"
 SKIP_ONLY = "skiponly"
@@ -31,6 +31,11 @@ TIDY_COLUMNS = ["table", "task", "row", "label", "method", "variant", "policy", 
 
 def display_name(method: str) -> str:
     return get_method(method).display_name if method in method_names() else method
+
+
+def model_label(method: str, variant: str) -> str:
+    """'SmartBERT', 'SmartBERT [nocontrast]': a model in tables that list models, not thresholds."""
+    return display_name(method) + ("" if variant == "default" else f" [{variant}]")
 
 
 def row_label(method: str, variant: str, policy: str, threshold: float, label: str | None = None) -> str:
@@ -82,7 +87,7 @@ def _tidy(rows: pd.DataFrame, table: str, majority: dict[str, dict]) -> pd.DataF
         "commit": rows["commit"] if "commit" in rows else None,
     })
     floor = out["task"].map(lambda t: majority_floor(majority, t))
-    out["degenerate"] = out["metric"] <= floor + 1e-9
+    out["degenerate"] = at_or_below(out["metric"], floor)
     majority_rows = pd.DataFrame([{"table": table, "task": task, "row": MAJORITY, "method": MAJORITY, "variant": "",
                                    "policy": "", "metric_name": majority[task]["main_metric"],
                                    "metric": majority[task]["majority_class"]["metric"], "n_seeds": 0}
@@ -164,7 +169,7 @@ def paper_vs_repro(repro: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
 
 # ---- display ---------------------------------------------------------------------------------
 
-def _mean_std(mean: float, std: float, n: float) -> str:
+def format_mean_std(mean: float, std: float, n: float) -> str:
     if pd.isna(mean):
         return ""
     return f"{mean:.1f} ± {std:.1f}" if n and n > 1 else f"{mean:.1f}"
@@ -178,7 +183,7 @@ def wide(tidy: pd.DataFrame) -> pd.DataFrame:
     for record in tidy.itertuples(index=False):
         metric_name = {"accuracy": "Acc", "f1": "F1", "mcc": "MCC"}.get(record.metric_name, record.metric_name)
         row = cells.setdefault(record.row, {})
-        row[f"{record.task} {metric_name}"] = _mean_std(record.metric, record.metric_std, record.n_seeds) + (
+        row[f"{record.task} {metric_name}"] = format_mean_std(record.metric, record.metric_std, record.n_seeds) + (
             " (!)" if record.degenerate is True else "")
         row[f"{record.task} FLOPs (cost)"] = ("" if pd.isna(record.flops_M) else
                                               f"{record.flops_M:,.0f}M ({record.cost_pct:.0f}%)")

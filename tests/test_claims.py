@@ -121,6 +121,16 @@ def test_seed_spread_widens_the_margin(paper):
     assert claims.claim_dominance(noisy, TASKS, ["deebert"], majority).verdict == "not reproduced"  # +1 within 0.5 + 1.0
 
 
+def test_one_models_sampling_does_not_decide_the_comparison():
+    """SmartBERT above DeeBERT at DeeBERT's only comparable point (100%) but below it at its own
+    cheaper points: compared at both models' points it is a tie, not a win."""
+    smart = points((60, 92.0), (80, 92.5), (100, 93.0)).assign(metric_std=0.0)
+    dee = points((30, 92.4), (45, 92.3), (100, 92.3)).assign(metric_std=0.0)
+    found = claims.compare(smart, dee)
+    assert found.outcome == "tie" and found.uncovered_other == 2 and found.covered == 4
+    assert claims.compare(dee, smart).outcome == "tie"  # and the same the other way round
+
+
 def points(*pairs):
     return pd.DataFrame([{"cost_pct_paper": c, "metric": m} for c, m in pairs])
 

@@ -118,7 +118,7 @@ def test_report_rules(agg):
     # DeeBERT's 60.0 at 100% and 59.0 at 99% against SmartBERT's 59.5 at 45%: gaps -0.5 and +0.5, a tie
     # (its S=0.5 point sits at the majority class: evidence for no one)
     assert dominance.verdict == "not reproduced" and "tie: mean gap +0.00" in dominance.evidence[0]
-    assert "over 2 of 2 points" in dominance.evidence[0]
+    assert "over 2 of 5 points of both" in dominance.evidence[0] and "3 of its points cost less" in dominance.evidence[0]
     hard = claims.claim_hard_tasks(agg, ["RTE"])
     assert hard.verdict == "partly reproduced"  # DeeBERT stays expensive, SmartBERT S=0.5 drops 2 points
     skip = claims.claim_skip_only(agg, ["RTE"])
@@ -203,13 +203,16 @@ def test_curve_tables_average_each_seeds_area_and_leave_static_models_out():
         sweep_rows("deebert", "default", "entropy", [(0.1, 60.0, 100.0, 6, 0), (0.5, 56.0, 40.0, 3, 0)], seed=2),
         sweep_rows("smartbert", "default", "entropy", [(0.1, 59.0, 80.0, 5, 1), (0.5, 57.0, 20.0, 1, 2)], seed=1),
         sweep_rows("smartbert", "default", "entropy", [(0.1, 61.0, 80.0, 5, 1), (0.5, 57.0, 20.0, 1, 2)], seed=2),
+        sweep_rows("smartbert", "nocontrast", "entropy", [(0.1, 58.0, 90.0, 5, 1), (0.5, 55.0, 60.0, 3, 2)], seed=1),
     )
     latency = pd.DataFrame([{"task": "RTE", "method": m, "threshold": t, "metric": metric, "measured_speedup": speedup}
-                            for m, t, metric, speedup in [("bert", 0.0, 60.0, 1.0), ("smartbert", 0.1, 59.0, 1.25),
-                                                          ("smartbert", 0.5, 57.0, 2.5), ("deebert", 0.1, 58.0, 1.0),
-                                                          ("deebert", 0.5, 54.0, 2.0)]])
+                            for m, t, metric, speedup in [("bert", 0.0, 60.0, 1.0), ("smartbert", 0.1, 10.0, 1.25),
+                                                          ("smartbert", 0.5, 10.0, 2.5), ("deebert", 0.1, 10.0, 1.0),
+                                                          ("deebert", 0.5, 10.0, 2.0)]])  # metrics of the timed sample
     auc, between = curve_tables(sweeps, latency)
-    flops = auc[auc["axis"] == "flops"].set_index("method")
+    ablation = auc[auc["variant"] == "nocontrast"].iloc[0]  # its own range with SmartBERT's default: [60, 80]
+    assert (ablation["lo"], ablation["hi"]) == (60.0, 80.0) and ablation["auc"] == pytest.approx(55.0)
+    flops = auc[(auc["axis"] == "flops") & (auc["variant"] == "default")].set_index("method")
     assert set(flops.index) == {"deebert", "smartbert"}  # BERT: one point, no curve
     assert (flops["lo"] == 40.0).all() and (flops["hi"] == 80.0).all()  # SmartBERT's dearest point: 80%
     # DeeBERT seed 1: 54 on [40, 80); seed 2: 56 -> 55 +- 1.41; SmartBERT: 57 on [40, 80) in both seeds
@@ -220,4 +223,4 @@ def test_curve_tables_average_each_seeds_area_and_leave_static_models_out():
     assert gap["mean_gap"] == pytest.approx(((57 - 54) + (57 - 56)) / 2) and gap["mean_gap_std"] == pytest.approx(2 ** 0.5)
     assert gap["share_above"] == 1.0 and gap["share_below"] == 0.0
     timed = between[between["axis"] == "latency"].iloc[0]  # % of BERT's ms: SmartBERT 80 and 40, DeeBERT 100 and 50
-    assert (timed["lo"], timed["hi"]) == (50.0, 80.0) and timed["mean_gap"] == pytest.approx(57 - 54)
+    assert (timed["lo"], timed["hi"]) == (50.0, 80.0) and timed["mean_gap"] == pytest.approx(57 - 54)  # dev metrics, seed 1

@@ -12,23 +12,25 @@ import logging
 import os
 
 from smartbert.data.tasks import Example, TaskSpec
-from smartbert.errors import DataUnavailableError
+from smartbert.errors import DataUnavailableError, one_line
 
 HUB_DATASET = "nyu-mll/glue"
-OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+DATASETS_OFFLINE = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")      # what keeps `datasets` off the network
+TRANSFORMERS_OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")  # what keeps `transformers` off it
+OFFLINE_VARIABLES = tuple(dict.fromkeys(DATASETS_OFFLINE + TRANSFORMERS_OFFLINE))
 
 
-def hub_offline() -> str | None:
-    """The variable by which the user told Hugging Face libraries not to use the network, if any."""
-    return next((v for v in OFFLINE_VARIABLES if os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"}), None)
+def hub_offline(variables: tuple[str, ...] = OFFLINE_VARIABLES) -> str | None:
+    """The first of ``variables`` by which the user told Hugging Face libraries not to use the network."""
+    return next((v for v in variables if os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"}), None)
 
 
 def unavailable_message(spec: TaskSpec, error: Exception) -> str:
     folder = spec.glue_folder or spec.name
     tsv = (f"or set GLUE_DIR to a folder of the original GLUE TSVs (e.g. GLUE_DIR=../shared/glue, holding "
            f"{folder}/train.tsv and {folder}/dev.tsv) or pass --glue-dir")
-    reason = " ".join(str(error).split())  # one line, whatever the library's message
-    offline = hub_offline()
+    reason = one_line(error)
+    offline = hub_offline(DATASETS_OFFLINE)
     if offline:
         return (f"cannot load {spec.name}: {offline} is set and the Hugging Face cache does not hold it. Run "
                 f"`smartbert download --task {spec.name}` where there is network, with the same HF_HOME / "
@@ -55,7 +57,7 @@ def _quiet_cache_notice():
     """Offline, ``datasets`` warns at every load that it uses the cache: that is what was asked for."""
     logger = logging.getLogger("datasets.load")
     level = logger.level
-    if hub_offline():
+    if hub_offline(DATASETS_OFFLINE):
         logger.setLevel(logging.ERROR)
     try:
         yield
