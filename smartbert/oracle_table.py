@@ -32,21 +32,23 @@ def load_oracles(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, pd.DataFram
 
 def degenerate_heads(heads: pd.DataFrame, bert_metric: dict[str, float], majority: dict[str, dict]) -> list[str]:
     """Intermediate heads that learned nothing on a task where BERT is above the majority class (a
-    dead exit: an early exit there is a guess), one line per model listing its dead layers: at or
-    below the majority class on (nearly) the whole dev set, or one class for >= 99.5% of the
-    examples it sees (a gated model's head sees only where its layer ran, whose majority may
-    differ). The last head is the model's own result, flagged as such elsewhere."""
+    dead exit: an early exit there is a guess), one line per model listing its dead layers: a head
+    evaluated on (nearly) the whole dev set that is at or below the majority class or predicts one
+    class for >= 99.5% of it. A gated model's head sees only the examples where its layer ran, whose
+    majority may differ, so it is not judged here (its metric stays in the heads table). The last
+    head is the model's own result, flagged as such elsewhere."""
     flags = []
     for (task, method, variant, seed), rows in heads.groupby(["task", "method", "variant", "seed"], sort=False, dropna=False):
         floor, bert = majority_floor(majority, task), bert_metric.get(task)
         if bert is None or at_or_below(bert, floor):
             continue
-        learned_nothing = (at_or_below(rows["metric"], floor) & (rows["evaluated_share"] >= 0.99)) | (rows["top_class_share"] >= 99.5)
+        learned_nothing = (rows["evaluated_share"] >= 0.99) & (at_or_below(rows["metric"], floor) | (rows["top_class_share"] >= 99.5))
         dead = rows[learned_nothing & (rows["layer"] < rows["layer"].max())]
         if len(dead):
             layers = ", ".join(f"{int(r.layer)} ({r.metric:.1f})" for r in dead.itertuples(index=False))
-            flags.append(f"{task} {method}/{variant} seed {seed}: exit heads at layers {layers} are at or below the majority "
-                         f"class ({floor:.1f}) while BERT reaches {bert:.1f}: exiting there is a guess")
+            flags.append(f"{task} {method}/{variant} seed {seed}: exit heads at layers {layers} learned nothing (at or below "
+                         f"the majority class, {floor:.1f}, or one class for every example) while BERT reaches {bert:.1f}: "
+                         "exiting there is a guess")
     return flags
 
 

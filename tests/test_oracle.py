@@ -96,4 +96,6 @@ def test_dead_heads_are_listed_where_bert_learned_the_task(tmp_path):
     assert len(flags) == 1 and "layers 1 (50.0)" in flags[0] and "deebert/default" in flags[0]
     assert "3 (" not in flags[0]  # the last head is the model's own result, flagged elsewhere
     assert degenerate_heads(heads, {"SST-2": 50.0}, majority) == []  # BERT at the majority class: nothing to lose
+    subset = heads.assign(evaluated_share=0.4)  # a gated head judged on part of dev only: not judged
+    assert degenerate_heads(subset, {"SST-2": 90.0}, majority) == []
     assert not math.isnan(summary["oracle_cost_pct"].iloc[0])
