@@ -20,7 +20,7 @@ from smartbert.encoder import LayeredEncoder
 from smartbert.errors import SmartBertError
 from smartbert.heads import NARROW_WIDTH, ExitClassifier
 from smartbert.model import EarlyExitModel
-from smartbert.registry import Method, MethodConfig, Stage, intermediate_exit_logits, register
+from smartbert.registry import STAGE_KEEP, Method, MethodConfig, Stage, intermediate_exit_logits, register
 
 
 @dataclass
@@ -39,7 +39,7 @@ class FastBertConfig(MethodConfig):
         "help": "distillation ends with its best epoch on the selection split (mean of the students) or its last (official)"})
 
     def __post_init__(self) -> None:
-        if self.stage2_keep not in ("best", "last"):
+        if self.stage2_keep not in STAGE_KEEP:
             raise SmartBertError(f"stage2_keep must be best or last, got {self.stage2_keep!r}")
 
 

@@ -145,15 +145,14 @@ def load_backbone(name: str, seed: int = 0) -> BertModel:
 
 
 def _unreachable(name: str, error: Exception) -> str:
-    from smartbert.data.hub import TRANSFORMERS_OFFLINE, hub_offline
+    from smartbert.data.hub import TRANSFORMERS_OFFLINE, cache_miss_message
     from smartbert.errors import one_line
 
+    missing = cache_miss_message(TRANSFORMERS_OFFLINE, f"backbone {name!r}", f"--backbone {name}", "HF_HOME",
+                                 "or use --backbone minilm-l6 (bundled) or a local directory", error)
+    if missing:
+        return missing
     error = one_line(error)
-    offline = hub_offline(TRANSFORMERS_OFFLINE)
-    if offline:
-        return (f"cannot load backbone {name!r}: {offline} is set and the Hugging Face cache does not hold it. Run "
-                f"`smartbert download --backbone {name}` where there is network, with the same HF_HOME as here; "
-                f"or use --backbone minilm-l6 (bundled) or a local directory. ({error})")
     return (
         f"cannot load backbone {name!r}: it is neither 'tiny', 'minilm-l6', a local directory, nor "
         f"reachable on the Hugging Face hub (offline?). Use --backbone minilm-l6 (bundled, offline), "

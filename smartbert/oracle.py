@@ -58,7 +58,7 @@ def head_table(trace: Trace, threshold: float | None = None) -> list[dict[str, A
         from smartbert.trace import replay
 
         policy = default_policy_name(trace)
-        exits = replay(trace, make_policy(policy, None if policy == "none" else threshold)).exit_layer
+        exits = replay(trace, make_policy(policy, threshold)).exit_layer
     rows = []
     for layer in trace.meta.get("exit_layers") or range(1, trace.num_layers + 1):
         where = trace.evaluated[:, layer - 1]

@@ -44,6 +44,10 @@ def intermediate_exit_logits(model: EarlyExitModel, batch: Batch) -> torch.Tenso
     return exit_logits(model, batch, range(1, model.num_layers))
 
 
+#: which epoch a stage ends with (``Stage.keep``): the best on the selection split, or the last
+STAGE_KEEP = ("best", "last")
+
+
 @dataclass
 class Stage:
     """One training stage: which parameters train, on which loss, and how an epoch is scored.
@@ -73,7 +77,7 @@ class Stage:
     frozen_dropout: bool = False
 
     def __post_init__(self) -> None:
-        if self.keep not in ("best", "last"):
+        if self.keep not in STAGE_KEEP:
             raise ValueError(f"stage {self.name!r}: keep must be 'best' or 'last', got {self.keep!r}")
 
 

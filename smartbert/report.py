@@ -61,7 +61,12 @@ def oracle_lines(table_dir: Path, root: str) -> list[str]:
     return ["How far each model's exit rule sits from the best exits its own heads allow (the earliest head that is "
             "right and stays right: the full-depth metric at the least cost). A small gap between *policy cost at oracle "
             f"metric* and *oracle cost* means the rule uses its heads well; per head metrics: `{root}/tables/heads.csv`.", "",
-            path.read_text().split("\n\n", 1)[-1].rstrip()]
+            _table_body(path)]
+
+
+def _table_body(path: Path) -> str:
+    """A Markdown table written by :func:`smartbert.tables.write_table`, without its caption."""
+    return path.read_text().split("\n\n", 1)[-1].rstrip()
 
 
 def curve_lines(table_dir: Path, root: str) -> list[str]:
@@ -72,9 +77,9 @@ def curve_lines(table_dir: Path, root: str) -> list[str]:
     return ["Whole curves rather than three thresholds: SmartBERT's attainable metric (best at equal or lower cost) "
             "minus each baseline's, averaged over the cost range both cover; + means SmartBERT is above. "
             f"`{root}/tables/curves_between.csv` and `curves_auc.csv` hold every number.", "",
-            between.read_text().split("\n\n", 1)[-1].rstrip(), "",
+            _table_body(between), "",
             "Area under each curve over the range the task's methods share (mean metric over that range):", "",
-            auc.read_text().split("\n\n", 1)[-1].rstrip()]
+            _table_body(auc)]
 
 
 SELECTION_COLUMNS = {"heldout_metric", "best_epoch", "seconds", "mean_layers_run", "collapsed", "inactive",
@@ -101,12 +106,20 @@ def selection_lines(paths: Sequence[str | Path], tolerance: float | None = None)
             lines.append(f"- {task}: chose {point(row)} (held-out {row['heldout_metric']:.1f}{layers(row)}){flag}")
         all_collapsed = "collapsed" in table and table["collapsed"].astype(bool).all()
         for row in table[~table["selected"].astype(bool)].to_dict("records"):
-            why = ("every point collapsed; this one scored lower or ran more layers" if all_collapsed else
-                   "collapsed gates" if row.get("collapsed") else
-                   f"more than {tolerance:g} points below the best" if "within_tolerance" in row and not row["within_tolerance"] and tolerance is not None else
-                   "outside the tolerance" if "within_tolerance" in row and not row["within_tolerance"] else "dearer or worse")
-            lines.append(f"  - rejected {point(row)}: held-out {row['heldout_metric']:.1f}{layers(row)}: {why}")
+            lines.append(f"  - rejected {point(row)}: held-out {row['heldout_metric']:.1f}{layers(row)}: "
+                         f"{_rejected_because(row, all_collapsed, tolerance)}")
     return lines
+
+
+def _rejected_because(row: dict, all_collapsed: bool, tolerance: float | None) -> str:
+    """Why selection passed a grid point over (rows of older tables lack ``within_tolerance``)."""
+    if all_collapsed:
+        return "every point collapsed; this one scored lower or ran more layers"
+    if row.get("collapsed"):
+        return "collapsed gates"
+    if "within_tolerance" in row and not row["within_tolerance"]:
+        return f"more than {tolerance:g} points below the best" if tolerance is not None else "outside the tolerance"
+    return "dearer or worse"
 
 
 def runtime_table(benchmark_paths: Sequence[str]) -> pd.DataFrame:

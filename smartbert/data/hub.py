@@ -25,17 +25,24 @@ def hub_offline(variables: tuple[str, ...] = OFFLINE_VARIABLES) -> str | None:
     return next((v for v in variables if os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"}), None)
 
 
+def cache_miss_message(variables: tuple[str, ...], what: str, fetch: str, cache: str, instead: str,
+                       error: Exception) -> str | None:
+    """The one-line error for an item an offline run's Hugging Face cache lacks (naming the
+    ``smartbert download`` arguments that fetch it), or None when no offline flag is set."""
+    offline = hub_offline(variables)
+    if not offline:
+        return None
+    return (f"cannot load {what}: {offline} is set and the Hugging Face cache does not hold it. Run "
+            f"`smartbert download {fetch}` where there is network, with the same {cache} as here, {instead}. "
+            f"({one_line(error)})")
+
+
 def unavailable_message(spec: TaskSpec, error: Exception) -> str:
     folder = spec.glue_folder or spec.name
     tsv = (f"or set GLUE_DIR to a folder of the original GLUE TSVs (e.g. GLUE_DIR=../shared/glue, holding "
            f"{folder}/train.tsv and {folder}/dev.tsv) or pass --glue-dir")
-    reason = one_line(error)
-    offline = hub_offline(DATASETS_OFFLINE)
-    if offline:
-        return (f"cannot load {spec.name}: {offline} is set and the Hugging Face cache does not hold it. Run "
-                f"`smartbert download --task {spec.name}` where there is network, with the same HF_HOME / "
-                f"HF_DATASETS_CACHE as here, {tsv}. ({reason})")
-    return f"cannot load {spec.name} from the Hugging Face hub: {tsv}. (hub error: {reason})"
+    return (cache_miss_message(DATASETS_OFFLINE, spec.name, f"--task {spec.name}", "HF_HOME / HF_DATASETS_CACHE", tsv, error)
+            or f"cannot load {spec.name} from the Hugging Face hub: {tsv}. (hub error: {one_line(error)})")
 
 
 def load_hub_split(spec: TaskSpec, split: str) -> list[Example]:

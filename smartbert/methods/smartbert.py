@@ -25,7 +25,7 @@ from smartbert.errors import SmartBertError
 from smartbert.heads import NARROW_WIDTH, ExitClassifier, SkipGate
 from smartbert.losses import hard_gate, mean_consecutive_contrastive, skip_regulariser
 from smartbert.model import EarlyExitModel
-from smartbert.registry import Method, MethodConfig, Stage, register
+from smartbert.registry import STAGE_KEEP, Method, MethodConfig, Stage, register
 
 
 def _help(text: str) -> dict:
@@ -71,7 +71,7 @@ class SmartBertConfig(MethodConfig):
         "classifiers see the features they will see at inference"))
 
     def __post_init__(self) -> None:
-        if self.stage2_keep not in ("best", "last"):
+        if self.stage2_keep not in STAGE_KEEP:
             raise SmartBertError(f"stage2_keep must be best or last, got {self.stage2_keep!r}")
         if self.gate_mode not in ("sp", "soft", "hard"):
             raise SmartBertError(f"gate_mode must be sp, soft or hard, got {self.gate_mode!r}")
