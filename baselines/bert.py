@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
-from torch.nn import functional as F
 from transformers import BertModel
 
 from smartbert.encoder import LayeredEncoder
-from smartbert.heads import PooledClassifier
+from smartbert.heads import pooled_head
 from smartbert.model import EarlyExitModel
-from smartbert.registry import Method, MethodConfig, Stage, final_logits, register
+from smartbert.registry import Method, MethodConfig, Stage, final_cross_entropy, register
 
 
 @dataclass
@@ -28,19 +26,6 @@ class BertMethodConfig(MethodConfig):
 
     pretrained_pooler: bool = field(default=True, metadata={
         "help": "start the classifier's pooler from the backbone's pretrained pooler (else random)"})
-
-
-def pooled_head(backbone: BertModel, num_labels: int, dropout: float, pretrained_pooler: bool) -> PooledClassifier:
-    """BERT's classifier; its pooler copied from the backbone's when asked and available."""
-    head = PooledClassifier(backbone.config.hidden_size, num_labels, dropout)
-    if pretrained_pooler and backbone.pooler is not None:
-        head.pooler.load_state_dict(backbone.pooler.dense.state_dict())
-    return head
-
-
-def final_cross_entropy(model: EarlyExitModel, batch: dict, epoch: int) -> tuple[torch.Tensor, dict]:
-    loss = F.cross_entropy(final_logits(model, batch), batch["labels"])
-    return loss, {"ce": loss}
 
 
 @register

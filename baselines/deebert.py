@@ -24,13 +24,12 @@ from typing import Literal
 
 from transformers import BertModel
 
-from baselines.bert import pooled_head
 from smartbert.encoder import LayeredEncoder
 from smartbert.errors import SmartBertError
-from smartbert.heads import PooledClassifier
+from smartbert.heads import PooledClassifier, pooled_head
 from smartbert.losses import per_exit_cross_entropy
 from smartbert.model import EarlyExitModel
-from smartbert.registry import Method, MethodConfig, Stage, intermediate_exit_logits, register
+from smartbert.registry import Method, MethodConfig, Stage, frozen_exit_logits, frozen_layer_states, register
 
 
 @dataclass
@@ -55,7 +54,7 @@ class DeeBertConfig(MethodConfig):
 
 
 def offramp_cross_entropy(model: EarlyExitModel, batch: dict, epoch: int):
-    logits = intermediate_exit_logits(model, batch)  # [B, L-1, C]
+    logits = frozen_exit_logits(model, batch)  # [B, L-1, C]
     total = per_exit_cross_entropy(logits, batch["labels"]).sum()
     return total, {"ce_sum": total}
 
@@ -90,5 +89,5 @@ class DeeBert(Method):
                 yield from model.head(layer).parameters()
 
         return [Stage("finetune", trainable=lambda model: [], loss=offramp_cross_entropy, reuse="bert", after_reuse=after_reuse),
-                Stage("offramps", offramps, offramp_cross_entropy, score_logits=intermediate_exit_logits, epochs=config.stage2_epochs,
-                      learning_rate=config.stage2_learning_rate)]
+                Stage("offramps", offramps, offramp_cross_entropy, score_logits=frozen_exit_logits, epochs=config.stage2_epochs,
+                      learning_rate=config.stage2_learning_rate, frozen=frozen_layer_states)]

@@ -16,9 +16,9 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertModel
 
-from baselines.bert import pooled_head
 from smartbert.encoder import LayeredEncoder
 from smartbert.errors import SmartBertError
+from smartbert.heads import pooled_head
 from smartbert.model import EarlyExitModel
 from smartbert.registry import Method, MethodConfig, Stage, final_logits, register
 

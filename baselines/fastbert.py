@@ -15,12 +15,13 @@ import torch
 from torch.nn import functional as F
 from transformers import BertModel
 
-from baselines.bert import final_cross_entropy
 from smartbert.encoder import LayeredEncoder
 from smartbert.errors import SmartBertError
 from smartbert.heads import NARROW_WIDTH, ExitClassifier
 from smartbert.model import EarlyExitModel
-from smartbert.registry import STAGE_KEEP, Method, MethodConfig, Stage, intermediate_exit_logits, register
+from smartbert.frozen import frozen_inputs
+from smartbert.registry import (STAGE_KEEP, Method, MethodConfig, Stage, final_cross_entropy, frozen_exit_logits,
+                                frozen_layer_states, register)
 
 
 @dataclass
@@ -45,10 +46,10 @@ class FastBertConfig(MethodConfig):
 
 def self_distillation(config: FastBertConfig):
     def loss(model: EarlyExitModel, batch: dict, epoch: int):
-        logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
-        teacher = F.softmax(logits[model.num_layers].detach() / config.temperature, dim=-1)
-        terms = [F.kl_div(F.log_softmax(logits[layer] / config.temperature, dim=-1), teacher, reduction="batchmean")
-                 for layer in range(1, model.num_layers)]
+        teacher = F.softmax(frozen_inputs(model, batch, frozen_layer_states).rows["teacher"] / config.temperature, dim=-1)
+        students = frozen_exit_logits(model, batch)  # [B, L-1, C]
+        terms = [F.kl_div(F.log_softmax(students[:, k] / config.temperature, dim=-1), teacher, reduction="batchmean")
+                 for k in range(students.shape[1])]
         total = torch.stack(terms).sum()
         return total, {"kl_sum": total}
     return loss
@@ -82,5 +83,5 @@ class FastBert(Method):
                 yield from model.head(layer).parameters()
 
         return [Stage("finetune", backbone_and_teacher, final_cross_entropy, epochs=config.stage1_epochs),
-                Stage("distill", students, self_distillation(config), score_logits=intermediate_exit_logits, epochs=config.stage2_epochs,
-                      learning_rate=config.stage2_learning_rate, keep=config.stage2_keep)]
+                Stage("distill", students, self_distillation(config), score_logits=frozen_exit_logits, epochs=config.stage2_epochs,
+                      learning_rate=config.stage2_learning_rate, keep=config.stage2_keep, frozen=frozen_layer_states)]

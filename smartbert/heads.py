@@ -8,9 +8,14 @@ value projections and no output projection, then the [CLS] position.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+if TYPE_CHECKING:
+    from transformers import BertModel
 
 NARROW_WIDTH = 128
 
@@ -132,6 +137,14 @@ class PooledClassifier(nn.Module):
             return hidden.mean(dim=1)
         keep = (mask.reshape(mask.shape[0], -1) == 0).to(hidden.dtype).unsqueeze(-1)  # additive mask: 0 where a token is
         return (hidden * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1.0)
+
+
+def pooled_head(backbone: "BertModel", num_labels: int, dropout: float, pretrained_pooler: bool) -> PooledClassifier:
+    """BERT's classifier; its pooler copied from the backbone's when asked and available."""
+    head = PooledClassifier(backbone.config.hidden_size, num_labels, dropout)
+    if pretrained_pooler and backbone.pooler is not None:
+        head.pooler.load_state_dict(backbone.pooler.dense.state_dict())
+    return head
 
 
 #: Head kinds by name, for FLOPs accounting and for rebuilding saved models.

@@ -111,6 +111,17 @@ class EarlyExitModel(nn.Module):
                 logits[evaluated] = head(hidden[evaluated], _rows(mask, evaluated)).float()
         return hidden, LayerStep(layer, ran, evaluated, logits, gate_prob)
 
+    def layer_states(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
+                     attention_mask: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """X^1..X^L of the full-depth path without gates (training; with gradients where they flow)."""
+        hidden = self.encoder.embed(input_ids, token_type_ids)
+        mask = additive_mask(attention_mask, hidden.dtype)
+        states = []
+        for layer in range(self.num_layers):
+            hidden = self.encoder.layer(layer, hidden, mask)
+            states.append(hidden)
+        return states
+
     def forward_all_exits(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
                           attention_mask: torch.Tensor | None = None) -> dict[int, torch.Tensor]:
         """Training path without gates: every layer runs, every head's logits (with gradients)."""

@@ -17,9 +17,12 @@ from typing import Callable, ClassVar, Iterable
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from transformers import BertModel
 
+from smartbert.encoder import additive_mask
 from smartbert.errors import UnknownNameError
+from smartbert.frozen import FrozenFn, FrozenInputs, frozen_inputs
 from smartbert.model import EarlyExitModel
 from smartbert.policies import ExitPolicy, make_policy
 
@@ -28,9 +31,16 @@ LossFn = Callable[[EarlyExitModel, Batch, int], tuple[torch.Tensor, dict[str, to
 
 
 def final_logits(model: EarlyExitModel, batch: Batch) -> torch.Tensor:
-    """The last head's logits on the full-depth path (how a stage is scored by default)."""
-    logits = model.forward_all_exits(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
-    return logits[model.num_layers]
+    """The last head's logits on the full-depth path (how a stage is scored by default); the other
+    heads are not computed."""
+    final = model.layer_states(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])[-1]
+    return model.head(model.num_layers)(final, additive_mask(batch["attention_mask"], final.dtype))
+
+
+def final_cross_entropy(model: EarlyExitModel, batch: Batch, epoch: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Cross-entropy of the last head on the full-depth path (BERT fine-tuning, FastBERT's stage 1)."""
+    loss = F.cross_entropy(final_logits(model, batch), batch["labels"])
+    return loss, {"ce": loss}
 
 
 def exit_logits(model: EarlyExitModel, batch: Batch, layers: Iterable[int] | None = None) -> torch.Tensor:
@@ -39,9 +49,21 @@ def exit_logits(model: EarlyExitModel, batch: Batch, layers: Iterable[int] | Non
     return torch.stack([logits[layer] for layer in (layers if layers is not None else sorted(logits))], dim=1)
 
 
-def intermediate_exit_logits(model: EarlyExitModel, batch: Batch) -> torch.Tensor:
-    """[B, L-1, C]: exits 1..L-1 (how stages that train intermediate exits are scored)."""
-    return exit_logits(model, batch, range(1, model.num_layers))
+def frozen_layer_states(model: EarlyExitModel, batch: Batch) -> FrozenInputs:
+    """A frozen backbone's X^1..X^{L-1} ([B, T, L-1, H]) and its last head's logits ("teacher"):
+    what stages that train intermediate exits on a frozen model read (DeeBERT, FastBERT)."""
+    states = model.layer_states(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+    mask = additive_mask(batch["attention_mask"], states[0].dtype)
+    return FrozenInputs(tokens={"states": torch.stack(states[:-1], dim=2)},
+                        rows={"teacher": model.head(model.num_layers)(states[-1], mask)})
+
+
+def frozen_exit_logits(model: EarlyExitModel, batch: Batch) -> torch.Tensor:
+    """[B, L-1, C]: exits 1..L-1 on a frozen backbone's states (cached by the trainer when it can:
+    :mod:`smartbert.frozen`); how stages that train intermediate exits are scored."""
+    states = frozen_inputs(model, batch, frozen_layer_states).tokens["states"]
+    mask = additive_mask(batch["attention_mask"], states.dtype)
+    return torch.stack([model.head(layer)(states[:, :, layer - 1], mask) for layer in range(1, model.num_layers)], dim=1)
 
 
 #: which epoch a stage ends with (``Stage.keep``): the best on the selection split, or the last
@@ -61,7 +83,10 @@ class Stage:
     the epoch whose weights the stage ends with, ``best`` on the selection split or the ``last``
     (as official codes that never evaluate a stage do); ``frozen_dropout``: modules with nothing
     to train still run in train mode (dropout on), as in codes that call ``model.train()`` on a
-    partly frozen model.
+    partly frozen model. ``frozen(model, batch)``: what the trainable part reads from the frozen
+    part (:class:`smartbert.frozen.FrozenInputs`), which ``loss`` and ``score_logits`` get through
+    :func:`smartbert.frozen.frozen_inputs`; the trainer computes it once per example and caches it
+    (not with ``frozen_dropout``: dropout makes it differ every epoch).
     """
 
     name: str
@@ -75,6 +100,7 @@ class Stage:
     teacher: str | None = None
     keep: str = "best"
     frozen_dropout: bool = False
+    frozen: FrozenFn | None = None
 
     def __post_init__(self) -> None:
         if self.keep not in STAGE_KEEP:

@@ -23,6 +23,7 @@ from smartbert.data.encode import EncodedSplit, iterate_batches
 from smartbert.data.tasks import TaskSpec
 from smartbert.device import model_device, rng_state, set_rng_state, to_device
 from smartbert.errors import SmartBertError
+from smartbert.frozen import FrozenCache, cache_limit_mb
 from smartbert.metrics import compute_metrics
 from smartbert.model import EarlyExitModel
 from smartbert.precision import MixedPrecision, NonFiniteLossError, get_precision  # noqa: F401 (NonFiniteLossError: re-exported)
@@ -92,14 +93,18 @@ def linear_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, total_ste
 
 
 @torch.no_grad()
-def predict_logits(model: EarlyExitModel, data: EncodedSplit, logits_fn: Callable, batch_size: int) -> np.ndarray:
+def predict_logits(model: EarlyExitModel, data: EncodedSplit, logits_fn: Callable, batch_size: int,
+                   frozen: FrozenFeed | None = None) -> np.ndarray:
     """Logits of ``logits_fn(model, batch)`` ([B, C], or [B, K, C] for K heads) for every
-    example of ``data``, in data order."""
+    example of ``data``, in data order (``frozen``: a stage's frozen inputs for ``data``)."""
     was_training, device = model.training, model_device(model)
     model.eval()
     chunks, rows = [], []
     for batch in iterate_batches(data, batch_size, shuffle=False):
-        chunks.append(logits_fn(model, to_device(batch, device)).float().cpu().numpy())
+        batch = to_device(batch, device)
+        if frozen is not None:
+            frozen.attach(model, batch)
+        chunks.append(logits_fn(model, batch).float().cpu().numpy())
         rows.append(batch["index"].numpy())
     model.train(was_training)
     out = np.zeros((len(data), *chunks[0].shape[1:]), dtype=np.float32)
@@ -128,6 +133,34 @@ def freeze_to(model: nn.Module, trainable: list[nn.Parameter], frozen_dropout: b
         params = list(module.parameters())
         if params and not any(p.requires_grad for p in params):
             module.eval()
+
+
+class FrozenFeed:
+    """A stage's frozen inputs (``Stage.frozen``) for one split: served from a :class:`FrozenCache`
+    when one was built, else computed live, once per batch, without gradients."""
+
+    def __init__(self, stage: Stage, cache: FrozenCache | None, amp: MixedPrecision) -> None:
+        self.stage, self.cache, self.amp = stage, cache, amp
+
+    @classmethod
+    def for_split(cls, model: EarlyExitModel, stage: Stage, data: EncodedSplit, amp: MixedPrecision,
+                  batch_size: int, what: str) -> "FrozenFeed | None":
+        """None for a stage without frozen inputs; a cache unless dropout runs in the frozen part."""
+        if stage.frozen is None:
+            return None
+        cache = None
+        if not stage.frozen_dropout:
+            with amp.autocast():
+                cache = FrozenCache.build(model, stage.frozen, data, batch_size, cache_limit_mb(), f"stage {stage.name}, {what}")
+        return cls(stage, cache, amp)
+
+    def attach(self, model: EarlyExitModel, batch: dict) -> None:
+        """``batch["frozen"]``: the batch's frozen inputs (``batch`` on the model's device)."""
+        if self.cache is not None:
+            batch["frozen"] = self.cache.gather(batch["index"], batch["input_ids"].shape[1], model_device(model))
+        else:
+            with torch.no_grad(), self.amp.autocast():
+                batch["frozen"] = self.stage.frozen(model, batch)
 
 
 def make_optimizer(groups: list[dict], lr: float) -> torch.optim.Optimizer:
@@ -186,6 +219,9 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
         amp.load_state_dict(saved.get("scaler"))
         best_state, step, first_epoch = saved["best_state"], saved["step"], saved["epoch"]
         log.warning("stage %s: resuming after epoch %d from %s", stage.name, first_epoch, resume.directory)
+    freeze_to(model, trainable, stage.frozen_dropout)
+    train_feed = FrozenFeed.for_split(model, stage, train, amp, config.eval_batch_size, "train")
+    select_feed = FrozenFeed.for_split(model, stage, select, amp, config.eval_batch_size, config.selection)
     for epoch in range(first_epoch, epochs):
         freeze_to(model, trainable, stage.frozen_dropout)
         losses, epoch_started = [], time.perf_counter()
@@ -196,7 +232,10 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
         for batch in bar:
             if teacher_logits is not None:
                 batch["teacher_logits"] = torch.from_numpy(teacher_logits[batch["index"].numpy()])
-            loss = optimisation_step(model, stage, to_device(batch, device), epoch, trainable, optimizer, config,
+            batch = to_device(batch, device)
+            if train_feed is not None:
+                train_feed.attach(model, batch)
+            loss = optimisation_step(model, stage, batch, epoch, trainable, optimizer, config,
                                      where=f"stage {stage.name}: epoch {epoch + 1}, step {step}", amp=amp)
             scheduler.step()
             losses.append(loss)  # on the device: reading it every step would wait for the GPU every step
@@ -205,7 +244,7 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
                 bar.set_postfix(loss=f"{torch.stack(losses[-50:]).mean().item():.4f}")
         losses = torch.stack(losses).float().cpu().numpy()
         train_seconds = time.perf_counter() - epoch_started
-        metrics = score(task, predict_logits(model, select, stage.score_logits, config.eval_batch_size), select.labels)
+        metrics = score(task, predict_logits(model, select, stage.score_logits, config.eval_batch_size, select_feed), select.labels)
         mean_loss = float(np.mean(losses[np.isfinite(losses)])) if np.isfinite(losses).any() else float("nan")  # fp16: skipped steps
         report.epochs.append({"epoch": epoch + 1, "train_loss": mean_loss, **metrics,
                               "seconds": round(time.perf_counter() - epoch_started, 2),

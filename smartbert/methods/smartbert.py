@@ -22,6 +22,7 @@ from transformers import BertModel
 
 from smartbert.encoder import LayeredEncoder, additive_mask
 from smartbert.errors import SmartBertError
+from smartbert.frozen import FrozenInputs, frozen_inputs
 from smartbert.heads import NARROW_WIDTH, ExitClassifier, SkipGate
 from smartbert.losses import hard_gate, mean_consecutive_contrastive, skip_regulariser
 from smartbert.model import EarlyExitModel
@@ -145,34 +146,37 @@ def gated_final_logits(model: EarlyExitModel, batch: dict) -> torch.Tensor:
     return model.head(model.num_layers)(run.final, run.mask)
 
 
-def frozen_gated_pass(model: EarlyExitModel, batch: dict) -> GatedPass:
-    """Stage 2's inputs: the frozen stage-1 model along hard gates, as at inference, no gradient."""
-    with torch.no_grad():
-        return gated_pass(model, batch, hard=True)
+def stage2_inputs(config: SmartBertConfig):
+    """Stage 2's inputs: the frozen stage-1 model along hard gates, as at inference, no gradient;
+    classifier i reads the gated X^i (paper) or the raw E_i(X^{i-1}) (official): [B, T, L, H]."""
+    def frozen(model: EarlyExitModel, batch: dict) -> FrozenInputs:
+        run = gated_pass(model, batch, hard=True)
+        return FrozenInputs(tokens={"inputs": torch.stack(run.states if config.stage2_input == "gated" else run.raw, dim=2)})
+    return frozen
 
 
 def intermediate_logits(config: SmartBertConfig):
     """[B, L-1, C] logits of classifiers 1..L-1 on their stage-2 inputs (how stage 2 is scored)."""
     def logits(model: EarlyExitModel, batch: dict) -> torch.Tensor:
-        run = frozen_gated_pass(model, batch)
-        inputs = run.states if config.stage2_input == "gated" else run.raw
-        return torch.stack([model.head(i + 1)(inputs[i], run.mask) for i in range(model.num_layers - 1)], dim=1)
+        inputs = frozen_inputs(model, batch, stage2_inputs(config)).tokens["inputs"]
+        mask = additive_mask(batch["attention_mask"], inputs.dtype)
+        return torch.stack([model.head(i + 1)(inputs[:, :, i], mask) for i in range(model.num_layers - 1)], dim=1)
     return logits
 
 
 def stage2_loss(config: SmartBertConfig):
     def loss(model: EarlyExitModel, batch: dict, epoch: int):
-        run = frozen_gated_pass(model, batch)
-        inputs = run.states if config.stage2_input == "gated" else run.raw
+        inputs = frozen_inputs(model, batch, stage2_inputs(config)).tokens["inputs"]
+        mask = additive_mask(batch["attention_mask"], inputs.dtype)
         ce_terms, features = [], []
         for i in range(model.num_layers):
             head: ExitClassifier = model.head(i + 1)
             if config.stage2_contrast == "paper":
-                states = head.token_states(inputs[i], run.mask)          # H^i (eq. 5)
+                states = head.token_states(inputs[:, :, i], mask)          # H^i (eq. 5)
             else:
-                states = torch.tanh(head.narrow(inputs[i]))              # official: pre-attention
+                states = torch.tanh(head.narrow(inputs[:, :, i]))              # official: pre-attention
             if i < model.num_layers - 1:
-                logits = head.classify(states) if config.stage2_contrast == "paper" else head(inputs[i], run.mask)
+                logits = head.classify(states) if config.stage2_contrast == "paper" else head(inputs[:, :, i], mask)
                 ce_terms.append(F.cross_entropy(logits, batch["labels"]))
             features.append(model.extras["stage2_projection"](states))
         ce = torch.stack(ce_terms).sum()
@@ -214,5 +218,7 @@ class SmartBert(Method):
         return [
             Stage("stage1", stage1_params, stage1_loss(config), score_logits=gated_final_logits, epochs=config.stage1_epochs),
             Stage("stage2", stage2_params, stage2_loss(config), score_logits=intermediate_logits(config), epochs=config.stage2_epochs,
-                  keep=config.stage2_keep, frozen_dropout=config.stage2_dropout),
+                  keep=config.stage2_keep, frozen_dropout=config.stage2_dropout,
+                  # padding reads zero from the cache: a contrast over padding tokens computes it live
+                  frozen=None if config.contrast_padding else stage2_inputs(config)),
         ]
