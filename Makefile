@@ -43,7 +43,7 @@ smoke: $(STAMP)
 # Real speed (not part of the tests): needs the quick profile's trained models (make reproduce).
 # OFFICIAL_RUNS: full SmartBERT trainings on RTE (smartbert train ... --out DIR) set beside the official code's
 bench: $(STAMP)
-	$(BIN)/smartbert bench --models results/quick/models --task SST-2 --out results/quick/bench $(if $(OFFICIAL_RUNS),--official-runs $(OFFICIAL_RUNS))
+	$(BIN)/python benchmarks/suite.py --models results/quick/models --task SST-2 --out results/quick/bench $(if $(OFFICIAL_RUNS),--official-runs $(OFFICIAL_RUNS))
 
 # The first run on a GPU machine (benchmarks/gpu_check.py): results/gpu-check/*.json in at most ~6 min;
 # prints one line and exits 0 where there is no GPU. Needs no venv there: an offline machine with

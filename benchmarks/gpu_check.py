@@ -242,7 +242,7 @@ class Check:
         return {"examples": len(dev), "cases": results, "all_equal": all_equal}
 
     def latency(self) -> dict:
-        from smartbert.bench import Bench, latency_rows
+        from smartbert.latency import Bench, latency_rows
 
         if ("bert", "fp32") not in self.models or ("smartbert", "fp32") not in self.models:
             return {"skipped": "no trained fp32 BERT and SmartBERT models (the training check failed or was skipped)"}

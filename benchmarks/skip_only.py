@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from smartbert.bench import Bench
+from smartbert.latency import Bench
 from smartbert.data.encode import collate
 from smartbert.dynamic import predict_one
 from smartbert.policies import NoExit

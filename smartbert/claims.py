@@ -295,6 +295,38 @@ def paper_results(paper_dir: str | Path) -> tuple[pd.DataFrame, dict[str, dict]]
     return agg, majority
 
 
+@dataclass
+class TaskWeight:
+    """Whether a task of this run can test the paper: BERT against the majority class (the claims
+    count a task only where BERT is above it) and against the paper's BERT."""
+
+    task: str
+    bert: float | None
+    majority: float
+    paper_bert: float | None
+
+    @property
+    def learned(self) -> bool:
+        return self.bert is not None and not at_or_below(self.bert, self.majority)
+
+    def describe(self) -> str:
+        if self.bert is None:
+            return "BERT was not run"
+        paper = "" if self.paper_bert is None else f"; the paper's BERT-base {self.paper_bert:.1f} ({self.bert - self.paper_bert:+.1f})"
+        if not self.learned:
+            return f"**no**: BERT {self.bert:.1f} is at or below the majority class {self.majority:.1f}{paper}; its verdicts test nothing"
+        return f"yes: BERT {self.bert:.1f}, {self.bert - self.majority:+.1f} over the majority class {self.majority:.1f}{paper}"
+
+
+def task_weights(agg: pd.DataFrame, majority: dict[str, dict], tasks: Sequence[str], paper_dir: str | Path | None) -> list[TaskWeight]:
+    """One :class:`TaskWeight` per task of the run, in its order."""
+    paper = {}
+    if paper_dir is not None:
+        table = pd.read_csv(Path(paper_dir) / "table1.csv")
+        paper = {r.task: float(r.metric) for r in table[table["method"] == "bert"].itertuples(index=False)}
+    return [TaskWeight(task, _bert(agg, task), majority_floor(majority, task), paper.get(task)) for task in tasks]
+
+
 def evaluate_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, table2: pd.DataFrame) -> list[Claim]:
     """Every claim on this run's results, in the report's order."""
     tasks = list(config["tasks"])

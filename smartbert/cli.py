@@ -1,4 +1,4 @@
-"""``smartbert`` command line: train, select, data, download, trace, sweep, oracle, predict, flops, latency, bench, list."""
+"""``smartbert`` command line: train, select, data, download, trace, sweep, oracle, predict, flops, latency, list."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--device", default=None,
                         help="auto (CUDA when available; with several GPUs, one no other smartbert process holds), "
-                             "cpu, cuda or cuda:N, for train, select, trace, predict, latency and bench "
+                             "cpu, cuda or cuda:N, for train, select, trace, predict and latency "
                              "(default: $SMARTBERT_DEVICE, else auto)")
     parser.add_argument("--deterministic", action="store_true", default=None,
                         help="deterministic algorithms (torch.use_deterministic_algorithms, cuBLAS workspace :4096:8): "
@@ -146,15 +146,6 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--examples", type=int, default=100, help="dev examples timed (spread over the dev set)")
     latency.add_argument("--repeats", type=int, default=3, help="timed repeats (median) after one warm-up")
     latency.add_argument("--out", required=True, help="CSV to write")
-    bench = commands.add_parser("bench", help="latency, batched dynamic inference, sweep cost and training overhead "
-                                              "(results/quick/bench/*.json + summary.md)")
-    bench.add_argument("--models", default="results/quick/models", help="the workflow's model folder (quick profile)")
-    bench.add_argument("--task", default="SST-2", help="task whose trained models are benchmarked")
-    bench.add_argument("--examples", type=int, default=200, help="dev examples timed (spread over the dev set)")
-    bench.add_argument("--repeats", type=int, default=3, help="timed repeats (median) after one warm-up")
-    bench.add_argument("--out", default="results/quick/bench", help="folder for the JSON files and summary.md")
-    bench.add_argument("--official-runs", nargs="*", default=[], metavar="DIR",
-                       help="full SmartBERT trainings on RTE to set beside the official code's times and memory")
 
     commands.add_parser("list", help="known tasks, methods, backbones and exit policies")
     return parser
@@ -162,22 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _configs(args: argparse.Namespace, method):
     """(TrainConfig, method config) from --config YAML and the command-line overrides."""
-    from smartbert.config import from_dict, load_inline_or_file
+    from smartbert.config import from_dict, load_inline_or_file, merge_layers
     from smartbert.trainer import TrainConfig
 
-    document: dict = {"train": {}, "method": {}}
-    for path in args.config:
-        layer = load_inline_or_file(path)
-        unknown = sorted(set(layer) - {"train", "method"})
-        if unknown:
-            raise SmartBertError(f"unknown top-level key(s) {unknown} in {path}; known: ['method', 'train']")
-        for section in ("train", "method"):
-            document[section].update(layer.get(section) or {})
     names = ("epochs", "batch_size", "learning_rate", "max_train_examples", "selection", "seed", "heldout_fraction")
-    overrides = {name: getattr(args, name, None) for name in names}
-    train_values = dict(document.get("train") or {}, **{k: v for k, v in overrides.items() if v is not None})
-    return (from_dict(TrainConfig, train_values, "train config"),
-            from_dict(method.config_class, document.get("method"), f"method config of {method.name}"))
+    flags = {name: value for name in names if (value := getattr(args, name, None)) is not None}
+    document = merge_layers([*((path, load_inline_or_file(path)) for path in args.config), ("the command line", {"train": flags})])
+    return (from_dict(TrainConfig, document["train"], "train config"),
+            from_dict(method.config_class, document["method"], f"method config of {method.name}"))
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -361,21 +344,10 @@ def _flops(args: argparse.Namespace) -> None:
         _write_csv(table, args.out)
 
 
-def _bench(args: argparse.Namespace) -> None:
-    from smartbert.bench import run_suite
-
-    try:
-        run_suite(args.models, args.task, args.out, n=args.examples, repeats=args.repeats, official_runs=args.official_runs,
-                  device=args.torch_device)
-    except FileNotFoundError as error:
-        raise SmartBertError(str(error)) from error
-    print((Path(args.out) / "summary.md").read_text())
-
-
 def _latency(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from smartbert.bench import latency_table
+    from smartbert.latency import latency_table
     from smartbert.sweep import parse_thresholds
 
     if args.examples < 1 or args.repeats < 1:
@@ -402,8 +374,8 @@ def _list(args: argparse.Namespace) -> None:
     print("policies: ", ", ".join(POLICIES))
 
 
-DEVICE_COMMANDS = ("train", "select", "trace", "predict", "latency", "bench")
-COMMANDS = {"train": _train, "select": _select, "data": _data, "download": _download, "trace": _trace, "sweep": _sweep, "oracle": _oracle, "predict": _predict, "flops": _flops, "latency": _latency, "bench": _bench, "list": _list}
+DEVICE_COMMANDS = ("train", "select", "trace", "predict", "latency")
+COMMANDS = {"train": _train, "select": _select, "data": _data, "download": _download, "trace": _trace, "sweep": _sweep, "oracle": _oracle, "predict": _predict, "flops": _flops, "latency": _latency, "list": _list}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,6 +81,27 @@ def load_inline_or_file(text: str) -> dict[str, Any]:
     return data
 
 
+#: the sections of a training's config layers: the shared training settings and the method's
+SECTIONS = ("train", "method")
+
+
+def merge_layers(layers: typing.Iterable[tuple[str, dict[str, Any] | None]]) -> dict[str, dict[str, Any]]:
+    """The one merge of a training's config layers, in order, later keys winning within a section:
+    the workflow's (profile ``train:``, the method's ``train:`` and ``config:``, a variant's ``config:``,
+    the task's data budget) and the CLI's (``--config`` files and inline mappings, the selected point,
+    flags). Each layer is ``(where it came from, {"train": {...}, "method": {...}})``; an unknown
+    section is named with its source."""
+    merged: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    for where, layer in layers:
+        layer = layer or {}
+        unknown = sorted(set(layer) - set(SECTIONS))
+        if unknown:
+            raise SmartBertError(f"unknown top-level key(s) {unknown} in {where}; known: {list(SECTIONS)}")
+        for section in SECTIONS:
+            merged[section].update(layer.get(section) or {})
+    return merged
+
+
 def config_hash(*configs: Any) -> str:
     """A short, stable hash of dataclasses / dicts (for provenance and caches)."""
     payload = [dataclasses.asdict(c) if dataclasses.is_dataclass(c) else c for c in configs]

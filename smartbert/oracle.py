@@ -17,6 +17,7 @@ import numpy as np
 
 from smartbert.curves import attainable
 from smartbert.data.tasks import get_task
+from smartbert.gate_stats import gate_statistics
 from smartbert.metrics import compute_metrics
 from smartbert.sweep import default_policy_name, summarise, sweep, trace_costs
 from smartbert.trace import Trace, resolve_exits
@@ -96,7 +97,10 @@ def analyse(trace: Trace, threshold: float | None = None, reference_layers: int 
                "oracle_avg_exit_layer": best["avg_exit_layer"], "oracle_avg_layers_run": best["avg_layers_run"],
                "policy_cost_pct_at_oracle_metric": cost_to_match, "policy_metric_at_oracle_cost": metric_at_oracle_cost,
                "flat_curve_reason": flat_reason(curve, heads, trace, policy)}
-    return {"summary": summary, "heads": heads}
+    result = {"summary": summary, "heads": heads}
+    if trace.has_gates:
+        result["gates"] = gate_statistics(trace)
+    return result
 
 
 def flat_reason(curve, heads: list[dict[str, Any]], trace: Trace | None = None, policy: str | None = None) -> str | None:

@@ -19,10 +19,14 @@ HEAD_COLUMNS = ["task", "method", "variant", "seed", "layer", "evaluated_share",
                 "top_class_share", "threshold", "exits_here", "exit_agreement_with_last"]
 
 
+def read_oracles(paths: Iterable[str | Path]) -> list[dict]:
+    """The contents of ``smartbert oracle`` JSON files."""
+    return [json.loads(Path(path).read_text()) for path in paths]
+
+
 def load_oracles(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     summaries, heads = [], []
-    for path in paths:
-        found = json.loads(Path(path).read_text())
+    for found in read_oracles(paths):
         summary = found["summary"]
         summaries.append(summary)
         heads += [{**{k: summary.get(k) for k in ("task", "method", "variant", "seed")}, **head} for head in found["heads"]]

@@ -105,7 +105,7 @@ def task_order(task: str) -> tuple[int, str]:
 def table1(agg: pd.DataFrame, majority: dict[str, dict], thresholds: dict[str, Sequence[float]],
            latency: pd.DataFrame | None = None) -> pd.DataFrame:
     """Table 1: every method's default variant; early-exit methods at the table's thresholds; with
-    ``latency`` (rows of :func:`smartbert.bench.latency_table`), ms per example at batch 1."""
+    ``latency`` (rows of :func:`smartbert.latency.latency_table`), ms per example at batch 1."""
     tidy = _tidy(_pick(agg[agg["variant"] == "default"], thresholds), "table1", majority)
     if latency is None or latency.empty:
         return tidy
@@ -249,7 +249,8 @@ def write_result_tables(sweep_paths: Iterable[str], data_paths: Iterable[str], p
     from smartbert.results import aggregate, load_data_summaries, load_latency, load_sweeps
 
     from smartbert.curve_table import write_curve_tables
-    from smartbert.oracle_table import write_oracle_tables
+    from smartbert.gate_stats import write_gate_tables
+    from smartbert.oracle_table import read_oracles, write_oracle_tables
 
     sweeps = load_sweeps(sweep_paths)
     agg = aggregate(sweeps)
@@ -257,7 +258,9 @@ def write_result_tables(sweep_paths: Iterable[str], data_paths: Iterable[str], p
     out_dir, paper_dir = Path(out_dir), Path(paper_dir)
     latency = load_latency(latency_paths)
     write_curve_tables(sweeps, latency, out_dir)
+    oracle_paths = list(oracle_paths)
     write_oracle_tables(oracle_paths, out_dir)
+    write_gate_tables(read_oracles(oracle_paths), sweeps, out_dir)
     first = table1(agg, majority, thresholds, latency)
     third = table3(agg, majority, table3_tasks)
     timed_on = latency_devices(first)

@@ -26,7 +26,7 @@ from smartbert.data.tasks import EVALUATES_MODEL_OF
 
 REPO = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile")]
-PROFILES = {"config.yaml": "quick", "paper.yaml": "paper-run", "smoke.yaml": "smoke"}
+PROFILES = {"config.yaml": "quick", "paper.yaml": "paper-run", "smoke.yaml": "smoke", "cpu-full.yaml": "cpu-full"}
 GPU_RULES = {"train", "select", "trace", "latency"}
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -81,7 +81,7 @@ def expected_models(config: dict, trained: bool = False) -> int:
     return count
 
 
-@pytest.mark.parametrize("profile", ["config.yaml", "paper.yaml", "smoke.yaml"])
+@pytest.mark.parametrize("profile", list(PROFILES))
 def test_dry_run_plans_every_model(profile, tmp_path):
     config = yaml.safe_load((REPO / "config" / profile).read_text())
     jobs = planned_jobs(snakemake("-n", "--configfile", str(REPO / "config" / profile), cwd=tmp_path).stdout)
@@ -113,7 +113,22 @@ EXACT = {
                         max_train_examples={"SST-2": 1500, "CoLA": 1500, None: 600}, latency_examples=50),
     "smoke.yaml": dict(backbone={None: "tiny"}, epochs=2, learning_rate=1.0e-3, batch_size=16,
                        max_train_examples={None: 400}, latency_examples=20),
+    "cpu-full.yaml": dict(backbone={None: "minilm-l6"}, epochs=4, learning_rate=3.0e-5, batch_size=16,
+                          max_train_examples={"SST-2": 16000, None: None}, latency_examples=50),
 }
+
+
+def test_one_task_at_a_time_runs_that_tasks_models_only(tmp_path):
+    """`--config tasks=[RTE]` (the cpu-full profile's sittings): RTE's models, selection and latency,
+    none of the SST-2 ablations, which the next sitting (or the full command) adds."""
+    config = yaml.safe_load((REPO / "config" / "cpu-full.yaml").read_text())
+    jobs = planned(snakemake("-n", "--configfile", str(REPO / "config" / "cpu-full.yaml"), "--config", "tasks=[RTE]",
+                             cwd=tmp_path).stdout)
+    trained = [job for job in jobs if job["rule"] == "train"]
+    assert {job["wildcards"]["task"] for job in trained} == {"RTE"}
+    assert sorted(job["wildcards"]["method"] for job in trained) == sorted(config["methods"])
+    assert {job["wildcards"]["variant"] for job in trained} == {"default"}
+    assert [job["rule"] for job in jobs].count("select") == [job["rule"] for job in jobs].count("latency") == 1
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))
@@ -148,11 +163,11 @@ def test_a_profile_writes_only_under_its_own_roots(profile, tmp_path):
     assert [path for path in inputs if not path.startswith(roots) and not path.startswith(str(REPO / "results" / "paper"))] == []
 
 
-@pytest.mark.parametrize("gpus, cores, slots", [(0, 16, 4), (4, 16, 4), (4, 16, 1), (2, 2, 2)])
+@pytest.mark.parametrize("gpus, cores, slots", [(0, 16, 4), (0, 2, 1), (4, 16, 4), (4, 16, 1), (2, 2, 2)])
 def test_gpu_jobs_get_a_gpu_each_and_a_few_threads_where_gpus_are(gpus, cores, slots, tmp_path):
     """--resources gpu=N runs N GPU jobs at once (each asks for one GPU) with threads left for the CPU
     jobs beside them; with no GPU, GPU jobs ask for none (the gpu resource holds nothing back) and
-    take every core."""
+    take half the cores each (latency: every core, it times alone)."""
     env = {"SMARTBERT_GPUS": str(gpus)} if gpus else {"SMARTBERT_DEVICE": "cpu"}
     result = snakemake("-n", "--configfile", str(REPO / "config" / "smoke.yaml"), "--cores", str(cores),
                        "--resources", f"gpu={slots}", cwd=tmp_path, env=env)
@@ -165,8 +180,11 @@ def test_gpu_jobs_get_a_gpu_each_and_a_few_threads_where_gpus_are(gpus, cores, s
             assert job["threads"] == max(1, min(4, cores // (min(slots, gpus) + 1))), job
             assert min(slots, gpus) * job["threads"] < cores or job["threads"] == 1  # cores left beside them
             assert f"--threads {job['threads']} " in job["shell"]
-        elif job["rule"] in GPU_RULES:
+        elif job["rule"] == "latency":  # times alone: every core
             assert gpu == 0 and job["threads"] == cores, job
+        elif job["rule"] in GPU_RULES:  # two at once, half the cores each: never more threads than cores
+            assert gpu == 0 and job["threads"] == max(1, cores // 2), job
+            assert f"--threads {job['threads']} " in job["shell"]
         else:
             assert gpu == 0 and job["threads"] == 1, job
     if gpus and slots < gpus:

@@ -8,7 +8,7 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-from smartbert.config import from_dict
+from smartbert.config import from_dict, merge_layers
 from smartbert.data.synthetic import SPLIT_SIZES
 from smartbert.data.tasks import get_task, training_task
 from smartbert.errors import SmartBertError
@@ -36,9 +36,8 @@ def _check_config():
                 raise SmartBertError(f"variant {name!r} modifies method {variant['method']!r}, which is not under `methods:`")
             base = config["methods"][variant["method"]]["config"]
             from_dict(get_method(variant["method"]).config_class, {**base, **variant["config"]}, f"config variants.{name}.config")
-            for task in variant["tasks"] or []:
-                if task not in config["tasks"]:
-                    raise SmartBertError(f"variant {name!r} runs on {task!r}, which is not in `tasks:` {config['tasks']}")
+            for task in variant["tasks"] or []:  # a task outside `tasks:` (one task at a time: --config tasks=[RTE]) is left out
+                get_task(task)
         grid = config["selection"]["grid"]
         if grid:
             method = config["selection"]["method"]
@@ -97,7 +96,7 @@ def models():
     traced is that of ``training_task(task)`` (itself except for MNLI-mm)."""
     found = [(t, m, "default", s) for t in TASKS for m in METHODS for s in SEEDS]
     for name, variant in config["variants"].items():
-        found += [(t, variant["method"], name, s) for t in (variant["tasks"] or TASKS) for s in SEEDS]
+        found += [(t, variant["method"], name, s) for t in variant_tasks(name) for s in SEEDS]
     return found
 
 
@@ -126,7 +125,8 @@ def sweeps_of(tasks, variants):
 
 
 def variant_tasks(variant):
-    return list(config["variants"][variant]["tasks"] or TASKS)
+    """The run's tasks the variant runs on (its `tasks:`, null = all; those outside the run's `tasks:` left out)."""
+    return [t for t in config["variants"][variant]["tasks"] or TASKS if t in TASKS]
 
 
 # ---- what a training run gets -------------------------------------------------------------------
@@ -156,11 +156,11 @@ def all_backbones():
 def run_config_for(task, method, variant="default"):
     """The `--config` mapping of one training: shared train settings, the method's, the variant's."""
     block = config["methods"][method]
-    train = {**config["train"], **block["train"], "max_train_examples": max_train_examples(task)}
-    method_config = dict(block["config"])
+    layers = [("train:", {"train": config["train"]}), (f"methods.{method}", {"train": block["train"], "method": block["config"]}),
+              ("data.max_train_examples", {"train": {"max_train_examples": max_train_examples(task)}})]
     if variant != "default":
-        method_config.update(config["variants"][variant]["config"])
-    return json.dumps({"train": train, "method": method_config}, sort_keys=True)
+        layers.append((f"variants.{variant}", {"method": config["variants"][variant]["config"]}))
+    return json.dumps(merge_layers(layers), sort_keys=True)
 
 
 def run_config(wildcards):
@@ -234,7 +234,7 @@ def reference_args(wildcards):
 
 def all_tables():
     return [res(f"tables/{name}.{ext}") for name in ("table1", "table2", "table3", "paper_vs_repro", "curves_auc", "curves_between",
-                                                          "oracle", "heads")
+                                                          "oracle", "heads", "gates", "skip_only_gap")
             for ext in ("csv", "md", "tex")]
 
 
@@ -331,9 +331,14 @@ if GPUS and _GIVEN_GPUS != GPUS and workflow.is_main_process and workflow.local_
           f"{GPUS} GPU job(s) at once, one per GPU.", file=sys.stderr)
 # A GPU job's CPU side (batching, Python, the optimizer's bookkeeping) needs a few threads, not the machine:
 # up to 4 each, and one share of the cores is left to the CPU jobs beside them. A CPU-only run gives its
-# training, tracing and timing jobs every core (torch's intra-op threads are what make them fast).
+# training and tracing jobs half the cores each, so two run at once: on the 2-core machine two 1-thread
+# MiniLM trainings side by side train 1.2x more examples per second in all than one 2-thread training
+# (benchmarks/training_speed.py), and never more threads than cores (a second 2-thread job beside a first
+# made both about 8x slower). The latency job keeps every core: it times alone. `--set-threads train=N`
+# (and select, trace) overrides this.
 GPU_JOB_THREADS = max(1, min(4, CORES // (GPU_SLOTS + 1)))
-DEVICE_THREADS = GPU_JOB_THREADS if GPUS else CORES
+DEVICE_THREADS = GPU_JOB_THREADS if GPUS else max(1, CORES // 2)
+TIMING_THREADS = GPU_JOB_THREADS if GPUS else CORES
 DEVICE_GPUS = 1 if GPUS else 0
 
 

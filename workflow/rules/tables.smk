@@ -44,6 +44,16 @@ rule tables:
             caption="../report/oracle.rst",
             category="Tables",
         ),
+        report(
+            multiext(res("tables/gates"), ".csv", ".md", ".tex"),
+            caption="../report/gates.rst",
+            category="Tables",
+        ),
+        report(
+            multiext(res("tables/skip_only_gap"), ".csv", ".md", ".tex"),
+            caption="../report/gates.rst",
+            category="Tables",
+        ),
     log:
         logs("tables/tables.log"),
     params:

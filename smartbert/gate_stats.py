@@ -1,0 +1,101 @@
+"""What SmartBERT's skipping gates do (issue 15, item 5): per layer, how often gate i skips layer i
+on dev (G^i >= 0.5, eq. 9), the distribution of its values, and what the skip-only path (gates on,
+no early exit: Table 3) costs in metric against BERT.
+
+Read from a trace (``smartbert oracle`` adds it to its JSON for gated models), so the committed
+per-model outputs carry it and the tables assemble without the models.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from smartbert.model import GATE_THRESHOLD
+from smartbert.trace import Trace
+
+BINS = 10  # gate-value histogram over [0, 1]
+#: metric points: a gated model whose skip-only path is this far or more below BERT is flagged
+#: (the paper reports 1-2 points for its lambda; more means the gates cost what they should not)
+SKIP_ONLY_MARGIN = 2.0
+SPARK = " ▁▂▃▄▅▆▇█"
+
+
+def gate_statistics(trace: Trace) -> list[dict[str, Any]]:
+    """Per layer: the share of dev examples whose gate skips it, the mean gate value and a
+    ``BINS``-bin histogram of the values (shares of the examples)."""
+    rows = []
+    for layer in range(1, trace.num_layers + 1):
+        values = trace.gate_prob[:, layer - 1]
+        values = values[np.isfinite(values)]
+        counts = np.histogram(values, bins=BINS, range=(0.0, 1.0))[0] if len(values) else np.zeros(BINS)
+        rows.append({"layer": layer, "skip_rate": 100.0 * float((values >= GATE_THRESHOLD).mean()) if len(values) else float("nan"),
+                     "mean_gate": float(values.mean()) if len(values) else float("nan"),
+                     "histogram": [round(float(c) / max(1, len(values)), 4) for c in counts]})
+    return rows
+
+
+def sparkline(shares: Iterable[float]) -> str:
+    """A histogram as one character per bin (height relative to the fullest bin)."""
+    shares = list(shares)
+    top = max(shares) if shares and max(shares) > 0 else 1.0
+    return "".join(SPARK[int(round(s / top * (len(SPARK) - 1)))] for s in shares)
+
+
+def gate_frame(oracles: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One row per gated model and layer from ``smartbert oracle`` JSON contents."""
+    rows = []
+    for found in oracles:
+        summary = found["summary"]
+        for gate in found.get("gates") or []:
+            rows.append({**{k: summary.get(k) for k in ("task", "method", "variant", "seed")}, **gate})
+    return pd.DataFrame(rows, columns=["task", "method", "variant", "seed", "layer", "skip_rate", "mean_gate", "histogram"])
+
+
+def skip_only_gaps(sweeps: pd.DataFrame) -> pd.DataFrame:
+    """Per task and seed: SmartBERT's skip-only metric (and layers run) against BERT's, the gap, and
+    whether it is at or beyond ``SKIP_ONLY_MARGIN`` (``costs_too_much``)."""
+    skip = sweeps[(sweeps["method"] == "smartbert") & (sweeps["variant"] == "skiponly")]
+    bert = sweeps[sweeps["method"] == "bert"].groupby(["task", "seed"])["metric"].max()
+    rows = []
+    for row in skip.itertuples(index=False):
+        reference = bert.get((row.task, row.seed), np.nan)
+        gap = float(row.metric - reference)
+        rows.append({"task": row.task, "seed": row.seed, "skip_only_metric": float(row.metric), "bert_metric": float(reference),
+                     "gap": gap, "avg_layers_run": float(row.avg_layers_run), "cost_pct": float(row.cost_pct_paper),
+                     "costs_too_much": bool(np.isfinite(gap) and gap <= -SKIP_ONLY_MARGIN)})
+    return pd.DataFrame(rows, columns=["task", "seed", "skip_only_metric", "bert_metric", "gap", "avg_layers_run", "cost_pct",
+                                       "costs_too_much"])
+
+
+CAPTION = ("Skipping gates on dev: per layer, the share of examples whose gate skips it (G >= 0.5) and the gate values' "
+           f"histogram over [0, 1] in {BINS} bins (one character per bin, height relative to the fullest); then the "
+           f"skip-only path (gates on, no exits) against BERT: a gap of {SKIP_ONLY_MARGIN:g} points or more is flagged.")
+
+
+def write_gate_tables(oracles: Iterable[dict[str, Any]], sweeps: pd.DataFrame, out_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``gates.{csv,md,tex}`` (per gated model and layer) and ``skip_only_gap.{csv,md,tex}``."""
+    from pathlib import Path
+
+    from smartbert.tables import model_label, write_table
+
+    gates, gaps = gate_frame(oracles), skip_only_gaps(sweeps)
+    layers = sorted(gates["layer"].unique()) if len(gates) else []
+    display = []
+    for (task, method, variant, seed), rows in gates.groupby(["task", "method", "variant", "seed"], sort=False):
+        by_layer = rows.set_index("layer")
+        display.append({"task": task, "model": model_label(method, variant), "seed": seed,
+                        **{f"layer {layer}": f"{by_layer.at[layer, 'skip_rate']:.0f}% {sparkline(by_layer.at[layer, 'histogram'])}"
+                           for layer in layers if layer in by_layer.index}})
+    tidy = gates.assign(histogram=gates["histogram"].map(lambda h: " ".join(f"{v:.4f}" for v in h)))
+    write_table(tidy, pd.DataFrame(display), Path(out_dir) / "gates", CAPTION)
+    gap_display = pd.DataFrame({"task": gaps["task"], "seed": gaps["seed"], "skip-only": gaps["skip_only_metric"].map("{:.1f}".format),
+                                "BERT": gaps["bert_metric"].map("{:.1f}".format), "gap": gaps["gap"].map("{:+.1f}".format),
+                                "layers run": gaps["avg_layers_run"].map("{:.2f}".format), "cost": gaps["cost_pct"].map("{:.0f}%".format),
+                                "flag": gaps["costs_too_much"].map(lambda v: f"gap >= {SKIP_ONLY_MARGIN:g}" if v else "")})
+    write_table(gaps, gap_display, Path(out_dir) / "skip_only_gap",
+                f"SmartBERT's skip-only path (Table 3) against BERT per task and seed; flagged where it loses {SKIP_ONLY_MARGIN:g} "
+                "points or more.")
+    return gates, gaps
