@@ -336,7 +336,8 @@ def test_smoke_tables_figures_and_report_exist_and_parse(smoke_run):
     assert "majority class" in set(table1["row"])
     assert {"BERT", "SmartBERT (S=0.1)", "DeeBERT (S=0.5)", "FastBERT (S=0.3)", "PABEE (patience=3)"} <= set(table1["row"])
     assert (table1.loc[table1["row"] != "majority class", "n_seeds"] == len(config["seeds"])).all()
-    for name in ("table1", "table2", "table3", "paper_vs_repro", "curves_auc", "curves_between", "oracle", "heads"):
+    for name in ("table1", "table2", "table3", "paper_vs_repro", "curves_auc", "curves_between", "oracle", "heads", "gates",
+                 "skip_only_gap"):
         assert (smoke_run / f"results/smoke/tables/{name}.md").read_text().count("|") > 10
         assert r"\begin{tabular}" in (smoke_run / f"results/smoke/tables/{name}.tex").read_text()
     measured = table1[table1["row"] != "majority class"]
@@ -353,6 +354,9 @@ def test_smoke_tables_figures_and_report_exist_and_parse(smoke_run):
     section = lambda title: text.split(f"## {title}")[1].split("\n## ")[0]  # noqa: E731
     assert "| task |" in section("Curve-level comparison") and "| task |" in section("Oracle exits")
     assert "chose lam=" in section("Hyper-parameter selection (held-out train, never dev)")
+    assert text.index("## Can this run test the paper?") < text.index("## Run") < text.index("## Claims")
+    assert all(f"| {task} | " in section("Can this run test the paper?") for task in config["tasks"])
+    assert "| task | model | seed | layer 1 |" in section("Skipping gates") and "skip-only" in section("Skipping gates")
     assert "| reproduced |" in text.split("## Claims")[1].split("###")[0]  # the rules on the paper's own numbers
     oracle = pd.read_csv(smoke_run / "results/smoke/tables/oracle.csv")
     assert len(oracle) == expected_models(config) and oracle["oracle_cost_pct"].gt(0).all()
