@@ -22,7 +22,6 @@ from typing import Sequence
 
 import torch
 
-from smartbert.data.encode import collate
 from smartbert.device import describe, device_info, resolve_device, synchronize, to_device
 from smartbert.latency import Bench, latency_rows
 from smartbert.pipeline import DataOptions, load_encoded
@@ -129,7 +128,7 @@ TARGETS = {
 }
 
 
-def run_suite(models: str | Path, task: str, out: str | Path, thresholds: Sequence[float] = (0.1, 0.3, 0.5),
+def run_suite(models: str | Path, task: str, out: str | Path, thresholds: dict[str, Sequence[float]] | None = None,
               n: int = 200, repeats: int = 3, batch_size: int = 32, train_steps: int = 10,
               methods: Sequence[str] = ("bert", "deebert", "fastbert", "smartbert"),
               official_runs: Sequence[str | Path] = (), device: torch.device | str = "cpu") -> dict:

@@ -329,9 +329,11 @@ def task_weights(agg: pd.DataFrame, majority: dict[str, dict], tasks: Sequence[s
 
 def evaluate_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, table2: pd.DataFrame) -> list[Claim]:
     """Every claim on this run's results, in the report's order."""
+    from smartbert.registry import get_method
+
     tasks = list(config["tasks"])
     return [
-        claim_reduction(agg, tasks, config["thresholds"]["table"], majority),
+        claim_reduction(agg, tasks, get_method("smartbert").policy_class.table_thresholds(config["thresholds"]), majority),
         claim_dominance(agg, tasks, [m for m in ("deebert", "fastbert") if m in config["methods"]], majority),
         claim_hard_tasks(agg, tasks, majority),
         claim_skip_only(agg, [t for t in config["tables"]["table3_tasks"] if t in tasks], majority),

@@ -141,8 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "together on the same dev examples (Table 1's latency column)")
     latency.add_argument("--task", required=True, help="dev set to time on")
     latency.add_argument("--models", nargs="+", required=True, help="trained model directories")
-    latency.add_argument("--thresholds", default="0.1,0.3,0.5", help="S values for entropy-based exits")
-    latency.add_argument("--patience", default="3,4", help="patiences for patience-based exits")
+    latency.add_argument("--thresholds", action="append", default=[], metavar="POLICY=V1,V2",
+                         help="Table 1 points of one exit policy (e.g. entropy=0.1,0.3,0.5, patience=3,4); repeatable; "
+                              "a policy not named keeps its defaults")
     latency.add_argument("--examples", type=int, default=100, help="dev examples timed (spread over the dev set)")
     latency.add_argument("--repeats", type=int, default=3, help="timed repeats (median) after one warm-up")
     latency.add_argument("--out", required=True, help="CSV to write")
@@ -348,15 +349,15 @@ def _latency(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from smartbert.latency import latency_table
-    from smartbert.sweep import parse_thresholds
+    from smartbert.sweep import parse_policy_thresholds
 
     if args.examples < 1 or args.repeats < 1:
         raise SmartBertError(f"--examples and --repeats must be at least 1, got {args.examples} and {args.repeats}")
     for directory in args.models:
         if not Path(directory).is_dir():
             raise SmartBertError(f"model directory {directory} not found; train it with `smartbert train ... --out {directory}`")
-    rows = latency_table(args.models, args.task, parse_thresholds(args.thresholds),
-                         [int(p) for p in parse_thresholds(args.patience)], args.examples, args.repeats, args.torch_device)
+    rows = latency_table(args.models, args.task, parse_policy_thresholds(args.thresholds), args.examples, args.repeats,
+                         args.torch_device)
     table = pd.DataFrame(rows)
     _write_csv(table, args.out)
     print(table[["method", "threshold", "ms_per_example", "cost_pct", "measured_speedup", "flops_speedup"]]

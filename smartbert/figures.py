@@ -89,7 +89,7 @@ def table1_series(methods: Sequence[str], labels: dict[str, str] | None = None) 
     labels = labels or {}
     ordered = sorted(methods, key=method_order)
     return [Series(m, "default", labels.get(m) or display_name(m),
-                   point=m in method_names() and get_method(m).default_policy == "none") for m in ordered]
+                   point=m in method_names() and get_method(m).static) for m in ordered]
 
 
 def ablation_series(method: str, variants: Sequence[str], default_label: str) -> list[Series]:

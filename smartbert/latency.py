@@ -12,14 +12,14 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from smartbert.checkpoint import load_model
 from smartbert.data.encode import EncodedSplit, collate
-from smartbert.device import synchronize, to_device
+from smartbert.device import describe, device_info, synchronize, to_device
 from smartbert.dynamic import DynamicResult, gather, predict_batched, predict_dynamic, predict_one
 from smartbert.pipeline import DataOptions, check_task_fits, load_encoded, trace_meta
 from smartbert.policies import POLICIES, ExitPolicy, make_policy
@@ -72,9 +72,10 @@ class Bench:
     def policy(self, threshold: float | None) -> ExitPolicy:
         return self.loaded.method.policy(self.loaded.method_config, threshold)
 
-    def thresholds(self, thresholds: Sequence[float]) -> list[float | None]:
-        """``thresholds`` for an early-exit method; [None] (its one static setting) otherwise."""
-        return [None] if self.loaded.method.default_policy == "none" else list(thresholds)
+    def thresholds(self, configured: Mapping[str, Sequence[float]]) -> list[float | None]:
+        """The model's Table 1 points: its exit rule's thresholds in ``configured`` (keyed by
+        policy; the rule's defaults where absent), or [None] for a static model."""
+        return self.loaded.method.policy_class.table_thresholds(configured)
 
     def throughput(self, threshold: float | None, batch_size: int, repeats: int = 3, warmup: int = 1) -> dict:
         """Batched dynamic inference (compacting): examples per second, metric and cost %."""
@@ -145,13 +146,13 @@ def paired_latency(runs: Sequence[tuple[Bench, float | None]], repeats: int = 3,
     return rows
 
 
-def latency_rows(benches: Sequence[Bench], thresholds: Sequence[float], patience: Sequence[int] = (3, 4),
+def latency_rows(benches: Sequence[Bench], thresholds: Mapping[str, Sequence[float]] | None = None,
                  repeats: int = 3) -> list[dict]:
-    """Table 1's latency points: every model at its exit rule's table thresholds (S, or patience for
-    patience-based exits; static models once), timed together by :func:`paired_latency`, with the
-    measured speedup over the BERT model (if given) beside the FLOPs-predicted one (100 / cost %)."""
-    runs = [(bench, value) for bench in benches
-            for value in bench.thresholds(patience if bench.loaded.method.default_policy == "patience" else thresholds)]
+    """Table 1's latency points: every model at its exit rule's table thresholds (``thresholds``
+    keyed by policy, each rule's defaults where absent; static models once), timed together by
+    :func:`paired_latency`, with the measured speedup over the BERT model (if given) beside the
+    FLOPs-predicted one (100 / cost %)."""
+    runs = [(bench, value) for bench in benches for value in bench.thresholds(thresholds or {})]
     rows = paired_latency(runs, repeats)
     bert = next((r for r in rows if r["method"] == "bert"), None)
     for row, (bench, _) in zip(rows, runs):
@@ -165,8 +166,8 @@ def latency_rows(benches: Sequence[Bench], thresholds: Sequence[float], patience
     return rows
 
 
-def latency_table(model_dirs: Sequence[str | Path], task: str, thresholds: Sequence[float], patience: Sequence[int],
+def latency_table(model_dirs: Sequence[str | Path], task: str, thresholds: Mapping[str, Sequence[float]] | None = None,
                   n: int = 100, repeats: int = 3, device: torch.device | str = "cpu") -> list[dict]:
     """:func:`latency_rows` of the models in ``model_dirs`` on ``n`` dev examples of ``task`` spread
     over the set, every model on ``device``."""
-    return latency_rows([Bench(directory, task, n, device=device) for directory in model_dirs], thresholds, patience, repeats)
+    return latency_rows([Bench(directory, task, n, device=device) for directory in model_dirs], thresholds, repeats)

@@ -18,11 +18,11 @@ import numpy as np
 from smartbert.curves import attainable
 from smartbert.data.tasks import get_task
 from smartbert.gate_stats import gate_statistics
+from smartbert.policies import policy_class
 from smartbert.metrics import compute_metrics
 from smartbert.sweep import default_policy_name, summarise, sweep, trace_costs
 from smartbert.trace import Trace, resolve_exits
 
-DEFAULT_THRESHOLD = {"patience": 4}  # per-head exits counted at this threshold unless told (else 0.3)
 FLAT_METRIC = 0.05   # metric points: a sweep whose metric moves less than this is flat ...
 MOVING_EXIT = 0.5    # ... while its mean exit layer moves at least this many layers
 
@@ -82,16 +82,17 @@ def head_table(trace: Trace, threshold: float | None = None) -> list[dict[str, A
 
 def analyse(trace: Trace, threshold: float | None = None, reference_layers: int | None = None) -> dict[str, Any]:
     """Oracle row, the method's own policy over its dense grid against it, the per-head table (exits
-    counted at ``threshold``; default 0.3, patience 4) and, when the metric stays flat over the grid
+    counted at ``threshold``; default the middle of the policy's Table 1 points) and, when the metric stays flat over the grid
     while the exit layer moves, why."""
     best = oracle(trace, reference_layers)
     policy = default_policy_name(trace)
-    threshold = DEFAULT_THRESHOLD.get(policy, 0.3) if threshold is None else threshold
+    rule = policy_class(policy)
+    threshold = rule.table_middle() if threshold is None else threshold
     curve = sweep(trace, policy=policy, reference_layers=reference_layers)
     matching = curve[curve["metric"] >= best["metric"] - 1e-9]
     cost_to_match = float(matching["cost_pct_paper"].min()) if len(matching) else math.nan
     metric_at_oracle_cost = float(attainable(curve, best["cost_pct_paper"])[0])
-    heads = head_table(trace, None if policy == "none" else threshold)
+    heads = head_table(trace, None if rule.is_static() else threshold)
     summary = {"task": trace.meta["task"], "method": trace.meta["method"], "policy": policy,
                "oracle_metric": best["metric"], "oracle_cost_pct": best["cost_pct_paper"],
                "oracle_avg_exit_layer": best["avg_exit_layer"], "oracle_avg_layers_run": best["avg_layers_run"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -38,6 +39,36 @@ class ExitPolicy(ABC):
     #: whether it reads the intermediate exit heads at all; one that never exits early reads the last
     #: head only, so the others are neither run (dynamic inference) nor counted (replay)
     reads_exit_heads: bool = True
+    #: the threshold's name in tables ("S" for entropy rules, "patience"); None: the policy takes no
+    #: threshold (static: one setting, one row)
+    knob: ClassVar[str | None] = "S"
+    #: Table 1's thresholds (the paper's S = 0.1, 0.3, 0.5) unless a profile's ``thresholds.<name>`` says otherwise
+    table: ClassVar[tuple[float, ...]] = (0.1, 0.3, 0.5)
+
+    @classmethod
+    def is_static(cls) -> bool:
+        return cls.knob is None
+
+    @classmethod
+    def format_threshold(cls, threshold: float | None) -> str:
+        """'S=0.3', 'patience=4', or '' for a static policy (how tables and figures name a point)."""
+        if cls.is_static():
+            return ""
+        return f"{cls.knob}={int(threshold)}" if cls.knob == "patience" else f"{cls.knob}={threshold:g}"
+
+    @classmethod
+    def table_thresholds(cls, configured: Mapping[str, Sequence[float]] | None = None) -> list[float | None]:
+        """Table 1's thresholds of this policy: ``configured[name]`` (a profile's ``thresholds:``,
+        keyed by policy) or :attr:`table`; ``[None]`` for a static policy (its one setting)."""
+        if cls.is_static():
+            return [None]
+        return list((configured or {}).get(cls.name) or cls.table)
+
+    @classmethod
+    def table_middle(cls, configured: Mapping[str, Sequence[float]] | None = None) -> float | None:
+        """The middle of :meth:`table_thresholds` (where per-head exits are counted; None if static)."""
+        values = cls.table_thresholds(configured)
+        return values[len(values) // 2]
 
     @abstractmethod
     def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
@@ -106,6 +137,8 @@ class PatienceExit(ExitPolicy):
     name = "patience"
     grid = (1_000_000, 6, 5, 4, 3, 2, 1)
     min_heads = 2
+    knob = "patience"
+    table = (3, 4)
 
     def __post_init__(self) -> None:
         if int(self.patience) != self.patience or self.patience < 1:
@@ -135,6 +168,8 @@ class NoExit(ExitPolicy):
     looks_back = False
     reads_exit_heads = False
     grid = (0.0,)
+    knob = None
+    table = ()
 
     def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
         return np.zeros_like(evaluated, dtype=bool)
@@ -148,15 +183,34 @@ POLICIES: dict[str, type[ExitPolicy]] = {
 }
 
 
-def make_policy(name: str, threshold: float | None = None) -> ExitPolicy:
-    """A policy by name; ``threshold`` is S for entropy policies, the patience for ``patience``."""
+def policy_class(name: str) -> type[ExitPolicy]:
+    """The policy registered as ``name`` (an error listing the known ones otherwise)."""
     if name not in POLICIES:
         raise UnknownNameError("exit policy", name, list(POLICIES))
-    if name == "none":
-        return NoExit()
+    return POLICIES[name]
+
+
+def make_policy(name: str, threshold: float | None = None) -> ExitPolicy:
+    """A policy by name at ``threshold`` (its :attr:`ExitPolicy.knob`: S for entropy policies, the
+    patience for ``patience``); a static policy takes none and ignores it."""
+    cls = policy_class(name)
+    if cls.is_static():
+        return cls()
     if threshold is None:
-        raise SmartBertError(f"exit policy {name!r} needs a threshold")
-    return POLICIES[name](threshold)
+        raise SmartBertError(f"exit policy {name!r} needs a threshold ({cls.knob})")
+    return cls(threshold)
+
+
+def check_table_thresholds(configured: Mapping[str, Sequence[float]]) -> None:
+    """A profile's ``thresholds:`` names only policies that take a threshold, each value in its domain."""
+    for name, values in configured.items():
+        if name == "dense":
+            continue
+        cls = policy_class(name)
+        if cls.is_static():
+            raise SmartBertError(f"thresholds.{name}: exit policy {name!r} takes no threshold")
+        for value in values:
+            make_policy(name, value)
 
 
 def _check_threshold(value: float, what: str, upper: float | None) -> None:

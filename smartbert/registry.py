@@ -24,7 +24,7 @@ from smartbert.encoder import additive_mask
 from smartbert.errors import UnknownNameError
 from smartbert.frozen import FrozenFn, FrozenInputs, frozen_inputs
 from smartbert.model import EarlyExitModel
-from smartbert.policies import ExitPolicy, make_policy
+from smartbert.policies import ExitPolicy, make_policy, policy_class
 
 Batch = dict[str, torch.Tensor]
 LossFn = Callable[[EarlyExitModel, Batch, int], tuple[torch.Tensor, dict[str, torch.Tensor]]]
@@ -142,7 +142,17 @@ class Method(ABC):
 
     def policy(self, config: MethodConfig, threshold: float | None) -> ExitPolicy:
         """The method's exit rule at ``threshold`` (ignored by static methods)."""
-        return make_policy(self.default_policy, None if self.default_policy == "none" else threshold)
+        return make_policy(self.default_policy, threshold)
+
+    @property
+    def policy_class(self) -> type[ExitPolicy]:
+        """The class of the method's exit rule: its threshold's name, domain, Table 1 points."""
+        return policy_class(self.default_policy)
+
+    @property
+    def static(self) -> bool:
+        """A method whose rule takes no threshold (BERT, DistilBERT): one setting, one table row."""
+        return self.policy_class.is_static()
 
 
 METHODS: dict[str, Method] = {}

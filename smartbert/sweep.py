@@ -78,24 +78,38 @@ def sweep(trace: Trace, thresholds: Iterable[float] | None = None, policy: str |
     """One row per threshold: ``policy`` (default: the method's own) replayed on ``trace``.
     ``thresholds`` default to the policy's dense grid (from never exiting early to most eager);
     ``with_grid`` adds that grid to the given thresholds."""
-    from smartbert.policies import POLICIES
+    from smartbert.policies import policy_class
 
     policy = policy or default_policy_name(trace)
-    if policy not in POLICIES:
-        make_policy(policy)  # raises the unknown-policy error
-    grid = POLICIES[policy].grid
+    grid = policy_class(policy).grid
     values = list(grid) if thresholds is None else list(thresholds) + (list(grid) if with_grid else [])
-    if policy == "none":
+    if policy_class(policy).is_static():
         values = [0.0]
     values = sorted({float(v) for v in values})
     costs = trace_costs(trace, seq_len)
     origin, label = provenance_columns(trace), method_label(trace)
     rows = []
     for threshold in values:
-        rule: ExitPolicy = make_policy(policy, None if policy == "none" else threshold)
+        rule: ExitPolicy = make_policy(policy, threshold)
         rows.append({"method": trace.meta["method"], "label": label, "task": trace.meta["task"], "policy": policy,
                      "threshold": threshold, **summarise(trace, replay(trace, rule), costs, reference_layers), **origin})
     return pd.DataFrame(rows)
+
+
+def parse_policy_thresholds(items: Iterable[str]) -> dict[str, list[float]]:
+    """['entropy=0.1,0.3', 'patience=3,4'] -> {'entropy': [0.1, 0.3], 'patience': [3.0, 4.0]}, each
+    value checked against its policy's domain."""
+    from smartbert.errors import SmartBertError
+    from smartbert.policies import check_table_thresholds
+
+    out = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep:
+            raise SmartBertError(f"--thresholds takes POLICY=V1,V2 (e.g. entropy=0.1,0.3,0.5), got {item!r}")
+        out[name] = parse_thresholds(values)
+    check_table_thresholds(out)
+    return out
 
 
 def parse_thresholds(text: str) -> list[float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ from smartbert.backbones import BackboneShape
 from smartbert.data.tasks import PAPER_TASKS
 from smartbert.flops import component_costs
 from smartbert.io import atomic_write_text
+from smartbert.policies import policy_class
 from smartbert.registry import get_method, method_names
 from smartbert.results import at_or_below, majority_floor
 
@@ -45,11 +46,8 @@ def row_label(method: str, variant: str, policy: str, threshold: float, label: s
     if variant == SKIP_ONLY:
         return f"{name} skip-only"
     name += "" if variant == "default" else f" [{variant}]"
-    if policy == "none":
-        return name
-    if policy == "patience":
-        return f"{name} (patience={int(threshold)})"
-    return f"{name} (S={threshold:g})"
+    point = policy_class(policy).format_threshold(threshold)
+    return f"{name} ({point})" if point else name
 
 
 def method_order(method: str) -> tuple[int, str]:
@@ -58,16 +56,18 @@ def method_order(method: str) -> tuple[int, str]:
         return (0, method)
     if method == "smartbert":
         return (3, method)
-    static = method in method_names() and get_method(method).default_policy == "none"
+    static = method in method_names() and get_method(method).static
     return (1 if static else 2, method)
 
 
-def _pick(agg: pd.DataFrame, thresholds: dict[str, Sequence[float]]) -> pd.DataFrame:
-    """Rows of ``agg`` at the table's thresholds per policy (static methods: their one row)."""
+def _pick(agg: pd.DataFrame, thresholds: Mapping[str, Sequence[float]]) -> pd.DataFrame:
+    """Rows of ``agg`` at each policy's Table 1 thresholds (``thresholds``: a profile's, keyed by
+    policy; static methods: their one row)."""
     keep = pd.Series(False, index=agg.index)  # by label: ``agg`` may be a filtered frame (any row order)
     for policy, group in agg.groupby("policy"):
-        wanted = thresholds.get(policy, thresholds.get("default", ()))
-        keep[group.index] = group["threshold"].apply(lambda t: policy == "none" or any(math.isclose(t, w) for w in wanted))
+        rule = policy_class(policy)
+        wanted = [] if rule.is_static() else rule.table_thresholds(thresholds)
+        keep[group.index] = group["threshold"].apply(lambda t: rule.is_static() or any(math.isclose(t, w) for w in wanted))
     return agg[keep]
 
 
@@ -102,7 +102,7 @@ def task_order(task: str) -> tuple[int, str]:
     return (PAPER_TASKS.index(task), "") if task in PAPER_TASKS else (len(PAPER_TASKS), task)
 
 
-def table1(agg: pd.DataFrame, majority: dict[str, dict], thresholds: dict[str, Sequence[float]],
+def table1(agg: pd.DataFrame, majority: dict[str, dict], thresholds: Mapping[str, Sequence[float]],
            latency: pd.DataFrame | None = None) -> pd.DataFrame:
     """Table 1: every method's default variant; early-exit methods at the table's thresholds; with
     ``latency`` (rows of :func:`smartbert.latency.latency_table`), ms per example at batch 1."""
@@ -155,7 +155,8 @@ def paper_vs_repro(repro: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
     """Paper and reproduction side by side on the rows both have, with deltas (repro - paper)."""
     key = ["table", "task", "method", "variant", "threshold"]
     paper = paper.assign(threshold=paper["threshold"].fillna(0.0), variant=paper["variant"].fillna("default"))
-    repro = repro[repro["method"] != MAJORITY].assign(threshold=lambda f: np.where(f["policy"] == "none", 0.0, f["threshold"]))
+    repro = repro[repro["method"] != MAJORITY].assign(
+        threshold=lambda f: np.where(f["policy"].map(lambda p: policy_class(p).is_static()), 0.0, f["threshold"]))
     merged = paper.rename(columns={"metric": "paper_metric", "cost_pct": "paper_cost_pct", "flops_M": "paper_flops_M"}).merge(
         repro[key + ["row", "metric", "metric_std", "cost_pct", "n_seeds", "degenerate"]].rename(
             columns={"metric": "repro_metric", "metric_std": "repro_metric_std", "cost_pct": "repro_cost_pct"}),
@@ -241,7 +242,7 @@ CAPTIONS = {
 
 
 def write_result_tables(sweep_paths: Iterable[str], data_paths: Iterable[str], paper_dir: str | Path, out_dir: str | Path,
-                        thresholds: dict[str, Sequence[float]], table3_tasks: Sequence[str],
+                        thresholds: Mapping[str, Sequence[float]], table3_tasks: Sequence[str],
                         latency_paths: Iterable[str] = (), oracle_paths: Iterable[str] = ()) -> None:
     """Tables 1 and 3, paper-vs-reproduction, the curve-level tables (:mod:`smartbert.curve_table`) and
     the oracle and per-head tables (:mod:`smartbert.oracle_table`) from sweeps, data summaries and

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from smartbert.errors import SmartBertError, UnknownNameError
-from smartbert.policies import make_policy, softmax_entropy
+from smartbert.policies import POLICIES, make_policy, softmax_entropy
 from smartbert.trace import Trace, replay
 
 NAN = np.nan
@@ -119,3 +119,28 @@ def test_exits_at_last_is_the_last_column_of_exit_mask_at_every_prefix(name: str
     for layer in range(1, 7):
         expected = policy.exit_mask(logits[:, :layer], evaluated[:, :layer])[:, -1]
         np.testing.assert_array_equal(policy.exits_at_last(logits[:, :layer], evaluated[:, :layer]), expected)
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_every_policy_owns_its_threshold(name: str) -> None:
+    """Name, domain, default Table 1 points and formatting live on the policy (issue 17, item 1)."""
+    from smartbert.policies import check_table_thresholds
+
+    cls = POLICIES[name]
+    points = cls.table_thresholds()
+    if cls.is_static():
+        assert cls.knob is None and points == [None] and cls.format_threshold(None) == "" and cls.table_middle() is None
+        assert isinstance(make_policy(name, 0.7), cls)  # a static policy ignores any threshold
+        with pytest.raises(SmartBertError, match="takes no threshold"):
+            check_table_thresholds({name: [0.1]})
+        return
+    assert points and cls.table_middle() in points
+    for value in points:
+        assert isinstance(make_policy(name, value), cls)
+        assert cls.format_threshold(value).startswith(f"{cls.knob}=")
+    assert cls.table_thresholds({name: [points[0]]}) == [points[0]]  # a profile's points replace the defaults
+    assert cls.table_thresholds({"some_other_policy": [9]}) == points
+    with pytest.raises(SmartBertError):
+        check_table_thresholds({name: [-1]})
+    with pytest.raises(SmartBertError, match="needs a threshold"):
+        make_policy(name, None)

@@ -68,7 +68,7 @@ def agg():
 
 
 def test_table1_layout_has_paper_rows_and_a_majority_row(agg):
-    tidy = tables.table1(agg, MAJORITY, {"default": [0.1, 0.3, 0.5]})
+    tidy = tables.table1(agg, MAJORITY, {"entropy": [0.1, 0.3, 0.5]})
     assert list(tidy["row"]) == ["BERT", "DeeBERT (S=0.1)", "DeeBERT (S=0.3)", "DeeBERT (S=0.5)", "SmartBERT (S=0.1)",
                                  "SmartBERT (S=0.3)", "SmartBERT (S=0.5)", "majority class"]
     assert tidy.set_index("row").loc["DeeBERT (S=0.5)", "degenerate"]  # at the majority class
@@ -87,7 +87,7 @@ def test_table3_is_bert_beside_skip_only(agg):
 
 
 def test_paper_vs_repro_deltas(agg):
-    tidy = tables.table1(agg, MAJORITY, {"default": [0.1, 0.3, 0.5]})
+    tidy = tables.table1(agg, MAJORITY, {"entropy": [0.1, 0.3, 0.5]})
     paper = pd.read_csv("results/paper/table1.csv")
     both = tables.paper_vs_repro(tidy, paper).set_index("row")
     assert both.loc["BERT", "paper_metric"] == pytest.approx(61.0)
@@ -153,7 +153,7 @@ def test_report_does_not_count_tasks_where_bert_learned_nothing():
 def test_table1_latency_column_joins_by_task_method_and_threshold(agg):
     latency = pd.DataFrame({"task": "RTE", "method": ["bert", "smartbert", "smartbert"], "threshold": [0.0, 0.1, 0.3],
                             "ms_per_example": [10.0, 6.0, 5.5]})
-    tidy = tables.table1(agg, MAJORITY, {"default": [0.1, 0.3, 0.5]}, latency).set_index("row")
+    tidy = tables.table1(agg, MAJORITY, {"entropy": [0.1, 0.3, 0.5]}, latency).set_index("row")
     assert tidy.loc["BERT", "ms_per_example"] == 10.0 and tidy.loc["SmartBERT (S=0.3)", "ms_per_example"] == 5.5
     assert pd.isna(tidy.loc["SmartBERT (S=0.5)", "ms_per_example"]) and pd.isna(tidy.loc["DeeBERT (S=0.1)", "ms_per_example"])
     shown = tables.wide(tidy.reset_index())

@@ -307,7 +307,10 @@ def test_a_profile_must_name_itself(tmp_path):
     ({"methods": {"bert": {}, "bertt": {}}}, "bertt"),
     ({"methods": {"smartbert": {"config": {"lamda": 0.1}}}}, "lamda"),
     ({"tasks": ["RTEE"]}, "RTEE"),
-    ({"thresholds": {"table": [-0.1]}}, "-0.1"),
+    ({"thresholds": {"entropy": [-0.1]}}, "-0.1"),
+    ({"thresholds": {"normalised_entropy": [1.5]}}, "1.5"),
+    ({"thresholds": {"entrpy": [0.1]}}, "entrpy"),
+    ({"thresholds": {"none": [0.1]}}, "takes no threshold"),
     ({"variants": {"soft": {"method": "smartbert", "tasks": ["QQP"]}}}, "QQP"),
 ])
 def test_bad_config_is_named_before_any_job(change, message, tmp_path):

@@ -12,6 +12,7 @@ from smartbert.config import from_dict, merge_layers
 from smartbert.data.synthetic import SPLIT_SIZES
 from smartbert.data.tasks import get_task, training_task
 from smartbert.errors import SmartBertError
+from smartbert.policies import POLICIES, check_table_thresholds
 from smartbert.registry import get_method
 from smartbert.trainer import TrainConfig
 
@@ -22,6 +23,11 @@ os.environ.update(SMARTBERT_REPO=REPO_DIR)
 PAPER_DIR = os.path.join(REPO_DIR, "results", "paper")  # the paper's tables, transcribed (in the repository)
 SKIP_ONLY = "skiponly"  # a policy on SmartBERT's default model, not a training
 GATED_METHOD = "smartbert"
+
+
+# `--config tasks=[RTE]` on the command line runs part of a profile (one task per sitting): its
+# variants on other tasks are left out then, where in the profile itself such a task is a mistake.
+TASKS_NARROWED = "tasks" in workflow.config_settings.overwrite_config
 
 
 def _check_config():
@@ -36,8 +42,11 @@ def _check_config():
                 raise SmartBertError(f"variant {name!r} modifies method {variant['method']!r}, which is not under `methods:`")
             base = config["methods"][variant["method"]]["config"]
             from_dict(get_method(variant["method"]).config_class, {**base, **variant["config"]}, f"config variants.{name}.config")
-            for task in variant["tasks"] or []:  # a task outside `tasks:` (one task at a time: --config tasks=[RTE]) is left out
+            for task in variant["tasks"] or []:
                 get_task(task)
+                if task not in config["tasks"] and not TASKS_NARROWED:
+                    raise SmartBertError(f"variant {name!r} runs on {task!r}, which is not in `tasks:` {config['tasks']}")
+        check_table_thresholds(config["thresholds"])
         grid = config["selection"]["grid"]
         if grid:
             method = config["selection"]["method"]
@@ -211,20 +220,27 @@ def selected_args(wildcards, input):
     return f"--config {input.selected}" if "selected" in input.keys() else ""
 
 
-def table_threshold_values(wildcards):
-    """Table 1's thresholds for the method's exit rule: S values, or patiences for patience-based exits."""
-    policy = get_method(method_of(wildcards)).default_policy
-    return config["thresholds"]["patience"] if policy == "patience" else config["thresholds"]["table"]
+def exit_policy(wildcards):
+    """The class of the method's exit policy (its threshold's name, domain and Table 1 points)."""
+    return get_method(method_of(wildcards)).policy_class
 
 
-def table_thresholds(wildcards):
-    return ",".join(str(value) for value in table_threshold_values(wildcards))
+def table_thresholds_arg(wildcards):
+    """`--thresholds` of the sweep: Table 1's points of the method's exit rule (none for a static one)."""
+    policy = exit_policy(wildcards)
+    return "" if policy.is_static() else "--thresholds " + ",".join(map(str, policy.table_thresholds(config["thresholds"])))
 
 
-def middle_threshold(wildcards):
-    """The middle of Table 1's thresholds for the method's exit rule (the oracle's per-head exits)."""
-    values = table_threshold_values(wildcards)
-    return values[len(values) // 2]
+def middle_threshold_arg(wildcards):
+    """`--threshold` of the oracle: the middle of those points, where per-head exits are counted."""
+    policy = exit_policy(wildcards)
+    return "" if policy.is_static() else f"--threshold {policy.table_middle(config['thresholds'])}"
+
+
+def latency_thresholds_args():
+    """`--thresholds POLICY=...` of the latency job: the Table 1 points the profile sets per exit rule."""
+    return " ".join(f"--thresholds {name}={','.join(map(str, values))}" for name, values in config["thresholds"].items()
+                    if name != "dense")
 
 
 def reference_args(wildcards):
@@ -426,7 +442,7 @@ def trace_mem_mb(wildcards, attempt):
 
 def latency_runtime(wildcards, attempt):
     """Every method's model, each at its Table 1 points, (1 warm-up + repeats) passes over the examples."""
-    points = len(METHODS) * max(len(config["thresholds"]["table"]), len(config["thresholds"]["patience"]))
+    points = len(METHODS) * max(len(policy.table_thresholds(config["thresholds"])) for policy in POLICIES.values())
     passes = config["latency"]["examples"] * points * (1 + config["latency"]["repeats"])
     return _minutes(passes / LATENCY_PASSES_PER_S, attempt)
 

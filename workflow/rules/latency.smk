@@ -12,8 +12,7 @@ rule latency:
     log:
         logs("latency/{task}.log"),
     params:
-        thresholds=",".join(str(value) for value in config["thresholds"]["table"]),
-        patience=",".join(str(value) for value in config["thresholds"]["patience"]),
+        thresholds=latency_thresholds_args(),
         examples=config["latency"]["examples"],
         repeats=config["latency"]["repeats"],
     threads: TIMING_THREADS
@@ -25,5 +24,5 @@ rule latency:
         ENV
     shell:
         "smartbert -q --threads {threads} latency --task {wildcards.task:q} --models {input.models:q}"
-        " --thresholds {params.thresholds} --patience {params.patience} --examples {params.examples}"
+        " {params.thresholds} --examples {params.examples}"
         " --repeats {params.repeats} --out {output:q} > {log:q} 2>&1"

@@ -12,13 +12,13 @@ rule sweep:
     wildcard_constraints:
         variant=_alternatives(VARIANTS),
     params:
-        thresholds=table_thresholds,
+        thresholds=table_thresholds_arg,
         dense="--with-grid" if config["thresholds"]["dense"] else "",
         reference=reference_args,
     conda:
         ENV
     shell:
-        "smartbert -q sweep --trace {input:q} --thresholds {params.thresholds} {params.dense} {params.reference}"
+        "smartbert -q sweep --trace {input:q} {params.thresholds} {params.dense} {params.reference}"
         " --tag variant={wildcards.variant} --out {output:q} > {log:q} 2>&1"
 
 
@@ -52,9 +52,9 @@ rule oracle:
         variant=_alternatives(VARIANTS),
     params:
         reference=reference_args,
-        threshold=middle_threshold,
+        threshold=middle_threshold_arg,
     conda:
         ENV
     shell:
-        "smartbert -q oracle --trace {input:q} --threshold {params.threshold} {params.reference}"
+        "smartbert -q oracle --trace {input:q} {params.threshold} {params.reference}"
         " --tag variant={wildcards.variant} --out {output:q} > {log:q} 2>&1"

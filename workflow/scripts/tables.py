@@ -4,7 +4,6 @@ import logging
 from smartbert.tables import write_result_tables
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-thresholds = {"default": snakemake.config["thresholds"]["table"], "patience": snakemake.config["thresholds"]["patience"]}
 write_result_tables(snakemake.input.sweeps, snakemake.input.data, snakemake.params.paper_dir,
-                    snakemake.params.out_dir, thresholds, snakemake.config["tables"]["table3_tasks"],
+                    snakemake.params.out_dir, snakemake.config["thresholds"], snakemake.config["tables"]["table3_tasks"],
                     snakemake.input.latency, snakemake.input.oracle)
