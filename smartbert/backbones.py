@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smartbert.errors import DataUnavailableError
+from smartbert.errors import DataUnavailableError, SmartBertError
 
 if TYPE_CHECKING:  # transformers is imported where it is used: replaying a trace never needs it
     from transformers import BertConfig, BertModel
@@ -102,6 +102,14 @@ def load_config(name: str) -> BertConfig:
         return bert_config_from_distilbert(config)
     config._attn_implementation = "sdpa"
     return config
+
+
+def check_max_seq_len(name: str, max_seq_len: int) -> None:
+    """``train.max_seq_len`` must fit the backbone's position embeddings (BERT: 512), before any work."""
+    positions = load_config(name).max_position_embeddings
+    if max_seq_len > positions:
+        raise SmartBertError(f"train.max_seq_len {max_seq_len} exceeds backbone {name!r}'s {positions} position embeddings: "
+                             f"use at most {positions}")
 
 
 def backbone_shape(name: str) -> BackboneShape:

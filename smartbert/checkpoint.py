@@ -18,12 +18,14 @@ from safetensors.torch import load_file, save_file
 from transformers import BertConfig, BertModel
 
 from smartbert.config import from_dict
-from smartbert.errors import CheckpointError
+from smartbert.errors import CheckpointError, one_line
 from smartbert.io import atomic_path
 from smartbert.model import EarlyExitModel
 from smartbert.registry import Method, MethodConfig, get_method
 
 FORMAT_VERSION = 1
+#: what loading, checking and tables read from ``smartbert.json``
+REQUIRED_META = ("method", "method_config", "backbone", "backbone_config", "num_labels", "task", "labels", "train_config")
 META_FILE, WEIGHTS_FILE, PROVENANCE_FILE, TOKENIZER_DIR = "smartbert.json", "model.safetensors", "provenance.json", "tokenizer"
 
 
@@ -68,7 +70,21 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
             f"{directory} is not a trained model directory (needs {META_FILE} and {WEIGHTS_FILE}); "
             f"train one with `smartbert train ... --out {directory}`"
         )
-    return json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{meta_path} is damaged (not JSON: {error}); retrain the model "
+                              f"(`smartbert train ... --out {directory}`)") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{meta_path} is not a model description (a JSON object); retrain the model")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{meta_path} has format_version {version!r}; this suite reads version {FORMAT_VERSION}: "
+                              "retrain the model with this version of the suite")
+    missing = [key for key in REQUIRED_META if key not in meta]
+    if missing:
+        raise CheckpointError(f"{meta_path} lacks {missing}: an incomplete or foreign model directory; retrain the model")
+    return meta
 
 
 def read_provenance(directory: str | Path) -> dict[str, Any]:
@@ -91,7 +107,12 @@ def load_model(directory: str | Path, expect_method: str | None = None, device: 
     backbone_config._attn_implementation = "sdpa"
     model = method.build(BertModel(backbone_config, add_pooling_layer=False), meta["num_labels"], config)
     try:
-        model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)), strict=True)
+        weights = load_file(str(directory / WEIGHTS_FILE))
+    except Exception as error:  # safetensors raises its own error type for a truncated or foreign file
+        raise CheckpointError(f"{directory / WEIGHTS_FILE} is damaged or not a safetensors file ({one_line(error)}); "
+                              f"retrain the model (`smartbert train ... --out {directory}`)") from None
+    try:
+        model.load_state_dict(weights, strict=True)
     except RuntimeError as error:
         raise CheckpointError(f"{directory}: weights do not fit a {meta['method']} model on this backbone: {error}") from error
     model.to(device).eval()

@@ -71,6 +71,7 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
     spec, method, data, init_from = get_task(task), get_method(method_name), data or DataOptions(), init_from or {}
     device = torch.device(device)
     get_precision(train_config.precision).check(device)  # before any work
+    backbones.check_max_seq_len(backbone, train_config.max_seq_len)
     method_config = method_config or method.config_class()
     if not isinstance(method_config, method.config_class):
         raise SmartBertError(f"method {method.name} takes a {method.config_class.__name__}, got {type(method_config).__name__}")

@@ -10,6 +10,7 @@ prediction and how many layers, heads and gates were evaluated, hence its FLOPs.
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from smartbert.policies import ExitPolicy
 if TYPE_CHECKING:  # recording needs torch and the model; loading and replaying a trace does not
     from smartbert.data.encode import EncodedSplit
     from smartbert.model import EarlyExitModel
+
+
+TRACE_ARRAYS = ("labels", "ran", "evaluated", "logits", "gate_prob", "lengths")
 
 
 @dataclass
@@ -60,9 +64,25 @@ class Trace:
 
     @classmethod
     def load(cls, path: str | Path) -> "Trace":
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in ("labels", "ran", "evaluated", "logits", "gate_prob", "lengths")}
-            meta = json.loads(str(data["meta"]))
+        """A trace written by :meth:`save`; anything else (another file, a damaged or truncated one)
+        is a one-line :class:`smartbert.errors.SmartBertError` naming the file."""
+        from smartbert.errors import SmartBertError
+
+        fix = "give a file written by `smartbert trace`, or rerun it"
+        try:
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("a single array, not a trace archive")
+            with data:
+                missing = [k for k in (*TRACE_ARRAYS, "meta") if k not in data.files]
+                if missing:
+                    raise ValueError(f"it lacks {missing}")
+                arrays = {k: data[k] for k in TRACE_ARRAYS}
+                meta = json.loads(str(data["meta"]))
+        except FileNotFoundError:
+            raise SmartBertError(f"trace {path} not found; {fix}") from None
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
+            raise SmartBertError(f"{path} is not a readable trace ({error}); {fix}") from None
         return cls(**arrays, meta=meta)
 
 

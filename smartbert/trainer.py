@@ -59,9 +59,17 @@ class TrainConfig:
         if self.selection not in ("dev", "heldout"):
             raise SmartBertError(f"selection must be 'dev' or 'heldout', got {self.selection!r}")
         get_precision(self.precision)
-        for name in ("learning_rate", "batch_size", "epochs", "max_seq_len", "eval_batch_size"):
+        for name in ("learning_rate", "batch_size", "epochs", "max_seq_len", "eval_batch_size", "max_grad_norm"):
             if getattr(self, name) <= 0:
                 raise SmartBertError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0 < self.heldout_fraction < 1:
+            raise SmartBertError(f"heldout_fraction is the share of train held out, strictly between 0 and 1; got {self.heldout_fraction}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise SmartBertError(f"warmup_ratio is the share of steps spent warming up, in [0, 1); got {self.warmup_ratio}")
+        if self.weight_decay < 0:
+            raise SmartBertError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.max_train_examples is not None and self.max_train_examples <= 0:
+            raise SmartBertError(f"max_train_examples must be positive or null (all), got {self.max_train_examples}")
 
 
 @dataclass

@@ -35,8 +35,12 @@ def read_glue_tsv(path: Path, spec: TaskSpec) -> list[Example]:
     """Parse one GLUE TSV into examples with label ids in ``spec.labels`` order."""
     layout = spec.tsv_layout
     assert layout is not None, f"{spec.name} has no TSV layout"
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    except UnicodeDecodeError as error:
+        raise DataFormatError(f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}); the "
+                              f"original GLUE {spec.name} file is UTF-8: re-download it") from None
     if not rows:
         raise DataFormatError(f"{path} is empty; expected the GLUE {spec.name} TSV")
     if layout.has_header:
