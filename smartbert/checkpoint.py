@@ -52,13 +52,17 @@ def save_model(directory: str | Path, model: EarlyExitModel, method: Method, met
         "num_labels": model.num_labels,
         **meta,
     }
-    with atomic_path(directory) as tmp:
-        tmp.mkdir()
-        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS_FILE))
-        (tmp / META_FILE).write_text(json.dumps(document, indent=2, default=str))
-        (tmp / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, default=str))
-        tokenizer.save_pretrained(str(tmp / TOKENIZER_DIR))
+    try:
+        with atomic_path(directory) as tmp:
+            tmp.mkdir()
+            state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+            save_file(state, str(tmp / WEIGHTS_FILE))
+            (tmp / META_FILE).write_text(json.dumps(document, indent=2, default=str))
+            (tmp / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, default=str))
+            tokenizer.save_pretrained(str(tmp / TOKENIZER_DIR))
+    except OSError as error:  # disk full, permissions: the previous model (if any) is untouched
+        raise CheckpointError(f"could not write the model to {directory} ({error.strerror or error}); whatever was there "
+                              "before is unchanged: free space (or fix the folder) and rerun") from None
     return directory
 
 

@@ -210,3 +210,74 @@ def test_a_sequence_length_beyond_the_backbone_is_refused_before_any_work(tmp_pa
     err = capsys.readouterr().err
     assert code == 2 and "max_seq_len 100000 exceeds backbone 'tiny'" in err and "position embeddings" in err
     assert not (tmp_path / "m").exists()
+
+
+# ---- faults while writing -----------------------------------------------------------------------
+
+KILL_AT_RENAME = """
+import os, signal, sys
+rename, target = os.replace, os.environ["KILL_WHEN_RENAMING_TO"]
+def replace(src, dst, **kwargs):
+    if os.path.abspath(dst) == target:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return rename(src, dst, **kwargs)
+os.replace = replace
+from smartbert.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def killed_at_rename(target: Path, *args: str) -> int:
+    """Run `smartbert ARGS` in a process SIGKILLed at the moment it would rename its finished output
+    ``target`` into place (the last instant of its write): what a kill during writing can leave behind."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", KILL_WHEN_RENAMING_TO=str(target.resolve()))
+    return subprocess.run([sys.executable, "-c", KILL_AT_RENAME, *args], env=env, capture_output=True, timeout=600).returncode
+
+
+def writer_commands(model_dir: Path, trace_file: Path, out: Path) -> dict[str, list[str]]:
+    return {
+        "trace": ["trace", "--model", str(model_dir), "--task", "synthetic-sentiment", "--out", str(out / "t.npz")],
+        "sweep": ["sweep", "--trace", str(trace_file), "--out", str(out / "s.csv")],
+        "oracle": ["oracle", "--trace", str(trace_file), "--out", str(out / "o.json")],
+        "latency": ["latency", "--task", "synthetic-sentiment", "--models", str(model_dir), "--examples", "4", "--repeats", "1",
+                    "--out", str(out / "l.csv")],
+        "data": ["data", "--task", "synthetic-sentiment", "--out", str(out / "d.json")],
+        "train": ["train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--epochs", "1",
+                  "--max-train-examples", "32", "--out", str(out / "m")],
+    }
+
+
+@pytest.mark.parametrize("command", ["trace", "sweep", "oracle", "latency", "data", "train"])
+def test_a_writer_killed_while_writing_leaves_nothing_that_looks_finished_and_the_rerun_completes(
+        command: str, model_dir, trace_file, tmp_path) -> None:
+    args = writer_commands(model_dir, trace_file, tmp_path)[command]
+    target = Path(args[args.index("--out") + 1])
+    assert killed_at_rename(target, *args) == -9
+    assert not target.exists()
+    assert main(["-q", *args]) == 0 and target.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p.name.startswith(f".{target.name}")]  # the kill's leftover, hidden
+    assert {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")} == {target.name}
+
+
+def test_disk_full_while_saving_a_model_names_the_path_and_keeps_the_previous_model(model_dir, tmp_path, monkeypatch) -> None:
+    import errno
+
+    import smartbert.checkpoint as checkpoint
+
+    copy = damaged_copy(model_dir, tmp_path)
+    before = {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()}
+    loaded = load_model(copy)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "save_file", full)
+    with pytest.raises(CheckpointError, match=rf"could not write the model to {copy} \(No space left on device\).*unchanged"):
+        checkpoint.save_model(copy, loaded.model, loaded.method, loaded.method_config, loaded.meta["backbone"],
+                              loaded.model.encoder.config, loaded.tokenizer, {}, {})
+    assert {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["copy"]
