@@ -27,7 +27,7 @@ GATED_METHOD = "smartbert"
 
 # `--config tasks=[RTE]` on the command line runs part of a profile (one task per sitting): its
 # variants on other tasks are left out then, where in the profile itself such a task is a mistake.
-TASKS_NARROWED = "tasks" in workflow.config_settings.overwrite_config
+TASKS_NARROWED = "tasks" in (workflow.config_settings.config or {})
 
 
 def _check_config():
