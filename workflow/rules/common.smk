@@ -93,6 +93,26 @@ def logs(path):
     return f"logs/{PROFILE}/{path}"
 
 
+# ---- path templates: every per-model and per-task file spelled once ------------------------------
+# Rules take them as they are ({wildcards}); functions fill them with .format(...) or expand().
+MODEL = res("models/{task}/{method}/{variant}/seed{seed}")
+TRACE = res("traces/{task}/{method}/{variant}/seed{seed}.npz")
+SWEEP = res("sweeps/{task}/{method}/{variant}/seed{seed}.csv")
+ORACLE = res("oracle/{task}/{method}/{variant}/seed{seed}.json")
+MODEL_RUNTIME = res("runtime/{step}/{task}/{method}/{variant}/seed{seed}.tsv")
+DATA_SUMMARY = res("data/{task}.json")
+LATENCY_TABLE = res("latency/{task}.csv")
+SELECTED = res("selection/{task}/selected.yaml")
+SELECTION_TABLE = res("selection/{task}/selection.csv")
+SELECTION_RUNTIME = res("runtime/select/{task}.tsv")
+
+
+def fill(template, **values):
+    """``template`` with some wildcards filled, the others kept as ``{name}`` for Snakemake."""
+    names = re.findall(r"{(\w+)}", template)
+    return template.format(**{name: values.get(name, "{" + name + "}") for name in names})
+
+
 # ---- which models exist -------------------------------------------------------------------------
 
 
@@ -110,11 +130,11 @@ def models():
 
 
 def sweep_path(task, method, variant, seed):
-    return res(f"sweeps/{task}/{method}/{variant}/seed{seed}.csv")
+    return SWEEP.format(task=task, method=method, variant=variant, seed=seed)
 
 
 def oracle_path(task, method, variant, seed):
-    return res(f"oracle/{task}/{method}/{variant}/seed{seed}.json")
+    return ORACLE.format(task=task, method=method, variant=variant, seed=seed)
 
 
 def all_oracles():
@@ -184,7 +204,7 @@ def selection_tables():
     """Every task's selection table, when the profile selects (the report states what was chosen)."""
     if not (config["selection"]["grid"] and config["selection"]["method"] in METHODS):
         return []
-    return [res(f"selection/{task}/selection.csv") for task in TRAIN_TASKS]
+    return [SELECTION_TABLE.format(task=task) for task in TRAIN_TASKS]
 
 
 def reused_methods(method):
@@ -194,7 +214,7 @@ def reused_methods(method):
 
 
 def model_dir(task, method, variant, seed):
-    return res(f"models/{task}/{method}/{variant}/seed{seed}")
+    return MODEL.format(task=task, method=method, variant=variant, seed=seed)
 
 
 def trained_model(wildcards):
@@ -204,9 +224,9 @@ def trained_model(wildcards):
 
 def train_inputs(wildcards):
     method = method_of(wildcards)
-    inputs = {"data": res(f"data/{wildcards.task}.json")}
+    inputs = {"data": DATA_SUMMARY.format(task=wildcards.task)}
     if needs_selection(method):
-        inputs["selected"] = res(f"selection/{wildcards.task}/selected.yaml")
+        inputs["selected"] = SELECTED.format(task=wildcards.task)
     for needed in reused_methods(method):
         inputs[f"init_{needed}"] = model_dir(wildcards.task, needed, "default", wildcards.seed)
     return inputs
@@ -265,7 +285,7 @@ LATENCY = config["latency"]["examples"] > 0
 
 
 def latency_files():
-    return expand(res("latency/{task}.csv"), task=TASKS) if LATENCY else []
+    return expand(LATENCY_TABLE, task=TASKS) if LATENCY else []
 
 
 def latency_models(wildcards):
@@ -277,7 +297,7 @@ def latency_models(wildcards):
 
 
 def data_summaries():
-    return expand(res("data/{task}.json"), task=TASKS)
+    return expand(DATA_SUMMARY, task=TASKS)
 
 
 def figure_tasks(variants):
@@ -304,9 +324,10 @@ def figure_sweeps(wildcards):
 # Wall times come from the benchmark files of the train, trace and select jobs, which Snakemake writes
 # beside those jobs (not outputs another job can depend on); the report reads those of this config.
 def runtime_files():
-    files = [res(f"runtime/{step}/{t}/{m}/{v}/seed{s}.tsv") for (t, m, v, s) in models() for step in ("train", "trace")]
+    files = [MODEL_RUNTIME.format(step=step, task=t, method=m, variant=v, seed=s) for (t, m, v, s) in models()
+             for step in ("train", "trace")]
     if config["selection"]["grid"]:
-        files += [res(f"runtime/select/{t}.tsv") for t in TASKS if config["selection"]["method"] in METHODS]
+        files += [SELECTION_RUNTIME.format(task=t) for t in TASKS if config["selection"]["method"] in METHODS]
     return files
 
 

@@ -3,7 +3,7 @@
 
 rule data_summary:
     output:
-        res("data/{task}.json"),
+        DATA_SUMMARY,
     log:
         logs("data/{task}.log"),
     params:

@@ -4,7 +4,7 @@
 rule figure:
     input:
         sweeps=figure_sweeps,
-        data=lambda wc: expand(res("data/{task}.json"), task=FIGURES[wc.figure]["tasks"]),
+        data=lambda wc: expand(DATA_SUMMARY, task=FIGURES[wc.figure]["tasks"]),
     output:
         png=report(fig("{figure}.png"), caption="../report/figure.rst", category="Figures"),
         pdf=fig("{figure}.pdf"),
@@ -26,7 +26,7 @@ rule figure:
 rule figure_latency:
     input:
         table1=res("tables/table1.csv"),
-        data=expand(res("data/{task}.json"), task=FIGURES["fig4_tradeoff"]["tasks"]),
+        data=expand(DATA_SUMMARY, task=FIGURES["fig4_tradeoff"]["tasks"]),
     output:
         png=report(fig("fig4_latency.png"), caption="../report/figure_latency.rst", category="Figures"),
         pdf=fig("fig4_latency.pdf"),

@@ -8,7 +8,7 @@ rule latency:
     input:
         models=latency_models,
     output:
-        res("latency/{task}.csv"),
+        LATENCY_TABLE,
     log:
         logs("latency/{task}.log"),
     params:

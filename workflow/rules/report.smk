@@ -9,7 +9,7 @@ rule report:
         latency=latency_files(),
         selection=selection_tables(),
         paper=[os.path.join(PAPER_DIR, name) for name in ("table1.csv", "table2.csv", "table3.csv", "majority.csv")],
-        traces=[res(f"traces/{t}/{m}/{v}/seed{s}.npz") for (t, m, v, s) in models()],
+        traces=[TRACE.format(task=t, method=m, variant=v, seed=s) for (t, m, v, s) in models()],
     output:
         report(res("REPORT.md"), caption="../report/report.rst", category="Report"),
     log:

@@ -4,9 +4,9 @@
 
 rule sweep:
     input:
-        res("traces/{task}/{method}/{variant}/seed{seed}.npz"),
+        TRACE,
     output:
-        res("sweeps/{task}/{method}/{variant}/seed{seed}.csv"),
+        SWEEP,
     log:
         logs("sweep/{task}/{method}/{variant}/seed{seed}.log"),
     wildcard_constraints:
@@ -24,9 +24,9 @@ rule sweep:
 
 rule sweep_skip_only:
     input:
-        res(f"traces/{{task}}/{GATED_METHOD}/default/seed{{seed}}.npz"),
+        fill(TRACE, method=GATED_METHOD, variant="default"),
     output:
-        res(f"sweeps/{{task}}/{GATED_METHOD}/{SKIP_ONLY}/seed{{seed}}.csv"),
+        fill(SWEEP, method=GATED_METHOD, variant=SKIP_ONLY),
     log:
         logs(f"sweep/{{task}}/{GATED_METHOD}/{SKIP_ONLY}/seed{{seed}}.log"),
     params:
@@ -43,9 +43,9 @@ rule sweep_skip_only:
 # policy against them, and every head's metrics: the tables' oracle and heads tables, REPORT.md.
 rule oracle:
     input:
-        res("traces/{task}/{method}/{variant}/seed{seed}.npz"),
+        TRACE,
     output:
-        oracle_path("{task}", "{method}", "{variant}", "{seed}"),
+        ORACLE,
     log:
         logs("oracle/{task}/{method}/{variant}/seed{seed}.log"),
     wildcard_constraints:

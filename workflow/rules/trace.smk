@@ -5,11 +5,11 @@ rule trace:
     input:
         trained_model,
     output:
-        res("traces/{task}/{method}/{variant}/seed{seed}.npz"),
+        TRACE,
     log:
         logs("trace/{task}/{method}/{variant}/seed{seed}.log"),
     benchmark:
-        res("runtime/trace/{task}/{method}/{variant}/seed{seed}.tsv")
+        fill(MODEL_RUNTIME, step="trace")
     threads: DEVICE_THREADS
     resources:
         gpu=DEVICE_GPUS,

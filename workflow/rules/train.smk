@@ -5,14 +5,14 @@
 
 rule select:
     input:
-        data=res("data/{task}.json"),
+        data=DATA_SUMMARY,
     output:
-        selected=res("selection/{task}/selected.yaml"),
-        table=res("selection/{task}/selection.csv"),
+        selected=SELECTED,
+        table=SELECTION_TABLE,
     log:
         logs("select/{task}.log"),
     benchmark:
-        res("runtime/select/{task}.tsv")
+        SELECTION_RUNTIME
     params:
         method=config["selection"]["method"],
         backbone=lambda wc: backbone_of(config["selection"]["method"]),
@@ -39,11 +39,11 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        directory(res("models/{task}/{method}/{variant}/seed{seed}")),
+        directory(MODEL),
     log:
         logs("train/{task}/{method}/{variant}/seed{seed}.log"),
     benchmark:
-        res("runtime/train/{task}/{method}/{variant}/seed{seed}.tsv")
+        fill(MODEL_RUNTIME, step="train")
     params:
         backbone=lambda wc: backbone_of(method_of(wc)),
         config=run_config,
