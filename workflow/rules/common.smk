@@ -110,7 +110,7 @@ SELECTION_RUNTIME = res("runtime/select/{task}.tsv")
 def fill(template, **values):
     """``template`` with some wildcards filled, the others kept as ``{name}`` for Snakemake."""
     names = re.findall(r"{(\w+)}", template)
-    return template.format(**{name: values.get(name, "{" + name + "}") for name in names})
+    return template.format(**{name: values.get(name, f"{{{name}}}") for name in names})
 
 
 # ---- which models exist -------------------------------------------------------------------------
@@ -248,7 +248,8 @@ def exit_policy(wildcards):
 def table_thresholds_arg(wildcards):
     """`--thresholds` of the sweep: Table 1's points of the method's exit rule (none for a static one)."""
     policy = exit_policy(wildcards)
-    return "" if policy.is_static() else "--thresholds " + ",".join(map(str, policy.table_thresholds(config["thresholds"])))
+    points = ",".join(map(str, policy.table_thresholds(config["thresholds"])))
+    return "" if policy.is_static() else f"--thresholds {points}"
 
 
 def middle_threshold_arg(wildcards):
