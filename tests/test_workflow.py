@@ -354,7 +354,7 @@ def test_smoke_tables_figures_and_report_exist_and_parse(smoke_run):
     text = (smoke_run / "results/smoke/REPORT.md").read_text()
     assert "## Claims" in text and "Degenerate results" in text and "Wall time per rule" in text
     assert "| synthetic-nli | SmartBERT (S=0.3) |" in text.split("## FLOPs savings in wall-clock time")[1]
-    section = lambda title: text.split(f"## {title}")[1].split("\n## ")[0]  # noqa: E731
+    section = lambda title: text.split(f"\n## {title}\n")[1].split("\n## ")[0]  # noqa: E731
     assert "| task |" in section("Curve-level comparison") and "| task |" in section("Oracle exits")
     assert "chose lam=" in section("Hyper-parameter selection (held-out train, never dev)")
     assert text.index("## Can this run test the paper?") < text.index("## Run") < text.index("## Claims")
