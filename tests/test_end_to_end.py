@@ -194,7 +194,7 @@ def test_latency_times_every_model_at_its_table_points_and_predicts_as_the_sweep
                      "--learning-rate", "1e-3", "--max-train-examples", "320", "--init-from", f"bert={trained['model']}",
                      "--out", str(root / "deebert")]) == 0
     assert main(["-q", "latency", "--task", "synthetic-sentiment", "--models", str(trained["model"]), str(root / "deebert"),
-                 "--thresholds", "0.1,0.5", "--examples", "100000", "--repeats", "1", "--out", str(root / "latency.csv")]) == 0
+                 "--thresholds", "entropy=0.1,0.5", "--examples", "100000", "--repeats", "1", "--out", str(root / "latency.csv")]) == 0
     latency = pd.read_csv(root / "latency.csv")
     assert list(zip(latency["method"], latency["threshold"])) == [("bert", 0.0), ("deebert", 0.1), ("deebert", 0.5)]
     assert (latency["ms_per_example"] > 0).all()
