@@ -90,7 +90,6 @@ class FrozenCache:
             return None
         device, lengths = model_device(model), data.lengths()
         total_tokens, cache = sum(lengths), None
-        offsets = torch.cumsum(torch.tensor(lengths), 0) - torch.tensor(lengths)
         with torch.no_grad():
             for batch in iterate_batches(data, batch_size, shuffle=False):
                 out = compute(model, to_device(batch, device))
@@ -110,7 +109,7 @@ class FrozenCache:
                 for key, value in out.tokens.items():
                     value = value.float().cpu()
                     for row, i in enumerate(index.tolist()):
-                        start = int(offsets[i])
+                        start = int(cache.offsets[i])
                         cache.tokens[key][start:start + lengths[i]] = value[row, :lengths[i]]
         log.info("%s: frozen pass cached once for %d examples (%.0f MB)", what, len(data), cache.megabytes)
         return cache

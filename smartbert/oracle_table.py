@@ -25,8 +25,14 @@ def read_oracles(paths: Iterable[str | Path]) -> list[dict]:
 
 
 def load_oracles(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(summaries, heads) of the ``smartbert oracle`` JSON files at ``paths``."""
+    return oracle_frames(read_oracles(paths))
+
+
+def oracle_frames(oracles: Iterable[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(summaries, heads) of ``smartbert oracle`` JSON contents, one summary row per model."""
     summaries, heads = [], []
-    for found in read_oracles(paths):
+    for found in oracles:
         summary = found["summary"]
         summaries.append(summary)
         heads += [{**{k: summary.get(k) for k in ("task", "method", "variant", "seed")}, **head} for head in found["heads"]]
@@ -56,10 +62,11 @@ def degenerate_heads(heads: pd.DataFrame, bert_metric: dict[str, float], majorit
     return flags
 
 
-def write_oracle_tables(paths: Iterable[str | Path], out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def write_oracle_tables(oracles: Iterable[dict], out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The oracle and heads tables from ``smartbert oracle`` JSON contents (:func:`read_oracles`)."""
     from smartbert.tables import model_label, write_table
 
-    summary, heads = load_oracles(paths)
+    summary, heads = oracle_frames(oracles)
     fmt = lambda v, spec=".1f": "" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)  # noqa: E731
     model = lambda f: [model_label(m, v) for m, v in zip(f["method"], f["variant"])]  # noqa: E731
     summary_display = pd.DataFrame({

@@ -153,7 +153,7 @@ def weight_lines(weights: Sequence[TaskWeight]) -> list[str]:
     """The report's first section: per task, whether BERT learned it, so a reader knows which
     verdicts carry weight before reading them."""
     if not weights:
-        return ["- no tasks"]
+        return []  # render says "no tasks"
     usable = [w.task for w in weights if w.learned]
     return ["A claim is counted on a task only where BERT itself is above the majority class (dev); the paper's BERT is "
             "bert-base-uncased on full GLUE, so a smaller backbone or budget sits below it.", "",

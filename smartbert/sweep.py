@@ -81,9 +81,9 @@ def sweep(trace: Trace, thresholds: Iterable[float] | None = None, policy: str |
     from smartbert.policies import policy_class
 
     policy = policy or default_policy_name(trace)
-    grid = policy_class(policy).grid
-    values = list(grid) if thresholds is None else list(thresholds) + (list(grid) if with_grid else [])
-    if policy_class(policy).is_static():
+    kind = policy_class(policy)
+    values = list(kind.grid) if thresholds is None else list(thresholds) + (list(kind.grid) if with_grid else [])
+    if kind.is_static():  # its one setting
         values = [0.0]
     values = sorted({float(v) for v in values})
     costs = trace_costs(trace, seq_len)

@@ -66,8 +66,11 @@ def _pick(agg: pd.DataFrame, thresholds: Mapping[str, Sequence[float]]) -> pd.Da
     keep = pd.Series(False, index=agg.index)  # by label: ``agg`` may be a filtered frame (any row order)
     for policy, group in agg.groupby("policy"):
         rule = policy_class(policy)
-        wanted = [] if rule.is_static() else rule.table_thresholds(thresholds)
-        keep[group.index] = group["threshold"].apply(lambda t: rule.is_static() or any(math.isclose(t, w) for w in wanted))
+        if rule.is_static():
+            keep[group.index] = True
+            continue
+        wanted = rule.table_thresholds(thresholds)
+        keep[group.index] = group["threshold"].apply(lambda t: any(math.isclose(t, w) for w in wanted))
     return agg[keep]
 
 
@@ -259,9 +262,9 @@ def write_result_tables(sweep_paths: Iterable[str], data_paths: Iterable[str], p
     out_dir, paper_dir = Path(out_dir), Path(paper_dir)
     latency = load_latency(latency_paths)
     write_curve_tables(sweeps, latency, out_dir)
-    oracle_paths = list(oracle_paths)
-    write_oracle_tables(oracle_paths, out_dir)
-    write_gate_tables(read_oracles(oracle_paths), sweeps, out_dir)
+    oracles = read_oracles(oracle_paths)  # each JSON read once, for both tables
+    write_oracle_tables(oracles, out_dir)
+    write_gate_tables(oracles, sweeps, out_dir)
     first = table1(agg, majority, thresholds, latency)
     third = table3(agg, majority, table3_tasks)
     timed_on = latency_devices(first)

@@ -248,8 +248,9 @@ def exit_policy(wildcards):
 def table_thresholds_arg(wildcards):
     """`--thresholds` of the sweep: Table 1's points of the method's exit rule (none for a static one)."""
     policy = exit_policy(wildcards)
-    points = ",".join(map(str, policy.table_thresholds(config["thresholds"])))
-    return "" if policy.is_static() else f"--thresholds {points}"
+    if policy.is_static():
+        return ""
+    return f"--thresholds {','.join(map(str, policy.table_thresholds(config['thresholds'])))}"
 
 
 def middle_threshold_arg(wildcards):
