@@ -209,10 +209,11 @@ def _select(args: argparse.Namespace) -> None:
 
 
 def _data(args: argparse.Namespace) -> None:
+    from smartbert.formats import DATA_SUMMARY
     from smartbert.data.summary import summarise_task
     from smartbert.io import atomic_write_text
 
-    summary = json.dumps(summarise_task(args.task, args.data_source, args.glue_dir), indent=2)
+    summary = json.dumps(DATA_SUMMARY.stamp_document(summarise_task(args.task, args.data_source, args.glue_dir)), indent=2)
     if args.out:
         atomic_write_text(args.out, summary + "\n")
     print(summary)
@@ -275,6 +276,7 @@ def _tags(items: list[str]) -> dict[str, str]:
 
 
 def _sweep(args: argparse.Namespace) -> None:
+    from smartbert.formats import SWEEP
     from smartbert.sweep import parse_thresholds, sweep
 
     trace = _load_trace(args.trace)
@@ -282,11 +284,12 @@ def _sweep(args: argparse.Namespace) -> None:
     table = sweep(trace, thresholds, args.policy, args.seq_len, _reference_layers(args.reference_backbone), args.with_grid)
     for key, value in _tags(args.tag).items():
         table.insert(0, key, value)
-    _write_csv(table, args.out)
+    _write_csv(SWEEP.stamp_frame(table), args.out)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 
 def _oracle(args: argparse.Namespace) -> None:
+    from smartbert.formats import ORACLE
     from smartbert.io import atomic_write_text
     from smartbert.oracle import analyse
 
@@ -294,7 +297,7 @@ def _oracle(args: argparse.Namespace) -> None:
     found = analyse(trace, args.threshold, _reference_layers(args.reference_backbone))
     found["summary"].setdefault("seed", (trace.meta.get("model_provenance") or {}).get("seed"))
     found["summary"].update(_tags(args.tag))
-    atomic_write_text(args.out, json.dumps(found, indent=2, allow_nan=True) + "\n")
+    atomic_write_text(args.out, json.dumps(ORACLE.stamp_document(found), indent=2, allow_nan=True) + "\n")
     print(json.dumps(found["summary"], indent=2))
 
 
@@ -348,6 +351,7 @@ def _flops(args: argparse.Namespace) -> None:
 def _latency(args: argparse.Namespace) -> None:
     import pandas as pd
 
+    from smartbert.formats import LATENCY
     from smartbert.latency import latency_table
     from smartbert.sweep import parse_policy_thresholds
 
@@ -359,7 +363,7 @@ def _latency(args: argparse.Namespace) -> None:
     rows = latency_table(args.models, args.task, parse_policy_thresholds(args.thresholds), args.examples, args.repeats,
                          args.torch_device)
     table = pd.DataFrame(rows)
-    _write_csv(table, args.out)
+    _write_csv(LATENCY.stamp_frame(table), args.out)
     print(table[["method", "threshold", "ms_per_example", "cost_pct", "measured_speedup", "flops_speedup"]]
           .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 

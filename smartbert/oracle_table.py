@@ -3,13 +3,13 @@ the heads that learned nothing (at or below the majority class where BERT is abo
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
 
+from smartbert.formats import ORACLE
 from smartbert.results import at_or_below, majority_floor
 
 SUMMARY_COLUMNS = ["task", "method", "variant", "seed", "policy", "oracle_metric", "oracle_cost_pct", "oracle_avg_exit_layer",
@@ -21,7 +21,7 @@ HEAD_COLUMNS = ["task", "method", "variant", "seed", "layer", "evaluated_share",
 
 def read_oracles(paths: Iterable[str | Path]) -> list[dict]:
     """The contents of ``smartbert oracle`` JSON files."""
-    return [json.loads(Path(path).read_text()) for path in paths]
+    return [ORACLE.read_json(path) for path in paths]
 
 
 def load_oracles(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:

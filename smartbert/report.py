@@ -14,6 +14,8 @@ from typing import Sequence
 import pandas as pd
 
 from smartbert.claims import Claim, TaskWeight, bert_metrics, evaluate_claims, paper_verdicts, task_weights
+from smartbert.errors import SmartBertError, one_line
+from smartbert.formats import SELECTION
 from smartbert.io import atomic_write_text
 from smartbert.results import at_or_below, majority_floor
 
@@ -89,15 +91,13 @@ SELECTION_COLUMNS = {"heldout_metric", "best_epoch", "seconds", "mean_layers_run
 def selection_lines(paths: Sequence[str | Path], tolerance: float | None = None) -> list[str]:
     """Per task: the grid point selection chose, the ones it rejected and why, and a flag when the
     chosen gates skip nothing (``inactive``: Table 3 and the skip-only claim then test nothing)."""
-    import json
-
     lines = []
     for path in paths:
-        table = pd.read_csv(path)
+        table = SELECTION.read_csv(path)
+        if table["selected"].dtype != bool or table["selected"].sum() != 1:
+            raise SELECTION.error(path, "must mark exactly one row selected (True/False in column 'selected')")
         task = Path(path).parent.name
         keys = [c for c in table.columns if c not in SELECTION_COLUMNS]
-        if "inactive" not in table and "skip_rate_per_layer" in table:  # older tables: from the skip rates
-            table["inactive"] = [not any(json.loads(rates)) for rates in table["skip_rate_per_layer"]]
         point = lambda row: ", ".join(f"{k}={row[k]:g}" if isinstance(row[k], float) else f"{k}={row[k]}" for k in keys)  # noqa: E731
         layers = lambda row: f", {row['mean_layers_run']:.2f} layers run" if "mean_layers_run" in row and pd.notna(row["mean_layers_run"]) else ""  # noqa: E731
         for row in table[table["selected"].astype(bool)].to_dict("records"):
@@ -127,10 +127,15 @@ def runtime_table(benchmark_paths: Sequence[str]) -> pd.DataFrame:
     rows = []
     for path in benchmark_paths:
         path = Path(path)
-        frame = pd.read_csv(path, sep="\t")
+        try:
+            frame = pd.read_csv(path, sep="\t")
+            seconds = float(frame["s"].iloc[0])
+            max_rss = float(frame["max_rss"].iloc[0]) if "max_rss" in frame else math.nan
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, IndexError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+            raise SmartBertError(f"{path} is not a Snakemake benchmark file with a seconds column 's' ({one_line(error)}); "
+                                 f"delete it and rerun the workflow") from None
         parts = path.parts[path.parts.index("runtime") + 1:]
-        rows.append({"rule": parts[0], "job": "/".join(parts[1:]).removesuffix(".tsv"), "seconds": float(frame["s"].iloc[0]),
-                     "max_rss_MB": float(frame["max_rss"].iloc[0]) if "max_rss" in frame else math.nan})
+        rows.append({"rule": parts[0], "job": "/".join(parts[1:]).removesuffix(".tsv"), "seconds": seconds, "max_rss_MB": max_rss})
     return pd.DataFrame(rows, columns=["rule", "job", "seconds", "max_rss_MB"])
 
 

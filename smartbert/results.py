@@ -7,7 +7,6 @@ anything else means results of different configurations were mixed, and is refus
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Iterable
@@ -15,26 +14,17 @@ from typing import Iterable
 import pandas as pd
 
 from smartbert.errors import SmartBertError
+from smartbert.formats import DATA_SUMMARY, LATENCY, SWEEP
 
 KEYS = ["task", "method", "variant", "policy", "threshold"]
-REQUIRED = KEYS + ["metric", "cost_pct_paper", "avg_flops_paper_M", "seed", "experiment_hash"]
 AVERAGED = ["metric", "cost_pct_paper", "cost_pct_fvcore", "avg_flops_paper_M", "avg_macs_fvcore_M",
             "avg_layers_run", "avg_layers_skipped", "avg_exit_layer"]
 
 
 def load_sweeps(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """All rows of the sweep CSVs, each tagged with its file; columns checked."""
-    frames = []
-    for path in paths:
-        path = Path(path)
-        if not path.is_file():
-            raise SmartBertError(f"sweep {path} not found; run `smartbert sweep` (or the workflow) to write it")
-        frame = pd.read_csv(path, dtype={"config_hash": str, "experiment_hash": str, "commit": str})
-        missing = [c for c in REQUIRED if c not in frame.columns]
-        if missing:
-            raise SmartBertError(f"{path} lacks column(s) {missing}: it was written by an older suite or without "
-                                 f"`--tag variant=...`; rerun its sweep")
-        frames.append(frame.assign(file=str(path)))
+    """All rows of the sweep CSVs, each tagged with its file; format, columns and mixing checked."""
+    frames = [SWEEP.read_csv(path, dtype={"config_hash": str, "experiment_hash": str, "commit": str}).assign(file=str(path))
+              for path in paths]
     if not frames:
         raise SmartBertError("no sweep files given")
     return check_integrity(pd.concat(frames, ignore_index=True))
@@ -84,7 +74,7 @@ def at_or_below(metric, floor: float):
 
 def load_latency(paths: Iterable[str | Path]) -> pd.DataFrame:
     """The workflow's ``results/latency/{task}.csv`` files as one frame (empty when none were timed)."""
-    frames = [pd.read_csv(path) for path in paths]
+    frames = [LATENCY.read_csv(path) for path in paths]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["task", "method", "threshold", "ms_per_example", "measured_speedup"])
 
@@ -93,7 +83,10 @@ def load_data_summaries(paths: Iterable[str | Path]) -> dict[str, dict]:
     """``smartbert data`` summaries by task (majority class, sizes, source)."""
     found = {}
     for path in paths:
-        summary = json.loads(Path(path).read_text())
+        summary = DATA_SUMMARY.read_json(path)
+        metric = summary["majority_class"].get("metric")
+        if isinstance(metric, bool) or not isinstance(metric, (int, float)) or not math.isfinite(metric):
+            raise DATA_SUMMARY.error(path, f"has majority_class.metric {metric!r}, not a finite number")
         found[summary["task"]] = summary
     return found
 

@@ -28,6 +28,7 @@ from smartbert import backbones
 from smartbert.config import config_hash, from_dict
 from smartbert.data.tasks import get_task
 from smartbert.errors import SmartBertError
+from smartbert.formats import SELECTION
 from smartbert.io import atomic_write_text
 from smartbert.pipeline import DataOptions, training_splits
 from smartbert.precision import get_precision
@@ -138,7 +139,7 @@ def write_selection(table: pd.DataFrame, grid: dict[str, list[Any]], out: str | 
     out = Path(out)
     best = table[table["selected"]].iloc[0]
     chosen = {key: _plain(best[key]) for key in grid}
-    atomic_write_text(out / "selection.csv", table.to_csv(index=False, float_format="%.4f"))
+    atomic_write_text(out / "selection.csv", SELECTION.stamp_frame(table).to_csv(index=False, float_format="%.4f"))
     atomic_write_text(out / "selected.yaml", yaml.safe_dump({"method": chosen}, sort_keys=False))
     return chosen
 

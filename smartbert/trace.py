@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from smartbert.formats import TRACE, VERSION_FIELD
 from smartbert.io import atomic_path
 from smartbert.policies import ExitPolicy
 
@@ -60,7 +61,7 @@ class Trace:
             with open(tmp, "wb") as handle:
                 np.savez_compressed(handle, labels=self.labels, ran=self.ran, evaluated=self.evaluated,
                                     logits=self.logits, gate_prob=self.gate_prob, lengths=self.lengths,
-                                    meta=np.array(json.dumps(self.meta)))
+                                    meta=np.array(json.dumps(TRACE.stamp_document(self.meta))))
 
     @classmethod
     def load(cls, path: str | Path) -> "Trace":
@@ -83,6 +84,9 @@ class Trace:
             raise SmartBertError(f"trace {path} not found; {fix}") from None
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
             raise SmartBertError(f"{path} is not a readable trace ({error}); {fix}") from None
+        if not isinstance(meta, dict):
+            raise SmartBertError(f"{path} is not a readable trace (its meta is not a JSON object); {fix}")
+        TRACE.check_version(meta.pop(VERSION_FIELD, None), path)
         return cls(**arrays, meta=meta)
 
 

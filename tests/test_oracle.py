@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from smartbert.formats import ORACLE
 from smartbert.backbones import BackboneShape
 from smartbert.oracle import analyse, flat_reason, head_table, oracle, oracle_exit_mask
 from smartbert.oracle_table import degenerate_heads, load_oracles
@@ -88,7 +89,7 @@ def test_dead_heads_are_listed_where_bert_learned_the_task(tmp_path):
     path = tmp_path / "oracle.json"
     found = analyse(trace)
     found["summary"].update(variant="default", seed=1)
-    path.write_text(json.dumps(found))
+    path.write_text(json.dumps(ORACLE.stamp_document(found)))
     summary, heads = load_oracles([path])
     assert summary["oracle_metric"].iloc[0] == 100.0 and list(heads["layer"]) == [1, 2, 3]
     majority = {"SST-2": {"majority_class": {"metric": 50.0}}}

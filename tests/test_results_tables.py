@@ -52,7 +52,7 @@ def test_tables_refuse_one_seed_twice():
 
 def test_load_sweeps_names_a_missing_column(tmp_path):
     path = tmp_path / "old.csv"
-    pd.DataFrame({"task": ["RTE"], "metric": [50.0]}).to_csv(path, index=False)
+    pd.DataFrame({"task": ["RTE"], "metric": [50.0], "format_version": [1]}).to_csv(path, index=False)
     with pytest.raises(SmartBertError, match="lacks column"):
         load_sweeps([path])
 
