@@ -129,6 +129,8 @@ def test_one_task_at_a_time_runs_that_tasks_models_only(tmp_path):
     assert sorted(job["wildcards"]["method"] for job in trained) == sorted(config["methods"])
     assert {job["wildcards"]["variant"] for job in trained} == {"default"}
     assert [job["rule"] for job in jobs].count("select") == [job["rule"] for job in jobs].count("latency") == 1
+    # Figures 5 and 6 draw SST-2's ablations: left to the sitting that runs SST-2, not drawn empty
+    assert [job["wildcards"]["figure"] for job in jobs if job["rule"] == "figure"] == ["fig4_tradeoff"]
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))
