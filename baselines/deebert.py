@@ -24,8 +24,8 @@ from typing import Literal
 
 from transformers import BertModel
 
+from smartbert.config import AT_LEAST_ONE, POSITIVE, setting
 from smartbert.encoder import LayeredEncoder
-from smartbert.errors import SmartBertError
 from smartbert.heads import PooledClassifier, pooled_head
 from smartbert.losses import per_exit_cross_entropy
 from smartbert.model import EarlyExitModel
@@ -39,18 +39,12 @@ class DeeBertConfig(MethodConfig):
     offramp_init: Literal["trained_pooler", "fresh", "backbone_pooler"] = field(default="trained_pooler", metadata={
         "help": "off-ramp poolers start from BERT's fine-tuned classifier pooler (ours), at random, or from the "
                 "backbone's pretrained pooler (official code)"})
-    stage2_epochs: int | None = field(default=None, metadata={"help": "off-ramp training epochs (default: train.epochs)"})
-    stage2_learning_rate: float | None = field(default=None, metadata={
-        "help": "off-ramp training learning rate (default: train.learning_rate, as the official code)"})
+    stage2_epochs: int | None = field(default=None, metadata=setting("off-ramp training epochs (default: train.epochs)", AT_LEAST_ONE))
+    stage2_learning_rate: float | None = field(default=None, metadata=setting(
+        "off-ramp training learning rate (default: train.learning_rate, as the official code)", POSITIVE))
     offramp_pooling: Literal["cls", "mean"] = field(default="cls", metadata={
         "help": "off-ramps read [CLS] (paper, official code) or the mean of the tokens (a diagnostic for backbones "
                 "whose early [CLS] carries no label information, e.g. mean-pooling-trained MiniLM)"})
-
-    def __post_init__(self) -> None:
-        if self.offramp_pooling not in ("cls", "mean"):
-            raise SmartBertError(f"offramp_pooling must be cls or mean, got {self.offramp_pooling!r}")
-        if self.offramp_init not in ("trained_pooler", "fresh", "backbone_pooler"):
-            raise SmartBertError(f"offramp_init must be trained_pooler, fresh or backbone_pooler, got {self.offramp_init!r}")
 
 
 def offramp_cross_entropy(model: EarlyExitModel, batch: dict, epoch: int):

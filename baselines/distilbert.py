@@ -16,8 +16,8 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertModel
 
+from smartbert.config import POSITIVE, WEIGHT, setting
 from smartbert.encoder import LayeredEncoder
-from smartbert.errors import SmartBertError
 from smartbert.heads import pooled_head
 from smartbert.model import EarlyExitModel
 from smartbert.registry import Method, MethodConfig, Stage, final_logits, register
@@ -28,14 +28,8 @@ class DistilBertConfig(MethodConfig):
     """DistilBERT (Sanh et al., 2019) as a task-specific student of the backbone."""
 
     halve: bool = field(default=True, metadata={"help": "keep every other layer (False for an already distilled backbone)"})
-    distill_weight: float = field(default=0.5, metadata={"help": "alpha: weight of the distillation term (0 = plain fine-tuning)"})
-    temperature: float = field(default=2.0, metadata={"help": "T of the softened teacher and student distributions"})
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.distill_weight <= 1.0:
-            raise SmartBertError(f"distill_weight must be in [0, 1], got {self.distill_weight}")
-        if self.temperature <= 0:
-            raise SmartBertError(f"temperature must be > 0, got {self.temperature}")
+    distill_weight: float = field(default=0.5, metadata=setting("alpha: weight of the distillation term (0 = plain fine-tuning)", WEIGHT))
+    temperature: float = field(default=2.0, metadata=setting("T of the softened teacher and student distributions", POSITIVE))
 
 
 def student_layers(num_layers: int) -> list[int]:

@@ -10,17 +10,19 @@ Exit when the normalised entropy, entropy / ln(#labels), is below the "speed" S.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch.nn import functional as F
 from transformers import BertModel
 
+from smartbert.config import AT_LEAST_ONE, POSITIVE, setting
 from smartbert.encoder import LayeredEncoder
 from smartbert.errors import SmartBertError
 from smartbert.heads import NARROW_WIDTH, ExitClassifier
 from smartbert.model import EarlyExitModel
 from smartbert.frozen import frozen_inputs
-from smartbert.registry import (STAGE_KEEP, Method, MethodConfig, Stage, final_cross_entropy, frozen_exit_logits,
+from smartbert.registry import (Method, MethodConfig, Stage, final_cross_entropy, frozen_exit_logits,
                                 frozen_layer_states, register)
 
 
@@ -29,19 +31,22 @@ class FastBertConfig(MethodConfig):
     """FastBERT (Liu et al., 2020). Epochs follow the paper's shared protocol (section 4.3 of
     SmartBERT: same parameters for every method)."""
 
-    width: int = field(default=NARROW_WIDTH, metadata={"help": "classifier width (FastBERT: 128)"})
-    classifier_heads: int = field(default=2, metadata={"help": "attention heads per classifier (FastBERT: 2)"})
-    stage1_epochs: int | None = field(default=None, metadata={"help": "backbone + teacher fine-tuning epochs (default: train.epochs)"})
-    stage2_epochs: int | None = field(default=None, metadata={"help": "self-distillation epochs (default: train.epochs)"})
-    temperature: float = field(default=1.0, metadata={"help": "softmax temperature of the distillation targets"})
-    stage2_learning_rate: float | None = field(default=None, metadata={
-        "help": "self-distillation learning rate (default: train.learning_rate; the official code: 10 x, 2e-4)"})
-    stage2_keep: str = field(default="best", metadata={
-        "help": "distillation ends with its best epoch on the selection split (mean of the students) or its last (official)"})
+    width: int = field(default=NARROW_WIDTH, metadata=setting("classifier width (FastBERT: 128)", AT_LEAST_ONE))
+    classifier_heads: int = field(default=2, metadata=setting("attention heads per classifier (FastBERT: 2)", AT_LEAST_ONE))
+    stage1_epochs: int | None = field(default=None, metadata=setting(
+        "backbone + teacher fine-tuning epochs (default: train.epochs)", AT_LEAST_ONE))
+    stage2_epochs: int | None = field(default=None, metadata=setting("self-distillation epochs (default: train.epochs)", AT_LEAST_ONE))
+    temperature: float = field(default=1.0, metadata=setting("softmax temperature of the distillation targets", POSITIVE))
+    stage2_learning_rate: float | None = field(default=None, metadata=setting(
+        "self-distillation learning rate (default: train.learning_rate; the official code: 10 x, 2e-4)", POSITIVE))
+    stage2_keep: Literal["best", "last"] = field(default="best", metadata=setting(
+        "distillation ends with its best epoch on the selection split (mean of the students) or its last (official)"))
 
     def __post_init__(self) -> None:
-        if self.stage2_keep not in STAGE_KEEP:
-            raise SmartBertError(f"stage2_keep must be best or last, got {self.stage2_keep!r}")
+        super().__post_init__()
+        if self.width % self.classifier_heads:
+            raise SmartBertError(f"width {self.width} must be a multiple of classifier_heads ({self.classifier_heads}): "
+                                 f"each attention head takes width / heads dimensions")
 
 
 def self_distillation(config: FastBertConfig):

@@ -12,12 +12,12 @@ Added by following README's "Adding a baseline" and nothing more: this file is t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from transformers import BertModel
 
 from smartbert.encoder import LayeredEncoder
-from smartbert.errors import SmartBertError
 from smartbert.heads import PooledClassifier
 from smartbert.losses import per_exit_cross_entropy
 from smartbert.model import EarlyExitModel
@@ -29,13 +29,9 @@ class PabeeConfig(MethodConfig):
     """PABEE (Zhou et al., 2020). ``dropout`` is the classifiers' dropout; the patience is the
     policy's threshold (``smartbert sweep --thresholds 1,2,3``)."""
 
-    pooler: str = field(default="per_layer", metadata={
+    pooler: Literal["per_layer", "shared"] = field(default="per_layer", metadata={
         "help": "per_layer: each layer's classifier has its own pooler (random init); shared: the backbone's pretrained "
                 "pooler, one module for every layer, each with its own Linear (the official code)"})
-
-    def __post_init__(self) -> None:
-        if self.pooler not in ("per_layer", "shared"):
-            raise SmartBertError(f"pabee pooler must be per_layer or shared, got {self.pooler!r}")
 
 
 def weighted_average_loss(model: EarlyExitModel, batch: dict, epoch: int):

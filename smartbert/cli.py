@@ -9,6 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from smartbert.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE
 from smartbert.errors import SmartBertError
 
 
@@ -355,8 +356,6 @@ def _latency(args: argparse.Namespace) -> None:
     from smartbert.latency import latency_table
     from smartbert.sweep import parse_policy_thresholds
 
-    if args.examples < 1 or args.repeats < 1:
-        raise SmartBertError(f"--examples and --repeats must be at least 1, got {args.examples} and {args.repeats}")
     for directory in args.models:
         if not Path(directory).is_dir():
             raise SmartBertError(f"model directory {directory} not found; train it with `smartbert train ... --out {directory}`")
@@ -379,6 +378,22 @@ def _list(args: argparse.Namespace) -> None:
     print("policies: ", ", ".join(POLICIES))
 
 
+#: numeric flags and the values they may take (checked before any work; the config fields they
+#: override are checked again by their dataclass)
+FLAG_RANGES = {"threads": AT_LEAST_ONE, "seed": NON_NEGATIVE, "epochs": AT_LEAST_ONE, "batch_size": AT_LEAST_ONE,
+               "learning_rate": POSITIVE, "max_train_examples": AT_LEAST_ONE, "heldout_fraction": FRACTION,
+               "tolerance": NON_NEGATIVE, "seq_len": AT_LEAST_ONE, "num_labels": AT_LEAST_ONE,
+               "examples": AT_LEAST_ONE, "repeats": AT_LEAST_ONE}
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Every numeric flag given within :data:`FLAG_RANGES`, as a one-line error naming the flag."""
+    for name, allowed in FLAG_RANGES.items():
+        value = getattr(args, name, None)
+        if value is not None and value not in allowed:
+            raise SmartBertError(f"--{name.replace('_', '-')} must be {allowed.describe()}, got {value!r}")
+
+
 DEVICE_COMMANDS = ("train", "select", "trace", "predict", "latency")
 COMMANDS = {"train": _train, "select": _select, "data": _data, "download": _download, "trace": _trace, "sweep": _sweep, "oracle": _oracle, "predict": _predict, "flops": _flops, "latency": _latency, "list": _list}
 
@@ -388,6 +403,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=getattr(logging, args.log_level),
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s", stream=sys.stderr)
     logging.getLogger().setLevel(getattr(logging, args.log_level))  # also where a host (pytest) configured logging first
+    try:
+        check_flags(args)
+    except SmartBertError as error:
+        print(f"smartbert {args.command}: error: {error}", file=sys.stderr)
+        return 2
     if args.threads:
         import torch
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,6 +40,74 @@ def _matches(value: Any, hint: Any) -> bool:
     return isinstance(value, hint) if isinstance(hint, type) else True
 
 
+@dataclass(frozen=True)
+class Range:
+    """The numbers a setting may take: ``low``/``high`` bounds (None: unbounded), each open or closed."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool)) or value != value:  # NaN
+            return False
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def describe(self) -> str:
+        if self.high is None:
+            return "any number" if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.low is None:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+POSITIVE = Range(0, low_open=True)
+NON_NEGATIVE = Range(0)
+AT_LEAST_ONE = Range(1)
+FRACTION = Range(0, 1, low_open=True, high_open=True)      # a share strictly between 0 and 1
+PROBABILITY = Range(0, 1, high_open=True)                  # dropout, warm-up share: [0, 1)
+WEIGHT = Range(0, 1)                                       # a mixing weight in [0, 1]
+
+
+def setting(help: str, allowed: Range | None = None) -> dict[str, Any]:
+    """A config field's metadata: its help text and the numbers it may take (checked by
+    :func:`check_settings`)."""
+    return {"help": help, "range": allowed} if allowed is not None else {"help": help}
+
+
+def check_settings(config: Any) -> None:
+    """Every field of the dataclass ``config`` within what it means: numbers within their field's
+    :class:`Range` (None, where a field allows it, means "the default"), ``Literal`` fields one of
+    their values. The one range check of every config (training, every method)."""
+    hints = typing.get_type_hints(type(config))
+    for item in dataclasses.fields(config):
+        value, hint = getattr(config, item.name), hints[item.name]
+        allowed = item.metadata.get("range")
+        if allowed is not None and value is not None and value not in allowed:
+            meaning = f" ({item.metadata['help']})" if item.metadata.get("help") else ""
+            raise SmartBertError(f"{type(config).__name__}: {item.name} must be {allowed.describe()}{meaning}, got {value!r}")
+        choices = _literal_choices(hint)
+        if choices is not None and value not in choices and not (value is None and _allows_none(hint)):
+            raise SmartBertError(f"{type(config).__name__}: {item.name} must be one of {list(choices)}, got {value!r}")
+
+
+def _literal_choices(hint: Any) -> tuple | None:
+    if typing.get_origin(hint) is typing.Literal:
+        return typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if typing.get_origin(arg) is typing.Literal:
+                return typing.get_args(arg)
+    return None
+
+
+def _allows_none(hint: Any) -> bool:
+    return type(None) in typing.get_args(hint)
+
+
 def from_dict(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
     """``cls(**values)`` with a clear error naming any key ``cls`` does not have, or a value of the
     wrong type (``learning_rate: '5e-5'`` is a string, not a number)."""
@@ -61,7 +130,15 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise SmartBertError(f"config file {path} not found")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+    except UnicodeDecodeError as error:
+        raise SmartBertError(f"config file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise SmartBertError(f"config file {path} is not valid YAML{line} ({problem}); fix it there") from None
     if not isinstance(data, dict):
         raise SmartBertError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data
@@ -98,7 +175,10 @@ def merge_layers(layers: typing.Iterable[tuple[str, dict[str, Any] | None]]) -> 
         if unknown:
             raise SmartBertError(f"unknown top-level key(s) {unknown} in {where}; known: {list(SECTIONS)}")
         for section in SECTIONS:
-            merged[section].update(layer.get(section) or {})
+            values = layer.get(section) or {}
+            if not isinstance(values, dict):
+                raise SmartBertError(f"{where}: `{section}:` must be a mapping of settings, got {type(values).__name__} {values!r}")
+            merged[section].update(values)
     return merged
 
 

@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertModel
 
+from smartbert.config import PROBABILITY, check_settings, setting
 from smartbert.encoder import additive_mask
 from smartbert.errors import UnknownNameError
 from smartbert.frozen import FrozenFn, FrozenInputs, frozen_inputs
@@ -111,7 +112,10 @@ class Stage:
 class MethodConfig:
     """Base of every method's config (PEFT-style: one dataclass per method, documented fields)."""
 
-    dropout: float = field(default=0.1, metadata={"help": "dropout inside the heads"})
+    dropout: float = field(default=0.1, metadata=setting("dropout inside the heads", PROBABILITY))
+
+    def __post_init__(self) -> None:
+        check_settings(self)
 
 
 class Method(ABC):

@@ -13,12 +13,13 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
+from smartbert.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, PROBABILITY, check_settings, setting
 from smartbert.data.encode import EncodedSplit, iterate_batches
 from smartbert.data.tasks import TaskSpec
 from smartbert.device import model_device, rng_state, set_rng_state, to_device
@@ -40,36 +41,26 @@ class TrainConfig:
     lr 2e-5 (the paper picks lr per task among 1e-5, 2e-5, 5e-5). So BERT fine-tunes as long and
     as SmartBERT's stage 1 does by default."""
 
-    learning_rate: float = 2e-5
-    batch_size: int = 16
-    epochs: int = 5
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    max_seq_len: int = 128
-    max_train_examples: int | None = None
-    selection: str = "dev"          # "dev" (paper, official code) or "heldout" (split of train)
-    heldout_fraction: float = 0.1   # used when selection == "heldout"
-    eval_batch_size: int = 64
+    learning_rate: float = field(default=2e-5, metadata=setting("peak learning rate", POSITIVE))
+    batch_size: int = field(default=16, metadata=setting("training examples per step", AT_LEAST_ONE))
+    epochs: int = field(default=5, metadata=setting("passes over the training set", AT_LEAST_ONE))
+    warmup_ratio: float = field(default=0.1, metadata=setting("the share of steps spent warming up", PROBABILITY))
+    weight_decay: float = field(default=0.01, metadata=setting("AdamW weight decay", NON_NEGATIVE))
+    max_grad_norm: float = field(default=1.0, metadata=setting("gradient clipping norm", POSITIVE))
+    max_seq_len: int = field(default=128, metadata=setting("tokens per example (at most the backbone's positions)", AT_LEAST_ONE))
+    max_train_examples: int | None = field(default=None, metadata=setting(
+        "training examples kept (null: all)", AT_LEAST_ONE))
+    selection: Literal["dev", "heldout"] = "dev"  # dev (paper, official code) or heldout (a split of train)
+    heldout_fraction: float = field(default=0.1, metadata=setting(
+        "the share of train held out, used when selection is heldout", FRACTION))
+    eval_batch_size: int = field(default=64, metadata=setting("evaluation examples per batch", AT_LEAST_ONE))
     group_by_length: bool = True
     precision: str = "fp32"         # fp32 (paper), tf32, bf16 or fp16: smartbert.precision (float32 weights always)
-    seed: int = 42
+    seed: int = field(default=42, metadata=setting("random seed", NON_NEGATIVE))
 
     def __post_init__(self) -> None:
-        if self.selection not in ("dev", "heldout"):
-            raise SmartBertError(f"selection must be 'dev' or 'heldout', got {self.selection!r}")
+        check_settings(self)
         get_precision(self.precision)
-        for name in ("learning_rate", "batch_size", "epochs", "max_seq_len", "eval_batch_size", "max_grad_norm"):
-            if getattr(self, name) <= 0:
-                raise SmartBertError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0 < self.heldout_fraction < 1:
-            raise SmartBertError(f"heldout_fraction is the share of train held out, strictly between 0 and 1; got {self.heldout_fraction}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise SmartBertError(f"warmup_ratio is the share of steps spent warming up, in [0, 1); got {self.warmup_ratio}")
-        if self.weight_decay < 0:
-            raise SmartBertError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if self.max_train_examples is not None and self.max_train_examples <= 0:
-            raise SmartBertError(f"max_train_examples must be positive or null (all), got {self.max_train_examples}")
 
 
 @dataclass

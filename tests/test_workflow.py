@@ -314,6 +314,9 @@ def test_a_profile_must_name_itself(tmp_path):
     ({"thresholds": {"entrpy": [0.1]}}, "entrpy"),
     ({"thresholds": {"none": [0.1]}}, "takes no threshold"),
     ({"variants": {"soft": {"method": "smartbert", "tasks": ["QQP"]}}}, "QQP"),
+    ({"methods": {"smartbert": {"config": {"lam": -1.0}}}}, "lam must be >= 0"),
+    ({"methods": {"fastbert": {"config": {"stage2_keep": "first"}}}}, "stage2_keep must be one of"),
+    ({"selection": {"grid": {"lam": [0.01, -1.0]}}}, "lam must be >= 0"),
 ])
 def test_bad_config_is_named_before_any_job(change, message, tmp_path):
     config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())

@@ -20,17 +20,14 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertModel
 
+from smartbert.config import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, setting
 from smartbert.encoder import LayeredEncoder, additive_mask
 from smartbert.errors import SmartBertError
 from smartbert.frozen import FrozenInputs, frozen_inputs
 from smartbert.heads import NARROW_WIDTH, ExitClassifier, SkipGate
 from smartbert.losses import hard_gate, mean_consecutive_contrastive, skip_regulariser
 from smartbert.model import EarlyExitModel
-from smartbert.registry import STAGE_KEEP, Method, MethodConfig, Stage, register
-
-
-def _help(text: str) -> dict:
-    return {"help": text}
+from smartbert.registry import Method, MethodConfig, Stage, register
 
 
 @dataclass
@@ -42,48 +39,46 @@ class SmartBertConfig(MethodConfig):
     paper and the option selects the code's behaviour (README, "Fidelity").
     """
 
-    lam: float = field(default=0.04, metadata=_help("lambda of eq. 3: weight of the skip reward lambda / sum_i G^i (run.sh: 0.04)"))
-    eta1: float = field(default=0.01, metadata=_help("eta of eq. 3: weight of stage 1's cross-layer contrastive loss (run.sh: 0.01)"))
-    eta2: float = field(default=0.05, metadata=_help("eta of eq. 8: weight of stage 2's contrastive loss (run.sh: 0.05)"))
-    t1: float = field(default=0.5, metadata=_help("temperature tau of eq. 4 (stage 1)"))
-    t2: float = field(default=0.55, metadata=_help("temperature tau of eq. 5 (stage 2)"))
-    gate_mode: Literal["sp", "soft", "hard"] = field(default="sp", metadata=_help(
+    lam: float = field(default=0.04, metadata=setting(
+        "lambda of eq. 3: weight of the skip reward lambda / sum_i G^i (run.sh: 0.04)", NON_NEGATIVE))
+    eta1: float = field(default=0.01, metadata=setting(
+        "eta of eq. 3: weight of stage 1's cross-layer contrastive loss (run.sh: 0.01)", NON_NEGATIVE))
+    eta2: float = field(default=0.05, metadata=setting("eta of eq. 8: weight of stage 2's contrastive loss (run.sh: 0.05)", NON_NEGATIVE))
+    t1: float = field(default=0.5, metadata=setting("temperature tau of eq. 4 (stage 1)", POSITIVE))
+    t2: float = field(default=0.55, metadata=setting("temperature tau of eq. 5 (stage 2)", POSITIVE))
+    gate_mode: Literal["sp", "soft", "hard"] = field(default="sp", metadata=setting(
         "stage-1 gate weights: soft (eq. 1), hard (eqs. 11-12) or sp (soft, then hard; section 3.6)"))
-    soft_epochs: int = field(default=3, metadata=_help("SP: epochs with soft gates before switching to hard (official: 3 of 5)"))
-    stage1_epochs: int = field(default=5, metadata=_help("stage 1 epochs (paper section 4.3: 5)"))
-    stage2_epochs: int = field(default=4, metadata=_help("stage 2 epochs (paper section 4.3: 4)"))
-    width: int = field(default=NARROW_WIDTH, metadata=_help("width of gates, classifiers and projection heads (128)"))
-    classifier_heads: int = field(default=4, metadata=_help("attention heads of each exit classifier (official 4)"))
-    gate_heads: int = field(default=2, metadata=_help("attention heads of each gate (paper: 2)"))
-    loss_mixing: Literal["paper", "official"] = field(default="paper", metadata=_help(
+    soft_epochs: int = field(default=3, metadata=setting(
+        "SP: epochs with soft gates before switching to hard (official: 3 of 5)", NON_NEGATIVE))
+    stage1_epochs: int = field(default=5, metadata=setting("stage 1 epochs (paper section 4.3: 5)", AT_LEAST_ONE))
+    stage2_epochs: int = field(default=4, metadata=setting("stage 2 epochs (paper section 4.3: 4)", AT_LEAST_ONE))
+    width: int = field(default=NARROW_WIDTH, metadata=setting("width of gates, classifiers and projection heads (128)", AT_LEAST_ONE))
+    classifier_heads: int = field(default=4, metadata=setting("attention heads of each exit classifier (official 4)", AT_LEAST_ONE))
+    gate_heads: int = field(default=2, metadata=setting("attention heads of each gate (paper: 2)", AT_LEAST_ONE))
+    loss_mixing: Literal["paper", "official"] = field(default="paper", metadata=setting(
         "paper: CE + reg + eta*CCL; official: (1 - eta) * (CE + reg) + eta * CCL"))
-    stage2_input: Literal["gated", "raw"] = field(default="gated", metadata=_help(
+    stage2_input: Literal["gated", "raw"] = field(default="gated", metadata=setting(
         "classifier i reads the gated X^i (paper) or the raw layer output E_i(X^{i-1}) (official)"))
-    stage2_contrast: Literal["paper", "official"] = field(default="paper", metadata=_help(
+    stage2_contrast: Literal["paper", "official"] = field(default="paper", metadata=setting(
         "paper: CCL on the classifiers' self-attention outputs, positive in the denominator (eq. 5); "
         "official: on the pre-attention features, negatives only in the denominator"))
-    contrast_padding: bool = field(default=False, metadata=_help(
+    contrast_padding: bool = field(default=False, metadata=setting(
         "let padding tokens take part in CCL (the official code pads to 128 and includes them)"))
-    stage2_keep: Literal["best", "last"] = field(default="best", metadata=_help(
+    stage2_keep: Literal["best", "last"] = field(default="best", metadata=setting(
         "stage 2 ends with its best epoch on the selection split (mean of classifiers 1..L-1) or its last "
         "(the official code never evaluates stage 2)"))
-    stage2_dropout: bool = field(default=False, metadata=_help(
+    stage2_dropout: bool = field(default=False, metadata=setting(
         "dropout on in the frozen stage-1 pass of stage 2 (the official code calls model.train()); off: the "
         "classifiers see the features they will see at inference"))
 
     def __post_init__(self) -> None:
-        if self.stage2_keep not in STAGE_KEEP:
-            raise SmartBertError(f"stage2_keep must be best or last, got {self.stage2_keep!r}")
-        if self.gate_mode not in ("sp", "soft", "hard"):
-            raise SmartBertError(f"gate_mode must be sp, soft or hard, got {self.gate_mode!r}")
-        if self.gate_mode == "sp" and not 0 <= self.soft_epochs <= self.stage1_epochs:
+        super().__post_init__()
+        if self.gate_mode == "sp" and not self.soft_epochs <= self.stage1_epochs:
             raise SmartBertError(f"soft_epochs must be within 0..stage1_epochs ({self.stage1_epochs}), got {self.soft_epochs}")
-        for name in ("lam", "eta1", "eta2"):
-            if getattr(self, name) < 0:
-                raise SmartBertError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("t1", "t2"):
-            if getattr(self, name) <= 0:
-                raise SmartBertError(f"temperature {name} must be > 0, got {getattr(self, name)}")
+        for heads in ("classifier_heads", "gate_heads"):
+            if self.width % getattr(self, heads):
+                raise SmartBertError(f"width {self.width} must be a multiple of {heads} ({getattr(self, heads)}): "
+                                     f"each attention head takes width / heads dimensions")
 
     def hard_at(self, epoch: int) -> bool:
         """Whether stage-1 epoch ``epoch`` (0-based) trains with hard gates."""

@@ -52,7 +52,9 @@ def _check_config():
             method = config["selection"]["method"]
             if method not in config["methods"]:
                 raise SmartBertError(f"selection.method {method!r} is not under `methods:`")
-            from_dict(get_method(method).config_class, {k: v[0] for k, v in grid.items()}, "config selection.grid")
+            for key, values in grid.items():
+                for value in values:
+                    from_dict(get_method(method).config_class, {key: value}, f"config selection.grid.{key}")
         for figure in ("fig5_variants", "fig6_variants"):
             for name in config["figures"][figure]:
                 if name not in config["variants"]:
