@@ -89,7 +89,7 @@ def _tidy(rows: pd.DataFrame, table: str, majority: dict[str, dict]) -> pd.DataF
         "n_seeds": rows["n_seeds"], "seeds": rows["seeds"], "experiment_hash": rows["experiment_hash"],
         "commit": rows["commit"] if "commit" in rows else None,
     })
-    floor = out["task"].map(lambda t: majority_floor(majority, t))
+    floor = out["task"].map(lambda t: majority_floor(majority, t)).astype(float)  # float also when no rows
     out["degenerate"] = at_or_below(out["metric"], floor)
     majority_rows = pd.DataFrame([{"table": table, "task": task, "row": MAJORITY, "method": MAJORITY, "variant": "",
                                    "policy": "", "metric_name": majority[task]["main_metric"],

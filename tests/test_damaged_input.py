@@ -333,6 +333,11 @@ def replace(src, dst, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
     return rename(src, dst, **kwargs)
 os.replace = replace
+if sys.argv[1] == "--call":  # a library writer: --call module:function JSON-ARGS
+    import importlib, json
+    module, function = sys.argv[2].split(":")
+    getattr(importlib.import_module(module), function)(*json.loads(sys.argv[3]))
+    sys.exit(0)
 from smartbert.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -372,6 +377,52 @@ def test_a_writer_killed_while_writing_leaves_nothing_that_looks_finished_and_th
     assert main(["-q", *args]) == 0 and target.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p.name.startswith(f".{target.name}")]  # the kill's leftover, hidden
     assert {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")} == {target.name}
+
+
+def test_selection_killed_while_writing_its_choice_leaves_no_choice_and_the_rerun_completes(tmp_path) -> None:
+    out = tmp_path / "RTE"
+    args = ["select", "--task", "synthetic-sentiment", "--method", "smartbert", "--backbone", "tiny", "--grid", "lam=0.01,0.1",
+            "--config", json.dumps({"train": {"epochs": 1, "max_train_examples": 48}, "method": {"stage1_epochs": 1, "soft_epochs": 0}}),
+            "--out", str(out)]
+    assert killed_at_rename(out / "selected.yaml", *args) == -9
+    assert not (out / "selected.yaml").exists()  # what the workflow and `smartbert train --config` read: not there
+    assert main(["-q", *args]) == 0
+    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == {"selection.csv", "selected.yaml"}
+    assert len(_read_selection(out / "selection.csv")) == 2
+
+
+def _library_writers(written: dict[str, Path], out: Path) -> dict[str, tuple[str, list, Path, set[str]]]:
+    """Each multi-file writer of the workflow: (module:function, its arguments, the file killed at, every file it writes)."""
+    repo = Path(__file__).resolve().parents[1]
+    tables = {f"{name}.{ext}" for name in ("table1", "table3", "paper_vs_repro", "curves_auc", "curves_between", "oracle", "heads",
+                                            "gates", "skip_only_gap") for ext in ("csv", "md", "tex")}
+    return {
+        "tables": ("smartbert.tables:write_result_tables",
+                   [[str(written["sweep"])], [str(written["data"])], str(repo / "results" / "paper"), str(out), {"entropy": [0.1, 0.5]},
+                    [], [str(written["latency"])], [str(written["oracle"])]], out / "table1.md", tables),
+        "figure": ("smartbert.figures:write_figure",
+                   ["fig4", [str(written["sweep"])], [str(written["data"])], ["synthetic-sentiment"], ["bert"], [], str(out / "fig4")],
+                   out / "fig4.pdf", {"fig4.png", "fig4.pdf"}),
+    }
+
+
+@pytest.mark.parametrize("writer", ["tables", "figure"])
+def test_tables_and_figures_killed_while_writing_leave_only_whole_files_and_the_rerun_completes(writer: str, written, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    function, args, target, every = _library_writers(written, tmp_path)[writer]
+    call = ["--call", function, json.dumps(args)]
+    assert killed_at_rename(target, *call) == -9
+    assert not target.exists()
+    left = {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")}
+    assert left < every  # what was written before the kill; each of those files is whole (renamed into place)
+    for name in left:
+        assert (tmp_path / name).stat().st_size > 0
+    rerun = subprocess.run([sys.executable, "-c", KILL_AT_RENAME, *call], capture_output=True, text=True, timeout=600,
+                           env=dict(__import__("os").environ, KILL_WHEN_RENAMING_TO="/nowhere"))
+    assert rerun.returncode == 0, rerun.stderr
+    assert {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")} == every
 
 
 def test_disk_full_while_saving_a_model_names_the_path_and_keeps_the_previous_model(model_dir, tmp_path, monkeypatch) -> None:

@@ -86,6 +86,11 @@ def test_table3_is_bert_beside_skip_only(agg):
     assert list(tidy["row"]) == ["BERT", "SmartBERT skip-only", "majority class"]
 
 
+def test_table3_of_a_run_without_its_tasks_is_empty_not_an_error(agg):
+    """A run narrowed to one task outside Table 3's (cpu-full's MRPC sitting) still writes its tables."""
+    assert tables.table3(agg, MAJORITY, ["WNLI"]).empty
+
+
 def test_paper_vs_repro_deltas(agg):
     tidy = tables.table1(agg, MAJORITY, {"entropy": [0.1, 0.3, 0.5]})
     paper = pd.read_csv("results/paper/table1.csv")
