@@ -96,8 +96,8 @@ def load_config(name: str) -> BertConfig:
 
     try:
         config = AutoConfig.from_pretrained(str(path or name))
-    except OSError as error:
-        raise DataUnavailableError(_unreachable(name, error)) from error
+    except Exception as error:  # noqa: BLE001 - transformers raises many kinds; named in one message
+        raise _load_error(name, error) from error
     if config.model_type == "distilbert":
         return bert_config_from_distilbert(config)
     config._attn_implementation = "sdpa"
@@ -123,8 +123,8 @@ def load_tokenizer(name: str):
     path = minilm_path() if name == "tiny" else local_path(name)
     try:
         return AutoTokenizer.from_pretrained(str(path or name))
-    except OSError as error:
-        raise DataUnavailableError(_unreachable(name, error)) from error
+    except Exception as error:  # noqa: BLE001
+        raise _load_error(name, error) from error
 
 
 def load_backbone(name: str, seed: int = 0) -> BertModel:
@@ -148,8 +148,26 @@ def load_backbone(name: str, seed: int = 0) -> BertModel:
             raise DataUnavailableError(f"backbone {name!r} is a {model_type} model; BERT and DistilBERT backbones are supported")
         # float32 master weights whatever the checkpoint stores (a half-precision copy included)
         return BertModel.from_pretrained(path, attn_implementation="sdpa", dtype=torch.float32)
-    except OSError as error:
-        raise DataUnavailableError(_unreachable(name, error)) from error
+    except SmartBertError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a damaged safetensors file raises its library's own error type
+        raise _load_error(name, error) from error
+
+
+def _load_error(name: str, error: Exception) -> DataUnavailableError:
+    """A backbone that failed to load: a local directory (bundled or given) that is damaged or
+    incomplete, or a hub id that is neither cached nor reachable."""
+    from smartbert.errors import one_line
+
+    path = local_path(name) if name != "tiny" else minilm_path()
+    if path is not None:
+        return DataUnavailableError(
+            f"backbone {name!r} at {path} is damaged or incomplete ({one_line(error)}): it needs config.json, the "
+            f"weights (model.safetensors or pytorch_model.bin) and the vocabulary; copy it again or re-download it")
+    if not isinstance(error, OSError):
+        return DataUnavailableError(f"backbone {name!r} in the Hugging Face cache is damaged ({one_line(error)}): delete "
+                                    f"its folder under $HF_HOME/hub and fetch it again (`smartbert download --backbone {name}`)")
+    return DataUnavailableError(_unreachable(name, error))
 
 
 def _unreachable(name: str, error: Exception) -> str:

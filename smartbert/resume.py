@@ -33,6 +33,11 @@ def folder_beside(out: str | Path) -> Path:
     return out.parent / f".{out.name}.resume"
 
 
+#: what a stage's checkpoint holds once the stage finished, and while it runs (smartbert.trainer)
+FINISHED_STATE = frozenset({"done", "model", "rng", "report"})
+RUNNING_STATE = FINISHED_STATE | {"optimizer", "scheduler", "best_state", "step", "epoch"}
+
+
 @dataclass(frozen=True)
 class ResumeDir:
     directory: Path
@@ -55,8 +60,12 @@ class ResumeDir:
         except Exception as error:  # a checkpoint we cannot read is not resumed
             log.warning("ignoring unreadable checkpoint %s: %s", path, error)
             return None
-        if state.get("key") != self.key:
+        if not isinstance(state, dict) or state.get("key") != self.key:
             log.warning("ignoring checkpoint %s of another configuration", path)
+            return None
+        missing = sorted((FINISHED_STATE if state.get("done") else RUNNING_STATE) - set(state))
+        if missing:
+            log.warning("ignoring checkpoint %s, which lacks %s: the stage starts afresh", path, missing)
             return None
         return state
 

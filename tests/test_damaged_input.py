@@ -696,3 +696,156 @@ def test_a_damaged_runtime_benchmark_is_refused_by_name(tmp_path, content: bytes
     path.write_bytes(content)
     with pytest.raises(SmartBertError, match=r"RTE\.tsv is not a Snakemake benchmark file"):
         runtime_table([str(path)])
+
+
+# ---- resume checkpoints: a damaged one is ignored (logged) and the stage starts afresh -------------
+
+@pytest.fixture(scope="module")
+def checkpoint_dir(tmp_path_factory) -> Path:
+    """A real mid-training checkpoint (after epoch 1 of 2) of a tiny BERT."""
+    from smartbert.data.encode import encode
+    from smartbert.data.tasks import get_task
+    from smartbert.registry import get_method
+    from smartbert.resume import ResumeDir
+    from smartbert.trainer import train_stage
+
+    import torch
+
+    from conftest import tiny_bert
+
+    data = encode(load_split("synthetic-sentiment", "train")[:32], backends_tokenizer())
+    method = get_method("bert")
+    torch.manual_seed(0)
+    model = method.build(tiny_bert(0), 2, method.config_class())
+    stage = method.stages(method.config_class())[0]
+    folder = tmp_path_factory.mktemp("resume")
+    config = TrainConfig(batch_size=16, epochs=2, learning_rate=1e-3, seed=1)
+
+    class Stop(Exception):
+        pass
+
+    def loss(model, batch, epoch):
+        if epoch == 1:
+            raise Stop
+        return stage.loss(model, batch, epoch)
+    import dataclasses
+
+    with pytest.raises(Stop):
+        train_stage(model, dataclasses.replace(stage, loss=loss), data, data, get_task("synthetic-sentiment"), config,
+                    progress=False, resume=ResumeDir(folder, key="k"))
+    assert ResumeDir(folder, key="k").load(stage.name)["epoch"] == 1
+    return folder
+
+
+def backends_tokenizer():
+    from smartbert import backbones
+
+    return backbones.load_tokenizer("tiny")
+
+
+def _damaged_resume(checkpoint_dir: Path, tmp_path: Path, change) -> "object":
+    import shutil as _shutil
+
+    from smartbert.resume import ResumeDir
+
+    folder = tmp_path / "resume"
+    _shutil.copytree(checkpoint_dir, folder)
+    (checkpoint,) = folder.glob("*.pt")
+    change(checkpoint)
+    return ResumeDir(folder, key="k"), checkpoint.stem
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.01, 0.2, 0.5, 0.8, 0.99])
+def test_a_truncated_resume_checkpoint_is_ignored_with_a_warning(checkpoint_dir, tmp_path, caplog, fraction: float) -> None:
+    resume, stage = _damaged_resume(checkpoint_dir, tmp_path,
+                                    lambda p: p.write_bytes(p.read_bytes()[:int(p.stat().st_size * fraction)]))
+    assert resume.load(stage) is None and "ignoring unreadable checkpoint" in caplog.text
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_bytes_as_a_resume_checkpoint_are_ignored_with_a_warning(checkpoint_dir, tmp_path, caplog, seed: int) -> None:
+    resume, stage = _damaged_resume(checkpoint_dir, tmp_path, lambda p: p.write_bytes(random.Random(seed).randbytes(500)))
+    assert resume.load(stage) is None and "ignoring unreadable checkpoint" in caplog.text
+
+
+@pytest.mark.parametrize("drop", ["model", "rng", "report", "optimizer", "scheduler", "best_state", "step", "epoch"])
+def test_a_resume_checkpoint_lacking_a_part_is_ignored_with_a_warning(checkpoint_dir, tmp_path, caplog, drop: str) -> None:
+    import torch
+
+    def change(path):
+        state = torch.load(path, weights_only=True)
+        del state[drop]
+        torch.save(state, path)
+    resume, stage = _damaged_resume(checkpoint_dir, tmp_path, change)
+    assert resume.load(stage) is None and f"lacks ['{drop}']" in caplog.text
+
+
+@pytest.mark.parametrize("content", [[1, 2], "text", {"key": "other"}, None])
+def test_a_foreign_resume_checkpoint_is_ignored(checkpoint_dir, tmp_path, content) -> None:
+    import torch
+
+    resume, stage = _damaged_resume(checkpoint_dir, tmp_path, lambda p: torch.save(content, p))
+    assert resume.load(stage) is None
+
+
+def test_a_training_beside_a_damaged_checkpoint_starts_afresh_and_finishes(tmp_path) -> None:
+    out = tmp_path / "m"
+    args = ["-q", "train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--epochs", "1",
+            "--max-train-examples", "32", "--out", str(out)]
+    from smartbert.resume import folder_beside
+
+    folder = folder_beside(out)
+    folder.mkdir(parents=True)
+    (folder / "train.pt").write_bytes(b"damaged")
+    assert main(args) == 0 and (out / META_FILE).is_file()
+
+
+# ---- a backbone directory that is damaged or incomplete ------------------------------------------
+
+@pytest.fixture(scope="module")
+def backbone_dir(tmp_path_factory) -> Path:
+    from smartbert import backbones
+
+    folder = tmp_path_factory.mktemp("backbone") / "bert"
+    backbones.load_backbone("tiny").save_pretrained(folder)
+    backbones.load_tokenizer("tiny").save_pretrained(folder)
+    return folder
+
+
+def _damaged_backbone(backbone_dir: Path, tmp_path: Path, name: str, data: bytes | None) -> Path:
+    copy = tmp_path / "bert"
+    shutil.copytree(backbone_dir, copy)
+    (copy / name).unlink() if data is None else (copy / name).write_bytes(data)
+    return copy
+
+
+def _load_everything(path: Path) -> None:
+    from smartbert import backbones
+
+    backbones.load_config(str(path))
+    backbones.load_tokenizer(str(path))
+    backbones.load_backbone(str(path))
+
+
+def test_the_saved_backbone_loads(backbone_dir) -> None:
+    _load_everything(backbone_dir)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 0.7, 0.95])
+@pytest.mark.parametrize("name", ["config.json", "model.safetensors", "tokenizer.json"])
+def test_a_truncated_backbone_file_is_named(backbone_dir, tmp_path, name: str, fraction: float) -> None:
+    from smartbert.errors import DataUnavailableError
+
+    data = (backbone_dir / name).read_bytes()
+    copy = _damaged_backbone(backbone_dir, tmp_path, name, data[:int(len(data) * fraction)])
+    with pytest.raises(DataUnavailableError, match=r"is damaged or incomplete"):
+        _load_everything(copy)
+
+
+@pytest.mark.parametrize("data", [None, b"\xff\xfe\x00garbage", b"[1, 2, 3]"])
+@pytest.mark.parametrize("name", ["config.json", "model.safetensors"])
+def test_a_missing_or_foreign_backbone_file_is_named(backbone_dir, tmp_path, name: str, data) -> None:
+    from smartbert.errors import DataUnavailableError
+
+    with pytest.raises(DataUnavailableError, match=r"is damaged or incomplete"):
+        _load_everything(_damaged_backbone(backbone_dir, tmp_path, name, data))
