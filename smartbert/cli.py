@@ -285,7 +285,7 @@ def _sweep(args: argparse.Namespace) -> None:
     table = sweep(trace, thresholds, args.policy, args.seq_len, _reference_layers(args.reference_backbone), args.with_grid)
     for key, value in _tags(args.tag).items():
         table.insert(0, key, value)
-    _write_csv(SWEEP.stamp_frame(table), args.out)
+    SWEEP.write_csv(table, args.out)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 
@@ -362,7 +362,7 @@ def _latency(args: argparse.Namespace) -> None:
     rows = latency_table(args.models, args.task, parse_policy_thresholds(args.thresholds), args.examples, args.repeats,
                          args.torch_device)
     table = pd.DataFrame(rows)
-    _write_csv(LATENCY.stamp_frame(table), args.out)
+    LATENCY.write_csv(table, args.out)
     print(table[["method", "threshold", "ms_per_example", "cost_pct", "measured_speedup", "flops_speedup"]]
           .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 

@@ -44,6 +44,12 @@ class Format:
         """``frame`` with this format's version as its last column, ready to write."""
         return frame.drop(columns=[VERSION_FIELD], errors="ignore").assign(**{VERSION_FIELD: self.version})
 
+    def write_csv(self, frame: pd.DataFrame, path: str | Path) -> None:
+        """``frame`` stamped with this format's version, written atomically (4 decimals)."""
+        from smartbert.io import atomic_write_text
+
+        atomic_write_text(path, self.stamp_frame(frame).to_csv(index=False, float_format="%.4f"))
+
     def stamp_document(self, document: dict[str, Any]) -> dict[str, Any]:
         """``document`` with this format's version as its first key, ready to write."""
         return {VERSION_FIELD: self.version, **{k: v for k, v in document.items() if k != VERSION_FIELD}}

@@ -53,7 +53,8 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     means = grouped[columns].mean()
     stds = grouped[columns].std(ddof=1).fillna(0.0).add_suffix("_std")
     extra = grouped.agg(n_seeds=("seed", "nunique"), seeds=("seed", lambda s: ",".join(str(v) for v in sorted(set(s)))),
-                        experiment_hash=("experiment_hash", "first"), n=("n", "first"))
+                        experiment_hash=("experiment_hash", "first"))
+    extra["n"] = grouped["n"].first() if "n" in frame.columns else math.nan  # an external sweep may not know it
     for column in ("label", "commit"):
         if column in frame.columns:
             extra[column] = grouped[column].first()

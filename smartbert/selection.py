@@ -139,7 +139,7 @@ def write_selection(table: pd.DataFrame, grid: dict[str, list[Any]], out: str | 
     out = Path(out)
     best = table[table["selected"]].iloc[0]
     chosen = {key: _plain(best[key]) for key in grid}
-    atomic_write_text(out / "selection.csv", SELECTION.stamp_frame(table).to_csv(index=False, float_format="%.4f"))
+    SELECTION.write_csv(table, out / "selection.csv")
     atomic_write_text(out / "selected.yaml", yaml.safe_dump({"method": chosen}, sort_keys=False))
     return chosen
 

@@ -74,7 +74,12 @@ def _pick(agg: pd.DataFrame, thresholds: Mapping[str, Sequence[float]]) -> pd.Da
     return agg[keep]
 
 
+#: what an external sweep may leave out (smartbert.external): its rows show these empty
+OPTIONAL_COLUMNS = ("cost_pct_fvcore", "avg_layers_run", "metric_std", "cost_pct_paper_std")
+
+
 def _tidy(rows: pd.DataFrame, table: str, majority: dict[str, dict]) -> pd.DataFrame:
+    rows = rows.assign(**{c: math.nan for c in OPTIONAL_COLUMNS if c not in rows})
     rows = rows.assign(order=rows["method"].map(method_order), vorder=(rows["variant"] != "default").astype(int))
     rows = rows.sort_values(["task", "order", "vorder", "variant", "threshold"])
     out = pd.DataFrame({

@@ -391,3 +391,41 @@ def test_deleting_one_sweep_reruns_only_what_depends_on_it(smoke_run):
     (smoke_run / name).unlink()
     result = snakemake("all", name, "-n", "--configfile", str(REPO / "config" / "smoke.yaml"), cwd=smoke_run)
     assert planned_jobs(result.stdout) == {"sweep": 1, "tables": 1, "figure": 1, "figure_latency": 1, "report": 1, "all": 1}
+
+
+MY_RULE = '''
+rule external_mine:
+    output:
+        res("external/mine/{task}.csv"),
+    localrule: True
+    run:
+        import pandas as pd
+
+        from smartbert.external import write_external_sweep
+
+        write_external_sweep(pd.DataFrame({
+            "variant": ["default"] * 2, "method": ["mine"] * 2, "label": ["My method"] * 2, "task": [wildcards.task] * 2,
+            "policy": ["entropy"] * 2, "threshold": [0.1, 0.5], "metric": [77.7, 71.1], "avg_flops_paper_M": [9.0, 3.0],
+            "cost_pct_paper": [90.0, 30.0], "seed": [1, 1], "experiment_hash": ["mine-v1"] * 2}), output[0])
+'''
+
+
+def test_a_baseline_rule_from_outside_appears_in_table1_figure4_and_the_report(smoke_run, tmp_path):
+    """README "A baseline from outside": a rule of the user's own, in a file outside the repository,
+    named under `external:`, writes one sweep per task; Table 1, Figure 4 and REPORT.md take it."""
+    (tmp_path / "mine.smk").write_text(MY_RULE)
+    extra = tmp_path / "external.yaml"
+    extra.write_text(yaml.safe_dump({"external": {"mine": {"rules": str(tmp_path / "mine.smk"), "sweep": "external/mine/{task}.csv"}}}))
+    figure = smoke_run / "figures/smoke/fig4_tradeoff.png"
+    before = figure.stat().st_mtime
+    snakemake("--configfile", str(REPO / "config" / "smoke.yaml"), str(extra), "--cores", "2", cwd=smoke_run)
+    tasks = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())["tasks"]
+    table1 = pd.read_csv(smoke_run / "results/smoke/tables/table1.csv")
+    mine = table1[table1["method"] == "mine"]
+    assert sorted(mine["task"].unique()) == sorted(tasks) and set(mine["metric"]) <= {77.7, 71.1} and len(mine)
+    assert "My method (S=0.1)" in (smoke_run / "results/smoke/tables/table1.md").read_text()
+    assert "My method (S=0.1)" in (smoke_run / "results/smoke/REPORT.md").read_text()
+    assert figure.stat().st_mtime > before  # Figure 4 was drawn again, with the new sweeps among its inputs
+    dry = snakemake("-n", "--configfile", str(REPO / "config" / "smoke.yaml"), str(extra), "--forcerun", "figure", cwd=smoke_run)
+    fig4 = [job for job in planned(dry.stdout) if job["rule"] == "figure" and "fig4" in job.get("output", "")]
+    assert fig4 and "external/mine/" in fig4[0]["input"]

@@ -13,10 +13,11 @@ from smartbert.data.synthetic import SPLIT_SIZES
 from smartbert.data.tasks import get_task, training_task
 from smartbert.errors import SmartBertError
 from smartbert.policies import POLICIES, check_table_thresholds
-from smartbert.registry import get_method
+from smartbert.registry import get_method, method_names
 from smartbert.trainer import TrainConfig
 
-ENV = "../envs/smartbert.yaml"
+ENV = "../envs/smartbert.yaml"  # relative to rules/; a rule file elsewhere (external:) uses ENV_FILE
+ENV_FILE = os.path.join(workflow.basedir, "envs", "smartbert.yaml")
 # The conda env (--sdm conda) installs this checkout: `-e ${SMARTBERT_REPO}[workflow]`, which pip expands
 # from the environment, so it resolves wherever Snakemake puts its copy of the env file. Set, not read.
 os.environ.update(SMARTBERT_REPO=REPO_DIR)
@@ -28,6 +29,15 @@ GATED_METHOD = "smartbert"
 # `--config tasks=[RTE]` on the command line runs part of a profile (one task per sitting): its
 # variants on other tasks are left out then, where in the profile itself such a task is a mistake.
 TASKS_NARROWED = "tasks" in (workflow.config_settings.config or {})
+
+
+def external_rules(spec):
+    """The Snakemake file of an external baseline: absolute, or relative to the working directory, else
+    to this repository (where the worked example lives); None if neither holds it."""
+    for path in (spec["rules"], os.path.join(REPO_DIR, spec["rules"])):
+        if os.path.isfile(path):
+            return os.path.abspath(path)
+    return None
 
 
 def _check_config():
@@ -55,6 +65,14 @@ def _check_config():
             for key, values in grid.items():
                 for value in values:
                     from_dict(get_method(method).config_class, {key: value}, f"config selection.grid.{key}")
+        for name, spec in config["external"].items():
+            if name in method_names():
+                raise SmartBertError(f"external.{name}: {name!r} is a registered method; give the external baseline another name")
+            if external_rules(spec) is None:
+                raise SmartBertError(f"external.{name}.rules: {spec['rules']} not found (relative paths: from {os.getcwd()} "
+                                     f"or this repository)")
+            for task in spec.get("tasks") or []:
+                get_task(task)
         for figure in ("fig5_variants", "fig6_variants"):
             for name in config["figures"][figure]:
                 if name not in config["variants"]:
@@ -148,6 +166,25 @@ def all_sweeps():
     if GATED_METHOD in METHODS:
         paths += [sweep_path(t, GATED_METHOD, SKIP_ONLY, s) for t in TASKS for s in SEEDS]
     return paths
+
+
+# ---- baselines from outside: sweeps a rule of the user's own writes (smartbert.external) ----------
+
+EXTERNAL = config["external"]
+
+
+def external_tasks(name):
+    """The run's tasks the external baseline ``name`` has numbers for."""
+    return [t for t in EXTERNAL[name].get("tasks") or TASKS if t in TASKS]
+
+
+def external_sweeps():
+    return [res(spec["sweep"].format(task=t)) for name, spec in EXTERNAL.items() for t in external_tasks(name)]
+
+
+def result_sweeps():
+    """Every sweep the tables and the report read: the suite's models and the external baselines."""
+    return all_sweeps() + external_sweeps()
 
 
 def sweeps_of(tasks, variants):
@@ -329,7 +366,8 @@ if not TASKS_NARROWED:
 def figure_sweeps(wildcards):
     spec = FIGURES[wildcards.figure]
     if spec["kind"] == "fig4":
-        return [sweep_path(t, m, "default", s) for t in spec["tasks"] for m in METHODS for s in SEEDS]
+        return [sweep_path(t, m, "default", s) for t in spec["tasks"] for m in METHODS for s in SEEDS] + [
+            res(EXTERNAL[name]["sweep"].format(task=t)) for name in EXTERNAL for t in external_tasks(name) if t in spec["tasks"]]
     return sweeps_of(spec["tasks"], ["default", *spec["variants"]])
 
 

@@ -16,7 +16,7 @@ rule figure:
         kind=lambda wc: FIGURES[wc.figure]["kind"],
         tasks=lambda wc: FIGURES[wc.figure]["tasks"],
         variants=lambda wc: FIGURES[wc.figure]["variants"],
-        methods=METHODS,
+        methods=METHODS + list(EXTERNAL),
     conda:
         ENV
     script:
@@ -34,7 +34,7 @@ rule figure_latency:
         logs("figures/fig4_latency.log"),
     params:
         tasks=FIGURES["fig4_tradeoff"]["tasks"],
-        methods=METHODS,
+        methods=METHODS + list(EXTERNAL),
     conda:
         ENV
     script:

@@ -3,7 +3,7 @@
 
 rule report:
     input:
-        sweeps=all_sweeps(),
+        sweeps=result_sweeps(),
         data=data_summaries(),
         tables=all_tables(),
         latency=latency_files(),

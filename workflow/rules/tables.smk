@@ -3,7 +3,7 @@
 
 rule tables:
     input:
-        sweeps=all_sweeps(),
+        sweeps=result_sweeps(),
         data=data_summaries(),
         latency=latency_files(),
         oracle=all_oracles(),
