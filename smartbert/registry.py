@@ -9,8 +9,12 @@ Training loops, tracing, replay, dynamic inference, metrics and FLOPs are shared
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import importlib.metadata
+import inspect
 import pkgutil
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar, Iterable
@@ -22,10 +26,10 @@ from transformers import BertModel
 
 from smartbert.config import PROBABILITY, check_settings, setting
 from smartbert.encoder import additive_mask
-from smartbert.errors import UnknownNameError
+from smartbert.errors import SmartBertError, UnknownNameError, one_line
 from smartbert.frozen import FrozenFn, FrozenInputs, frozen_inputs
 from smartbert.model import EarlyExitModel
-from smartbert.policies import ExitPolicy, make_policy, policy_class
+from smartbert.policies import POLICIES, ExitPolicy, make_policy, policy_class
 
 Batch = dict[str, torch.Tensor]
 LossFn = Callable[[EarlyExitModel, Batch, int], tuple[torch.Tensor, dict[str, torch.Tensor]]]
@@ -163,26 +167,76 @@ METHODS: dict[str, Method] = {}
 _PLUGINS_LOADED = False
 
 
+#: the entry-point group through which an installed package adds methods (README, "A method from
+#: your own package"): ``[project.entry-points."smartbert.methods"] NAME = "my_package.module"``
+ENTRY_POINT_GROUP = "smartbert.methods"
+METHOD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
 def register(cls: type[Method]) -> type[Method]:
-    """Class decorator: make ``cls`` available under ``cls.name``."""
+    """Class decorator: make ``cls`` available under ``cls.name``, once :func:`check_method` accepts it."""
+    check_method(cls)
     if cls.name in METHODS and type(METHODS[cls.name]) is not cls:
-        raise ValueError(f"method name {cls.name!r} is registered twice")
+        existing = type(METHODS[cls.name])
+        raise SmartBertError(f"method name {cls.name!r} is registered twice: by {existing.__module__}.{existing.__qualname__} "
+                             f"and {cls.__module__}.{cls.__qualname__}; rename one")
     METHODS[cls.name] = cls()
     return cls
 
 
+def check_method(cls: type) -> None:
+    """What the registry requires of a method before every command, rule and test sees it: a name,
+    a dataclass config that builds with its defaults, a known exit policy, ``build`` and ``stages``
+    implemented, and stages that are :class:`Stage` objects."""
+    where = f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls)}"
+    problems = []
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise SmartBertError(f"{where} is not a smartbert.registry.Method subclass and cannot be registered")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not METHOD_NAME.match(name):
+        problems.append(f"`name` {name!r} must be lower-case letters, digits and _ (it names the method in commands and paths)")
+    config_class = cls.config_class
+    if not (isinstance(config_class, type) and issubclass(config_class, MethodConfig) and dataclasses.is_dataclass(config_class)):
+        problems.append("`config_class` must be a dataclass subclassing smartbert.registry.MethodConfig")
+    if cls.default_policy not in POLICIES:
+        problems.append(f"`default_policy` {cls.default_policy!r} is not an exit policy ({', '.join(POLICIES)})")
+    if inspect.isabstract(cls):
+        problems.append(f"it must implement {sorted(cls.__abstractmethods__)}")
+    if not problems:
+        try:
+            stages = cls().stages(config_class())
+        except Exception as error:  # noqa: BLE001 - whatever a plugin raises, named below
+            problems.append(f"`stages(config_class())` failed ({one_line(error)})")
+        else:
+            if not (isinstance(stages, list) and stages and all(isinstance(stage, Stage) for stage in stages)):
+                problems.append("`stages(config)` must return a non-empty list of smartbert.registry.Stage")
+    if problems:
+        raise SmartBertError(f"method {where} cannot be registered: " + "; ".join(problems))
+
+
 def _load_plugins() -> None:
-    """Import every module of the ``baselines`` package (each registers its method)."""
+    """Import every module of the ``smartbert.methods`` and ``baselines`` packages, then every
+    installed package's :data:`ENTRY_POINT_GROUP` entry point (each registers its method)."""
     global _PLUGINS_LOADED
     if _PLUGINS_LOADED:
         return
+    _PLUGINS_LOADED = True  # set first: a plugin importing the registry must not load the plugins again
     import baselines
     import smartbert.methods
 
     for package in (smartbert.methods, baselines):
         for module in pkgutil.iter_modules(package.__path__):
             importlib.import_module(f"{package.__name__}.{module.name}")
-    _PLUGINS_LOADED = True
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = entry.load()
+        except SmartBertError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a broken plugin is named, not a traceback
+            raise SmartBertError(f"method plugin {entry.name!r} ({entry.value}, entry point group {ENTRY_POINT_GROUP!r}) "
+                                 f"failed to import: {one_line(error)}; fix or uninstall its package") from None
+        if isinstance(loaded, type) and loaded.__dict__.get("name") not in METHODS:
+            register(loaded)  # the entry point names the class itself rather than a module that registers it
 
 
 def get_method(name: str) -> Method:
