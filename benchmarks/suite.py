@@ -149,7 +149,7 @@ def run_suite(models: str | Path, task: str, out: str | Path, thresholds: dict[s
     batched = {"static_bert": static, "smartbert": dynamic,
                "ratio_to_target_basis": dynamic["examples_per_s"] / (static["examples_per_s"] * 100.0 / dynamic["cost_pct"])}
     sweep = benches["smartbert"].sweep_cost(20, repeats)
-    backbone = benches["bert"].loaded.meta["backbone"]
+    backbone = benches["bert"].loaded.meta.backbone
     training = [training_step_cost(m, task, backbone, 16, 128, train_steps, precision, device)
                 for precision in ("fp32", "bf16") for m in ("bert", "smartbert")]
     results = {"machine": machine(device), "task": task, "n_examples": n, "repeats": repeats, "latency": latency,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,52 @@ from safetensors.torch import load_file, save_file
 from transformers import BertConfig, BertModel
 
 from smartbert.config import from_dict
-from smartbert.errors import CheckpointError, one_line
+from smartbert.errors import CheckpointError, SmartBertError, one_line
 from smartbert.io import atomic_path
 from smartbert.model import EarlyExitModel
 from smartbert.registry import Method, MethodConfig, get_method
 
 FORMAT_VERSION = 1
-#: what loading, checking and tables read from ``smartbert.json``
-REQUIRED_META = ("method", "method_config", "backbone", "backbone_config", "num_labels", "task", "labels", "train_config")
 META_FILE, WEIGHTS_FILE, PROVENANCE_FILE, TOKENIZER_DIR = "smartbert.json", "model.safetensors", "provenance.json", "tokenizer"
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """What ``smartbert.json`` says of a trained model: the fields loading and checking read, typed,
+    and the training's report (dev metrics, sizes, seconds, stages...) as it was written."""
+
+    method: str
+    method_config: dict[str, Any]
+    backbone: str
+    backbone_config: dict[str, Any]
+    num_labels: int
+    task: str
+    labels: list[str]
+    train_config: dict[str, Any]
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_seq_len(self) -> int:
+        return int(self.train_config["max_seq_len"])
+
+    @property
+    def seed(self) -> int:
+        return int(self.train_config["seed"])
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any], path: Path) -> "ModelMeta":
+        """The typed fields of ``document`` (each of the type it must have, or a CheckpointError naming
+        ``path``) and the rest as the training's report."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"report"}
+        try:
+            typed = from_dict(cls, {k: document[k] for k in known}, str(path))
+        except SmartBertError as error:
+            raise CheckpointError(f"{error}: a damaged or foreign model description; retrain the model") from None
+        return dataclasses.replace(typed, report={k: v for k, v in document.items() if k not in known and k != "format_version"})
+
+
+#: what loading, checking and tables read from ``smartbert.json``: the fields of :class:`ModelMeta`
+REQUIRED_META = tuple(f.name for f in dataclasses.fields(ModelMeta) if f.name != "report")
 
 
 @dataclass
@@ -34,7 +71,7 @@ class LoadedModel:
     model: EarlyExitModel
     method: Method
     method_config: MethodConfig
-    meta: dict[str, Any]
+    meta: ModelMeta
     tokenizer: Any
 
 
@@ -66,7 +103,7 @@ def save_model(directory: str | Path, model: EarlyExitModel, method: Method, met
     return directory
 
 
-def read_meta(directory: str | Path) -> dict[str, Any]:
+def read_meta(directory: str | Path) -> ModelMeta:
     directory = Path(directory)
     meta_path = directory / META_FILE
     if not meta_path.is_file() or not (directory / WEIGHTS_FILE).is_file():
@@ -88,7 +125,7 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
     missing = [key for key in REQUIRED_META if key not in meta]
     if missing:
         raise CheckpointError(f"{meta_path} lacks {missing}: an incomplete or foreign model directory; retrain the model")
-    return meta
+    return ModelMeta.from_document(meta, meta_path)
 
 
 def read_provenance(directory: str | Path) -> dict[str, Any]:
@@ -103,13 +140,13 @@ def load_model(directory: str | Path, expect_method: str | None = None, device: 
 
     directory = Path(directory)
     meta = read_meta(directory)
-    if expect_method is not None and meta["method"] != expect_method:
-        raise CheckpointError(f"{directory} holds a {meta['method']!r} model, not {expect_method!r}")
-    method = get_method(meta["method"])
-    config = from_dict(method.config_class, meta["method_config"], f"{directory / META_FILE} method_config")
-    backbone_config = BertConfig.from_dict(meta["backbone_config"])
+    if expect_method is not None and meta.method != expect_method:
+        raise CheckpointError(f"{directory} holds a {meta.method!r} model, not {expect_method!r}")
+    method = get_method(meta.method)
+    config = from_dict(method.config_class, meta.method_config, f"{directory / META_FILE} method_config")
+    backbone_config = BertConfig.from_dict(meta.backbone_config)
     backbone_config._attn_implementation = "sdpa"
-    model = method.build(BertModel(backbone_config, add_pooling_layer=False), meta["num_labels"], config)
+    model = method.build(BertModel(backbone_config, add_pooling_layer=False), meta.num_labels, config)
     try:
         weights = load_file(str(directory / WEIGHTS_FILE))
     except Exception as error:  # safetensors raises its own error type for a truncated or foreign file
@@ -118,7 +155,7 @@ def load_model(directory: str | Path, expect_method: str | None = None, device: 
     try:
         model.load_state_dict(weights, strict=True)
     except RuntimeError as error:
-        raise CheckpointError(f"{directory}: weights do not fit a {meta['method']} model on this backbone: {error}") from error
+        raise CheckpointError(f"{directory}: weights do not fit a {meta.method} model on this backbone: {error}") from error
     model.to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(directory / TOKENIZER_DIR))
     return LoadedModel(model, method, config, meta, tokenizer)

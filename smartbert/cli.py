@@ -296,7 +296,7 @@ def _oracle(args: argparse.Namespace) -> None:
 
     trace = _load_trace(args.trace)
     found = analyse(trace, args.threshold, _reference_layers(args.reference_backbone))
-    found["summary"].setdefault("seed", (trace.meta.get("model_provenance") or {}).get("seed"))
+    found["summary"].setdefault("seed", trace.meta.model_provenance.get("seed"))
     found["summary"].update(_tags(args.tag))
     atomic_write_text(args.out, json.dumps(ORACLE.stamp_document(found), indent=2, allow_nan=True) + "\n")
     print(json.dumps(found["summary"], indent=2))
@@ -314,7 +314,7 @@ def _predict(args: argparse.Namespace) -> None:
 
     loaded = load_model(args.model, device=args.torch_device)
     spec = check_task_fits(loaded, args.task)
-    data = load_encoded(spec, args.split, loaded.tokenizer, loaded.meta["train_config"]["max_seq_len"],
+    data = load_encoded(spec, args.split, loaded.tokenizer, loaded.meta.max_seq_len,
                         DataOptions(args.data_source, args.glue_dir))
     policy = make_policy(args.policy, args.threshold) if args.policy else loaded.method.policy(loaded.method_config, args.threshold)
     trace = record_trace(loaded.model, data, meta=trace_meta(loaded, spec, args.split, args.model))
@@ -323,7 +323,7 @@ def _predict(args: argparse.Namespace) -> None:
     table = pd.DataFrame({
         "index": range(len(data)), "label": data.labels, "prediction": result.prediction,
         "exit_layer": result.exit_layer, "layers_run": result.layers_run, "heads": result.heads, "gates": result.gates,
-        "flops_paper": example_costs(result, costs, trace.meta["head_kind"], "paper"),
+        "flops_paper": example_costs(result, costs, trace.meta.head_kind, "paper"),
     })
     _write_csv(table, args.out)
     print(json.dumps({"mode": args.mode, "policy": policy.describe(), **summarise(trace, result, costs)}, indent=2))

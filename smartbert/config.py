@@ -35,6 +35,8 @@ def _matches(value: Any, hint: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
     if origin in (list, tuple) or hint in (list, tuple):
         return isinstance(value, (list, tuple)) and (not args or all(_matches(v, args[0]) for v in value))
     return isinstance(value, hint) if isinstance(hint, type) else True

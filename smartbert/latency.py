@@ -58,7 +58,7 @@ class Bench:
         self.device = torch.device(device)
         self.loaded = load_model(model_dir, device=self.device)
         self.spec = check_task_fits(self.loaded, task)
-        full = load_encoded(self.spec, "dev", self.loaded.tokenizer, self.loaded.meta["train_config"]["max_seq_len"],
+        full = load_encoded(self.spec, "dev", self.loaded.tokenizer, self.loaded.meta.max_seq_len,
                             data or DataOptions())
         self.data = evenly(full, n)
         self.model = self.loaded.model.eval()
@@ -158,7 +158,7 @@ def latency_rows(benches: Sequence[Bench], thresholds: Mapping[str, Sequence[flo
     for row, (bench, _) in zip(rows, runs):
         # both speedups over the BERT model on the same examples (cost % may be relative to another backbone)
         row.update(task=bench.spec.name, policy=bench.loaded.method.default_policy, threads=torch.get_num_threads(),
-                   label=bench.trace.meta["label"],
+                   label=bench.trace.meta.label,
                    threshold=0.0 if row["threshold"] is None else row["threshold"],  # static: as in its sweep
                    measured_speedup=bert["ms_per_example"] / row["ms_per_example"] if bert else float("nan"),
                    flops_speedup=(bert["cost_pct"] if bert else 100.0) / row["cost_pct"])

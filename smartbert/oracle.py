@@ -20,7 +20,7 @@ from smartbert.data.tasks import get_task
 from smartbert.gate_stats import gate_statistics
 from smartbert.policies import policy_class
 from smartbert.metrics import compute_metrics
-from smartbert.sweep import default_policy_name, summarise, sweep, trace_costs
+from smartbert.sweep import summarise, sweep, trace_costs
 from smartbert.trace import Trace, resolve_exits
 
 FLAT_METRIC = 0.05   # metric points: a sweep whose metric moves less than this is flat ...
@@ -50,7 +50,7 @@ def head_table(trace: Trace, threshold: float | None = None) -> list[dict[str, A
     """Per exit head: where it was evaluated, its main metric and accuracy there, its agreement with
     the last head, its majority-prediction share, and (at ``threshold`` of the method's policy) how
     many examples exit at it and how often those agree with the last head."""
-    spec = get_task(trace.meta["task"])
+    spec = get_task(trace.meta.task)
     predictions = head_predictions(trace)
     final = predictions[:, -1]
     exits = None
@@ -58,10 +58,10 @@ def head_table(trace: Trace, threshold: float | None = None) -> list[dict[str, A
         from smartbert.policies import make_policy
         from smartbert.trace import replay
 
-        policy = default_policy_name(trace)
+        policy = trace.meta.default_policy
         exits = replay(trace, make_policy(policy, threshold)).exit_layer
     rows = []
-    for layer in trace.meta.get("exit_layers") or range(1, trace.num_layers + 1):
+    for layer in trace.meta.exit_layers:
         where = trace.evaluated[:, layer - 1]
         if not where.any():
             continue
@@ -85,7 +85,7 @@ def analyse(trace: Trace, threshold: float | None = None, reference_layers: int 
     counted at ``threshold``; default the middle of the policy's Table 1 points) and, when the metric stays flat over the grid
     while the exit layer moves, why."""
     best = oracle(trace, reference_layers)
-    policy = default_policy_name(trace)
+    policy = trace.meta.default_policy
     rule = policy_class(policy)
     threshold = rule.table_middle() if threshold is None else threshold
     curve = sweep(trace, policy=policy, reference_layers=reference_layers)
@@ -93,7 +93,7 @@ def analyse(trace: Trace, threshold: float | None = None, reference_layers: int 
     cost_to_match = float(matching["cost_pct_paper"].min()) if len(matching) else math.nan
     metric_at_oracle_cost = float(attainable(curve, best["cost_pct_paper"])[0])
     heads = head_table(trace, None if rule.is_static() else threshold)
-    summary = {"task": trace.meta["task"], "method": trace.meta["method"], "policy": policy,
+    summary = {"task": trace.meta.task, "method": trace.meta.method, "policy": policy,
                "oracle_metric": best["metric"], "oracle_cost_pct": best["cost_pct_paper"],
                "oracle_avg_exit_layer": best["avg_exit_layer"], "oracle_avg_layers_run": best["avg_layers_run"],
                "policy_cost_pct_at_oracle_metric": cost_to_match, "policy_metric_at_oracle_cost": metric_at_oracle_cost,

@@ -133,12 +133,12 @@ def check_reusable(directory: str | Path, method_name: str, spec: TaskSpec, back
     """The model in ``directory`` must be a ``method_name`` model trained on ``spec``'s labels
     from the same backbone."""
     meta = read_meta(directory)
-    if meta["method"] != method_name:
-        raise CheckpointError(f"{directory} holds a {meta['method']!r} model; this stage reuses a {method_name!r} model")
-    if list(meta["labels"]) != list(spec.labels):
-        raise CheckpointError(f"{directory} was trained on {meta['task']} (labels {meta['labels']}), not {spec.name}")
-    if meta["backbone"] != backbone:
-        raise CheckpointError(f"{directory} was trained from backbone {meta['backbone']!r}, not {backbone!r}")
+    if meta.method != method_name:
+        raise CheckpointError(f"{directory} holds a {meta.method!r} model; this stage reuses a {method_name!r} model")
+    if list(meta.labels) != list(spec.labels):
+        raise CheckpointError(f"{directory} was trained on {meta.task} (labels {meta.labels}), not {spec.name}")
+    if meta.backbone != backbone:
+        raise CheckpointError(f"{directory} was trained from backbone {meta.backbone!r}, not {backbone!r}")
 
 
 def load_reused(model, directory: str | Path) -> list[str]:
@@ -207,17 +207,17 @@ def trace_model(model_dir: str | Path, task: str | None = None, split: str = "de
     trace (``use_gates=False``: the exit-only path, every layer runs)."""
     loaded = load_model(model_dir, device=device)
     spec = check_task_fits(loaded, task)
-    encoded = load_encoded(spec, split, loaded.tokenizer, loaded.meta["train_config"]["max_seq_len"], data or DataOptions())
+    encoded = load_encoded(spec, split, loaded.tokenizer, loaded.meta.max_seq_len, data or DataOptions())
     meta = dict(trace_meta(loaded, spec, split, model_dir), gates_used=use_gates)
     return record_trace(loaded.model, encoded, batch_size, meta, progress, use_gates)
 
 
 def check_task_fits(loaded: LoadedModel, task: str | None) -> TaskSpec:
     """The task to evaluate on (default: the one trained on); its labels must be the model's."""
-    spec = get_task(task or loaded.meta["task"])
-    if list(spec.labels) != list(loaded.meta["labels"]):
+    spec = get_task(task or loaded.meta.task)
+    if list(spec.labels) != list(loaded.meta.labels):
         raise CheckpointError(
-            f"the model was trained on {loaded.meta['task']} with labels {loaded.meta['labels']}; "
+            f"the model was trained on {loaded.meta.task} with labels {loaded.meta.labels}; "
             f"{spec.name} has labels {list(spec.labels)}: evaluate it on a task with the same labels"
         )
     return spec
@@ -230,16 +230,16 @@ def trace_meta(loaded: LoadedModel, spec: TaskSpec, split: str, model_dir: str |
     return {
         "method": loaded.method.name,
         "default_policy": loaded.method.default_policy,
-        "label": loaded.method.label(loaded.meta["method_config"]),
+        "label": loaded.method.label(loaded.meta.method_config),
         "task": spec.name,
-        "trained_on": loaded.meta["task"],
+        "trained_on": loaded.meta.task,
         "split": split,
-        "backbone": loaded.meta["backbone"],
+        "backbone": loaded.meta.backbone,
         "shape": shape.as_dict(),
         "reference_layers": config.num_hidden_layers,
-        "max_seq_len": loaded.meta["train_config"]["max_seq_len"],
+        "max_seq_len": loaded.meta.max_seq_len,
         "model_dir": str(model_dir),
-        "method_config": loaded.meta["method_config"],
-        "provenance": provenance(seed=loaded.meta["train_config"]["seed"], device=device_info(model_device(loaded.model))),
+        "method_config": loaded.meta.method_config,
+        "provenance": provenance(seed=loaded.meta.seed, device=device_info(model_device(loaded.model))),
         "model_provenance": read_provenance(model_dir),
     }

@@ -18,8 +18,8 @@ from smartbert.trace import Replay, Trace, replay
 def trace_costs(trace: Trace, seq_len: int | None = None) -> ComponentCosts:
     """Component FLOPs for the trace's backbone at ``seq_len`` (default: the model's max length,
     128 as in the paper: inputs are counted as padded to the max length)."""
-    shape = BackboneShape(**trace.meta["shape"])
-    return component_costs(shape, int(seq_len or trace.meta.get("max_seq_len", 128)), int(trace.meta["num_labels"]))
+    shape = BackboneShape(**trace.meta.shape)
+    return component_costs(shape, int(seq_len or trace.meta.max_seq_len), int(trace.meta.num_labels))
 
 
 def example_costs(result: Replay, costs: ComponentCosts, head_kind: str, convention: str) -> np.ndarray:
@@ -30,11 +30,11 @@ def example_costs(result: Replay, costs: ComponentCosts, head_kind: str, convent
 def summarise(trace: Trace, result: Replay, costs: ComponentCosts, reference_layers: int | None = None) -> dict[str, float]:
     """Metric and cost of one replay, as one sweep row. Cost % is relative to the full-depth model
     of ``reference_layers`` layers (default: the trace's backbone depth)."""
-    spec = get_task(trace.meta["task"])
+    spec = get_task(trace.meta.task)
     row: dict[str, float] = dict(compute_metrics(spec, result.prediction, trace.labels))
-    reference_layers = int(reference_layers or trace.meta.get("reference_layers", trace.num_layers))
+    reference_layers = int(reference_layers or trace.meta.reference_layers or trace.num_layers)
     for convention in CONVENTIONS:
-        flops = example_costs(result, costs, trace.meta["head_kind"], convention)
+        flops = example_costs(result, costs, trace.meta.head_kind, convention)
         unit = "flops" if convention == "paper" else "macs"
         row[f"avg_{unit}_{convention}_M"] = float(flops.mean()) / 1e6
         row[f"cost_pct_{convention}"] = 100.0 * float(flops.mean()) / costs.reference_cost(convention, reference_layers)
@@ -45,32 +45,14 @@ def summarise(trace: Trace, result: Replay, costs: ComponentCosts, reference_lay
     return row
 
 
-def default_policy_name(trace: Trace) -> str:
-    """The method's own exit rule, as recorded in the trace (older traces: from the registry)."""
-    if "default_policy" in trace.meta:
-        return trace.meta["default_policy"]
-    from smartbert.registry import get_method
-
-    return get_method(trace.meta["method"]).default_policy
-
-
-def method_label(trace: Trace) -> str:
-    """The model's name in tables, as recorded in the trace (older traces: from the registry)."""
-    if "label" in trace.meta:
-        return trace.meta["label"]
-    from smartbert.registry import get_method
-
-    return get_method(trace.meta["method"]).label(trace.meta.get("method_config") or {})
-
-
 def provenance_columns(trace: Trace) -> dict[str, str | int | None]:
     """Where a sweep row came from: the model's seed, config hash (with seed), experiment hash
     (without seed: rows that may be averaged over seeds share it), commit, and the devices the
     model was trained and traced on."""
-    model = trace.meta.get("model_provenance") or {}
+    model = trace.meta.model_provenance
     return {"seed": model.get("seed"), "config_hash": model.get("config_hash"),
             "experiment_hash": model.get("experiment_hash"), "commit": model.get("commit"),
-            "train_device": model.get("device"), "trace_device": (trace.meta.get("provenance") or {}).get("device")}
+            "train_device": model.get("device"), "trace_device": trace.meta.provenance.get("device")}
 
 
 def sweep(trace: Trace, thresholds: Iterable[float] | None = None, policy: str | None = None,
@@ -80,18 +62,18 @@ def sweep(trace: Trace, thresholds: Iterable[float] | None = None, policy: str |
     ``with_grid`` adds that grid to the given thresholds."""
     from smartbert.policies import policy_class
 
-    policy = policy or default_policy_name(trace)
+    policy = policy or trace.meta.default_policy
     kind = policy_class(policy)
     values = list(kind.grid) if thresholds is None else list(thresholds) + (list(kind.grid) if with_grid else [])
     if kind.is_static():  # its one setting
         values = [0.0]
     values = sorted({float(v) for v in values})
     costs = trace_costs(trace, seq_len)
-    origin, label = provenance_columns(trace), method_label(trace)
+    origin, label = provenance_columns(trace), trace.meta.label
     rows = []
     for threshold in values:
         rule: ExitPolicy = make_policy(policy, threshold)
-        rows.append({"method": trace.meta["method"], "label": label, "task": trace.meta["task"], "policy": policy,
+        rows.append({"method": trace.meta.method, "label": label, "task": trace.meta.task, "policy": policy,
                      "threshold": threshold, **summarise(trace, replay(trace, rule), costs, reference_layers), **origin})
     return pd.DataFrame(rows)
 

@@ -9,12 +9,12 @@ prediction and how many layers, heads and gates were evaluated, hence its FLOPs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,56 @@ TRACE_ARRAYS = ("labels", "ran", "evaluated", "logits", "gate_prob", "lengths")
 
 
 @dataclass
+class TraceMeta:
+    """What a trace records beside its arrays: the model (method, its exit rule and name in tables,
+    backbone shape, heads), the data (task, split, sequence length) and where both came from. Saved
+    as JSON in the trace with a ``format_version`` (:data:`smartbert.formats.TRACE`)."""
+
+    num_layers: int
+    num_labels: int
+    head_kind: str                      # the exit heads' kind, for their FLOPs (smartbert.flops)
+    exit_layers: list[int]              # layers with an exit head (1-based)
+    has_gates: bool = False             # the trace followed skipping gates
+    gates_used: bool = True             # gates were asked for (`smartbert trace --no-gates`: the exit-only path)
+    method: str = ""                    # registry name
+    default_policy: str = "none"        # the method's own exit rule
+    label: str = ""                     # the model's name in tables
+    task: str = ""                      # the data traced
+    trained_on: str = ""                # the task the model was trained on (MNLI-mm: MNLI)
+    split: str = "dev"
+    backbone: str = ""
+    shape: dict[str, int] = field(default_factory=dict)   # smartbert.backbones.BackboneShape, as run
+    reference_layers: int | None = None  # the backbone's full depth (cost % is relative to it)
+    max_seq_len: int = 128
+    model_dir: str = ""
+    method_config: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)        # of the trace (device...)
+    model_provenance: dict[str, Any] = field(default_factory=dict)  # of the model (seed, hashes, commit)
+
+    def to_document(self) -> dict[str, Any]:
+        return TRACE.stamp_document(dataclasses.asdict(self))
+
+    @classmethod
+    def from_document(cls, document: Any, path: str | Path) -> "TraceMeta":
+        """The meta of the trace at ``path``: its version checked, unknown or missing fields named."""
+        from smartbert.errors import SmartBertError
+
+        if not isinstance(document, dict):
+            raise SmartBertError(f"{path} is not a readable trace (its meta is not a JSON object); give a file written by "
+                                 f"`smartbert trace`, or rerun it")
+        document = dict(document)
+        TRACE.check_version(document.pop(VERSION_FIELD, None), path)
+        names = {f.name for f in dataclasses.fields(cls)}
+        required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
+                    and f.default_factory is dataclasses.MISSING}
+        unknown, missing = sorted(set(document) - names), sorted(required - set(document))
+        if unknown or missing:
+            raise TRACE.error(path, f"has meta fields {unknown} this suite does not know and lacks {missing}" if unknown and missing
+                              else f"has meta fields {unknown} this suite does not know" if unknown else f"lacks meta fields {missing}")
+        return cls(**document)
+
+
+@dataclass
 class Trace:
     """Per-example, per-layer records of one model on one split ([N, L] and [N, L, C] arrays)."""
 
@@ -40,7 +90,7 @@ class Trace:
     logits: np.ndarray          # [N, L, C] float32, NaN where not evaluated
     gate_prob: np.ndarray       # [N, L] float32, NaN for models without gates
     lengths: np.ndarray         # [N] int: tokens per example
-    meta: dict = field(default_factory=dict)  # method, task, backbone shape, head kind, provenance
+    meta: TraceMeta
 
     @property
     def num_examples(self) -> int:
@@ -52,7 +102,7 @@ class Trace:
 
     @property
     def has_gates(self) -> bool:
-        return bool(self.meta.get("has_gates", False))
+        return self.meta.has_gates
 
     def save(self, path: str | Path) -> None:
         """One ``.npz`` (no pickle), written atomically."""
@@ -61,7 +111,7 @@ class Trace:
             with open(tmp, "wb") as handle:
                 np.savez_compressed(handle, labels=self.labels, ran=self.ran, evaluated=self.evaluated,
                                     logits=self.logits, gate_prob=self.gate_prob, lengths=self.lengths,
-                                    meta=np.array(json.dumps(TRACE.stamp_document(self.meta))))
+                                    meta=np.array(json.dumps(self.meta.to_document())))
 
     @classmethod
     def load(cls, path: str | Path) -> "Trace":
@@ -84,13 +134,10 @@ class Trace:
             raise SmartBertError(f"trace {path} not found; {fix}") from None
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
             raise SmartBertError(f"{path} is not a readable trace ({error}); {fix}") from None
-        if not isinstance(meta, dict):
-            raise SmartBertError(f"{path} is not a readable trace (its meta is not a JSON object); {fix}")
-        TRACE.check_version(meta.pop(VERSION_FIELD, None), path)
-        return cls(**arrays, meta=meta)
+        return cls(**arrays, meta=TraceMeta.from_document(meta, path))
 
 
-def record_trace(model: EarlyExitModel, data: EncodedSplit, batch_size: int = 64, meta: dict | None = None,
+def record_trace(model: EarlyExitModel, data: EncodedSplit, batch_size: int = 64, meta: dict[str, Any] | None = None,
                  progress: bool = False, use_gates: bool = True) -> Trace:
     """Run ``model`` once over ``data`` along its inference path (:meth:`EarlyExitModel.walk`);
     ``use_gates=False`` records the exit-only path (every layer runs; ``walk`` runs without gradients)."""
@@ -119,10 +166,10 @@ def record_trace(model: EarlyExitModel, data: EncodedSplit, batch_size: int = 64
             logits[rows, i] = step.logits.cpu().numpy()
             if step.gate_prob is not None:
                 gate_prob[rows, i] = step.gate_prob.float().cpu().numpy()
-    meta = dict(meta or {}, has_gates=model.gates is not None and use_gates, exit_layers=model.exit_layers,
-                head_kind=model.head_kind, num_layers=num_layers, num_labels=num_labels)
-    return Trace(np.asarray(data.labels), ran, evaluated, logits, gate_prob,
-                 np.asarray(data.lengths()), meta)
+    recorded = TraceMeta(**{**(meta or {}), "has_gates": model.gates is not None and use_gates,
+                            "exit_layers": list(model.exit_layers), "head_kind": model.head_kind, "num_layers": num_layers,
+                            "num_labels": num_labels})
+    return Trace(np.asarray(data.labels), ran, evaluated, logits, gate_prob, np.asarray(data.lengths()), recorded)
 
 
 @dataclass

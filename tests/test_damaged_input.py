@@ -102,6 +102,22 @@ def test_an_unknown_format_version_is_refused_by_name(model_dir, tmp_path, versi
         read_meta(copy)
 
 
+@pytest.mark.parametrize("field, value", [("num_labels", "two"), ("labels", "positive"), ("method", 3), ("train_config", [1]),
+                                          ("task", None), ("backbone_config", "bert")])
+def test_a_model_description_field_of_the_wrong_type_is_named(model_dir, tmp_path, field: str, value) -> None:
+    copy = damaged_copy(model_dir, tmp_path)
+    meta = json.loads((copy / META_FILE).read_text())
+    meta[field] = value
+    (copy / META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=rf"smartbert\.json.*{field} must be .*retrain"):
+        read_meta(copy)
+
+
+def test_a_model_description_keeps_the_trainings_report(model_dir) -> None:
+    meta = read_meta(model_dir)
+    assert meta.max_seq_len == 128 and "dev_metrics_no_exit" in meta.report and "format_version" not in meta.report
+
+
 @pytest.mark.parametrize("fraction", [0.0, 0.1, 0.5, 0.9, 0.99])
 def test_a_truncated_model_description_is_named(model_dir, tmp_path, fraction: float) -> None:
     copy = damaged_copy(model_dir, tmp_path)
@@ -439,7 +455,7 @@ def test_disk_full_while_saving_a_model_names_the_path_and_keeps_the_previous_mo
 
     monkeypatch.setattr(checkpoint, "save_file", full)
     with pytest.raises(CheckpointError, match=rf"could not write the model to {copy} \(No space left on device\).*unchanged"):
-        checkpoint.save_model(copy, loaded.model, loaded.method, loaded.method_config, loaded.meta["backbone"],
+        checkpoint.save_model(copy, loaded.model, loaded.method, loaded.method_config, loaded.meta.backbone,
                               loaded.model.encoder.config, loaded.tokenizer, {}, {})
     assert {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["copy"]
@@ -684,6 +700,19 @@ def test_a_trace_of_another_format_version_is_refused_by_name(trace_file, tmp_pa
     meta.pop("format_version") if version is None else meta.__setitem__("format_version", version)
     np.savez(tmp_path / "t.npz", **{**arrays, "meta": np.array(json.dumps(meta))})
     with pytest.raises(SmartBertError, match=r"t\.npz .*format_version"):
+        Trace.load(tmp_path / "t.npz")
+
+
+@pytest.mark.parametrize("change, match", [(lambda m: m.pop("num_layers"), r"lacks meta fields \['num_layers'\]"),
+                                           (lambda m: m.update(colour="blue"), r"meta fields \['colour'\] this suite does not know"),
+                                           (lambda m: m.pop("head_kind") and m.update(x=1), r"\['x'\] .* lacks \['head_kind'\]")])
+def test_a_trace_meta_with_unknown_or_missing_fields_is_named(trace_file, tmp_path, change, match) -> None:
+    with np.load(trace_file, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    change(meta)
+    np.savez(tmp_path / "t.npz", **{**arrays, "meta": np.array(json.dumps(meta))})
+    with pytest.raises(SmartBertError, match=match):
         Trace.load(tmp_path / "t.npz")
 
 

@@ -69,7 +69,7 @@ def test_every_tensor_a_method_meets_is_on_its_device(name: str, bert_dir, tmp_p
             batched = predict_batched(loaded.model, examples, policy, batch_size=8)
             np.testing.assert_array_equal(single.exit_layer, batched.exit_layer)
     assert guard.checked_ops > 1000  # the guard saw the work, not an empty block
-    assert trace.meta["provenance"]["device_info"]["type"] == device.type
+    assert trace.meta.provenance["device_info"]["type"] == device.type
 
 
 def test_the_guard_catches_a_host_tensor_and_numpy_without_cpu() -> None:

@@ -14,7 +14,7 @@ from smartbert.backbones import BackboneShape
 from smartbert.oracle import analyse, flat_reason, head_table, oracle, oracle_exit_mask
 from smartbert.oracle_table import degenerate_heads, load_oracles
 from smartbert.sweep import sweep
-from smartbert.trace import Trace
+from smartbert.trace import Trace, TraceMeta
 
 NAN = np.nan
 A, B = [3.0, 0.0], [0.0, 3.0]  # confident class 0, confident class 1
@@ -31,9 +31,9 @@ def make_trace(labels, predictions, ran=None, gates=False) -> Trace:
         for j, p in enumerate(row):
             if p is not None:
                 logits[i, j] = A if p == 0 else B
-    meta = {"has_gates": gates, "task": "SST-2", "num_labels": 2, "method": "deebert", "label": "DeeBERT",
-            "default_policy": "entropy", "head_kind": "pooled_classifier", "exit_layers": list(range(1, layers + 1)),
-            "shape": SHAPE.as_dict(), "max_seq_len": 16}
+    meta = TraceMeta(has_gates=gates, task="SST-2", num_layers=layers, num_labels=2, method="deebert", label="DeeBERT",
+                     default_policy="entropy", head_kind="pooled_classifier", exit_layers=list(range(1, layers + 1)),
+                     shape=SHAPE.as_dict(), max_seq_len=16)
     return Trace(np.array(labels), ran, evaluated, logits, np.full((n, layers), NAN, dtype=np.float32),
                  np.full(n, 8), meta)
 

@@ -9,7 +9,7 @@ import pytest
 
 from smartbert.errors import SmartBertError, UnknownNameError
 from smartbert.policies import POLICIES, make_policy, softmax_entropy
-from smartbert.trace import Trace, replay
+from smartbert.trace import Trace, TraceMeta, replay
 
 NAN = np.nan
 CONFIDENT, UNSURE = [4.0, 0.0], [0.1, 0.0]   # entropies ~0.090 and ~0.692 nats
@@ -32,7 +32,8 @@ def hand_trace() -> Trace:
     logits[2, 3] = CONFIDENT
     gate_prob = np.where(ran, 0.1, 0.9).astype(np.float32)
     return Trace(np.array([0, 1, 0]), ran, evaluated, logits, gate_prob, np.array([10, 12, 3]),
-                 {"has_gates": True, "task": "RTE", "num_labels": 2})
+                 TraceMeta(has_gates=True, task="RTE", num_layers=4, num_labels=2, head_kind="exit_classifier",
+                           exit_layers=[1, 2, 3, 4]))
 
 
 def test_entropy_helper() -> None:
