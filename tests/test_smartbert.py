@@ -79,7 +79,7 @@ def test_sp_schedule_and_config_errors() -> None:
         SmartBertConfig(gate_mode="medium")
     with pytest.raises(SmartBertError, match="soft_epochs"):
         SmartBertConfig(soft_epochs=9)
-    with pytest.raises(SmartBertError, match=r"t1 must be > 0 \(temperature tau of eq. 4):
+    with pytest.raises(SmartBertError, match=r"t1 must be > 0 \(temperature tau of eq. 4"):
         SmartBertConfig(t1=0)
 
 
