@@ -1,10 +1,10 @@
 """Methods from outside the repository (issue 17): a package that declares the `smartbert.methods`
-entry point, installed with pip, adds a method that the CLI, the method-matrix tests and the
-workflow's tables all see; the registry refuses what it cannot use, by name."""
+entry point, installed with pip into the suite's environment, adds a method that the CLI, the
+method-matrix tests and a smoke-style workflow's tables all see (and is uninstalled afterwards);
+the registry refuses what it cannot use, by name."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -72,20 +72,23 @@ myexit = "my_exit_method"
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> dict[str, str]:
-    """The plugin package, `pip install`ed (offline, into a folder on PYTHONPATH so that the shared
-    venv stays as it was); the environment every subprocess below runs in."""
-    root = tmp_path_factory.mktemp("plugin")
-    package, site = root / "my-exit-method", root / "site"
+def installed(tmp_path_factory):
+    """The plugin package, `pip install`ed (offline) into this test run's environment, and uninstalled
+    afterwards; the environment every subprocess below runs in (a fresh process finds its entry point)."""
+    package = tmp_path_factory.mktemp("plugin") / "my-exit-method"
     package.mkdir()
     (package / "pyproject.toml").write_text(PYPROJECT)
     (package / "my_exit_method.py").write_text(PLUGIN)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--target", str(site), str(package)], check=True, capture_output=True, timeout=300)
-    assert list(site.glob("my_exit_method-0.1.dist-info/entry_points.txt"))
-    env = workflow_env()
-    env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    subprocess.run([*pip, "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", str(package)],
+                   check=True, capture_output=True, timeout=300)
+    try:
+        found = run([sys.executable, "-c", "import importlib.metadata as m; print([e.value for e in "
+                     "m.entry_points(group='smartbert.methods')])"], workflow_env())
+        assert "my_exit_method" in found.stdout, found.stderr
+        yield workflow_env()
+    finally:
+        subprocess.run([*pip, "uninstall", "--quiet", "--yes", "my-exit-method"], capture_output=True, timeout=300)
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess:
