@@ -16,7 +16,7 @@ from smartbert.policies import POLICIES, check_table_thresholds
 from smartbert.registry import get_method, method_names
 from smartbert.trainer import TrainConfig
 
-ENV = "../envs/smartbert.yaml"  # relative to rules/; a rule file elsewhere (external:) uses ENV_FILE
+ENV = "../envs/smartbert.yaml"  # relative to rules/; Snakemake files elsewhere (the external baselines) use ENV_FILE
 ENV_FILE = os.path.join(workflow.basedir, "envs", "smartbert.yaml")
 # The conda env (--sdm conda) installs this checkout: `-e ${SMARTBERT_REPO}[workflow]`, which pip expands
 # from the environment, so it resolves wherever Snakemake puts its copy of the env file. Set, not read.
