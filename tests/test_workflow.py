@@ -97,8 +97,9 @@ def test_dry_run_plans_every_model(profile, tmp_path):
     assert jobs.get("latency", 0) == (tasks if timed else 0) and jobs.get("figure_latency", 0) == int(timed)
 
 
-def test_lint_is_clean(tmp_path):
-    result = snakemake("--lint", "--configfile", str(REPO / "config" / "smoke.yaml"), cwd=tmp_path, check=False)
+@pytest.mark.parametrize("profile", ["smoke.yaml", "cpu-full.yaml"])  # cpu-full: with the external paper rule included
+def test_lint_is_clean(profile, tmp_path):
+    result = snakemake("--lint", "--configfile", str(REPO / "config" / profile), cwd=tmp_path, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
 
