@@ -18,8 +18,7 @@ from transformers import BertModel
 
 from smartbert.config import AT_LEAST_ONE, POSITIVE, setting
 from smartbert.encoder import LayeredEncoder
-from smartbert.errors import SmartBertError
-from smartbert.heads import NARROW_WIDTH, ExitClassifier
+from smartbert.heads import NARROW_WIDTH, ExitClassifier, check_head_width
 from smartbert.model import EarlyExitModel
 from smartbert.frozen import frozen_inputs
 from smartbert.registry import (Method, MethodConfig, Stage, final_cross_entropy, frozen_exit_logits,
@@ -44,9 +43,7 @@ class FastBertConfig(MethodConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.width % self.classifier_heads:
-            raise SmartBertError(f"width {self.width} must be a multiple of classifier_heads ({self.classifier_heads}): "
-                                 f"each attention head takes width / heads dimensions")
+        check_head_width(self.width, classifier_heads=self.classifier_heads)
 
 
 def self_distillation(config: FastBertConfig):

@@ -210,14 +210,13 @@ def _select(args: argparse.Namespace) -> None:
 
 
 def _data(args: argparse.Namespace) -> None:
-    from smartbert.formats import DATA_SUMMARY
     from smartbert.data.summary import summarise_task
-    from smartbert.io import atomic_write_text
+    from smartbert.formats import DATA_SUMMARY
 
-    summary = json.dumps(DATA_SUMMARY.stamp_document(summarise_task(args.task, args.data_source, args.glue_dir)), indent=2)
+    summary = summarise_task(args.task, args.data_source, args.glue_dir)
     if args.out:
-        atomic_write_text(args.out, summary + "\n")
-    print(summary)
+        DATA_SUMMARY.write_json(summary, args.out)
+    print(json.dumps(DATA_SUMMARY.stamp_document(summary), indent=2))
 
 
 def _download(args: argparse.Namespace) -> None:
@@ -291,14 +290,13 @@ def _sweep(args: argparse.Namespace) -> None:
 
 def _oracle(args: argparse.Namespace) -> None:
     from smartbert.formats import ORACLE
-    from smartbert.io import atomic_write_text
     from smartbert.oracle import analyse
 
     trace = _load_trace(args.trace)
     found = analyse(trace, args.threshold, _reference_layers(args.reference_backbone))
     found["summary"].setdefault("seed", trace.meta.model_provenance.get("seed"))
     found["summary"].update(_tags(args.tag))
-    atomic_write_text(args.out, json.dumps(ORACLE.stamp_document(found), indent=2, allow_nan=True) + "\n")
+    ORACLE.write_json(found, args.out)
     print(json.dumps(found["summary"], indent=2))
 
 
@@ -404,15 +402,11 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s", stream=sys.stderr)
     logging.getLogger().setLevel(getattr(logging, args.log_level))  # also where a host (pytest) configured logging first
     try:
-        check_flags(args)
-    except SmartBertError as error:
-        print(f"smartbert {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    if args.threads:
-        import torch
+        check_flags(args)  # before any work, --threads included
+        if args.threads:
+            import torch
 
-        torch.set_num_threads(args.threads)
-    try:
+            torch.set_num_threads(args.threads)
         args.torch_device = None
         if args.command in DEVICE_COMMANDS:
             from smartbert.device import make_deterministic, resolve_device

@@ -50,6 +50,12 @@ class Format:
 
         atomic_write_text(path, self.stamp_frame(frame).to_csv(index=False, float_format="%.4f"))
 
+    def write_json(self, document: dict[str, Any], path: str | Path) -> None:
+        """``document`` stamped with this format's version, written atomically (indented; NaN as NaN)."""
+        from smartbert.io import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.stamp_document(document), indent=2, allow_nan=True) + "\n")
+
     def stamp_document(self, document: dict[str, Any]) -> dict[str, Any]:
         """``document`` with this format's version as its first key, ready to write."""
         return {VERSION_FIELD: self.version, **{k: v for k, v in document.items() if k != VERSION_FIELD}}
@@ -137,7 +143,8 @@ def _number(raw: Any) -> Any:
 
 
 def _check_columns(fmt: Format, path: str | Path, found: Iterable[str], what: str) -> None:
-    missing = [name for name in fmt.required if name not in set(found)]
+    found = set(found)
+    missing = [name for name in fmt.required if name not in found]
     if missing:
         raise fmt.error(path, f"lacks {what}(s) {missing}")
 

@@ -14,11 +14,21 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from smartbert.errors import SmartBertError
+
 if TYPE_CHECKING:
     from transformers import BertModel
 
 NARROW_WIDTH = 128
 
+
+def check_head_width(width: int, **heads: int) -> None:
+    """``width`` must split evenly over each attention head count given (by its setting's name):
+    every head of a narrow attention takes ``width / heads`` dimensions."""
+    for name, count in heads.items():
+        if width % count:
+            raise SmartBertError(f"width {width} must be a multiple of {name} ({count}): "
+                                 f"each attention head takes width / heads dimensions")
 
 class NarrowSelfAttention(nn.Module):
     """Multi-head self-attention at a small width (Q, K, V projections, no output projection).
@@ -30,8 +40,7 @@ class NarrowSelfAttention(nn.Module):
 
     def __init__(self, width: int, heads: int, dropout: float = 0.1) -> None:
         super().__init__()
-        if width % heads:
-            raise ValueError(f"width {width} is not a multiple of heads {heads}")
+        check_head_width(width, heads=heads)
         self.heads, self.dropout = heads, dropout
         separate = [nn.Linear(width, width) for _ in range(3)]  # same random stream as three layers
         self.qkv = torch.nn.utils.skip_init(nn.Linear, width, 3 * width)

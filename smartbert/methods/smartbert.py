@@ -24,7 +24,7 @@ from smartbert.config import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, setting
 from smartbert.encoder import LayeredEncoder, additive_mask
 from smartbert.errors import SmartBertError
 from smartbert.frozen import FrozenInputs, frozen_inputs
-from smartbert.heads import NARROW_WIDTH, ExitClassifier, SkipGate
+from smartbert.heads import NARROW_WIDTH, ExitClassifier, SkipGate, check_head_width
 from smartbert.losses import hard_gate, mean_consecutive_contrastive, skip_regulariser
 from smartbert.model import EarlyExitModel
 from smartbert.registry import Method, MethodConfig, Stage, register
@@ -75,10 +75,7 @@ class SmartBertConfig(MethodConfig):
         super().__post_init__()
         if self.gate_mode == "sp" and not self.soft_epochs <= self.stage1_epochs:
             raise SmartBertError(f"soft_epochs must be within 0..stage1_epochs ({self.stage1_epochs}), got {self.soft_epochs}")
-        for heads in ("classifier_heads", "gate_heads"):
-            if self.width % getattr(self, heads):
-                raise SmartBertError(f"width {self.width} must be a multiple of {heads} ({getattr(self, heads)}): "
-                                     f"each attention head takes width / heads dimensions")
+        check_head_width(self.width, classifier_heads=self.classifier_heads, gate_heads=self.gate_heads)
 
     def hard_at(self, epoch: int) -> bool:
         """Whether stage-1 epoch ``epoch`` (0-based) trains with hard gates."""
