@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from smartbert.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE
-from smartbert.errors import SmartBertError
+from smartbert.errors import EXIT_ON_USER_ERROR, SmartBertError
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         COMMANDS[args.command](args)
     except SmartBertError as error:
         print(f"smartbert {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_ON_USER_ERROR
     return 0
 
 

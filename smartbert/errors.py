@@ -1,5 +1,7 @@
 """Errors a user can meet. Each message names the problem and the fix."""
 
+EXIT_ON_USER_ERROR = 2  # the exit code of a SmartBertError, in the CLI and in the workflow's script steps
+
 
 class SmartBertError(Exception):
     """Base class: a problem with the user's input or environment, not a bug."""

@@ -411,6 +411,24 @@ def test_tables_figures_and_report_assemble_from_published_outputs_without_model
     assert set(planned_jobs(result.stdout)) <= {"tables", "table2", "figure", "figure_latency", "report", "all"}
 
 
+
+def test_a_stale_sweep_stops_the_tables_step_with_one_line_and_no_traceback(smoke_run, tmp_path):
+    """A Snakemake script step fails on bad input as the CLI does (smartbert.workflow_step): a sweep
+    whose rows carry two configurations' hashes is named on one line, with the fix, without a traceback."""
+    for folder in ("sweeps", "oracle", "data", "selection", "runtime", "latency"):
+        shutil.copytree(smoke_run / "results/smoke" / folder, tmp_path / "results/smoke" / folder,
+                        ignore=shutil.ignore_patterns(".*"))
+    sweep = sorted((tmp_path / "results/smoke/sweeps").rglob("*.csv"))[0]
+    frame = pd.read_csv(sweep, dtype=str)
+    frame.loc[frame.index[-1], "experiment_hash"] = "0123456789ab"  # one row from another configuration
+    frame.to_csv(sweep, index=False)
+    result = snakemake("results/smoke/tables/table1.csv", "--configfile", str(REPO / "config" / "smoke.yaml"),
+                       cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("smartbert tables: error:")]
+    assert len(lines) == 1 and "mixes results of 2 different configurations" in lines[0] and "Rerun the stale" in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
 MY_RULE = '''
 rule external_mine:
     output:
