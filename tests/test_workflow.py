@@ -111,7 +111,7 @@ EXACT = {
     "paper.yaml": dict(backbone={"distilbert": "distilbert-base-uncased", None: "bert-base-uncased"}, epochs=5,
                        learning_rate=2.0e-5, batch_size=32, max_train_examples={None: None}, latency_examples=100),
     "config.yaml": dict(backbone={None: "minilm-l6"}, epochs=3, learning_rate=5.0e-5, batch_size=16,
-                        max_train_examples={"SST-2": 1500, "CoLA": 1500, None: 600}, latency_examples=50),
+                        max_train_examples={"SST-2": 1500, "CoLA": 1500, "MRPC": 1500, None: 600}, latency_examples=50),
     "smoke.yaml": dict(backbone={None: "tiny"}, epochs=2, learning_rate=1.0e-3, batch_size=16,
                        max_train_examples={None: 400}, latency_examples=20),
     "cpu-full.yaml": dict(backbone={None: "minilm-l6"}, epochs=4, learning_rate=3.0e-5, batch_size=16,
