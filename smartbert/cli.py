@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from smartbert.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE
-from smartbert.errors import EXIT_ON_USER_ERROR, SmartBertError
+from smartbert.errors import EXIT_ON_USER_ERROR, SmartBertError, error_line
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             args.torch_device = resolve_device(args.device)
         COMMANDS[args.command](args)
     except SmartBertError as error:
-        print(f"smartbert {args.command}: error: {error}", file=sys.stderr)
+        print(error_line(args.command, error), file=sys.stderr)
         return EXIT_ON_USER_ERROR
     return 0
 

@@ -36,3 +36,8 @@ class CheckpointError(SmartBertError):
 def one_line(error: BaseException) -> str:
     """An exception's message on one line (libraries' messages often span several)."""
     return " ".join(str(error).split())
+
+
+def error_line(command: str, error: BaseException) -> str:
+    """What a user error prints, in the CLI and in the workflow's script steps: ``smartbert <command>: error: ...``."""
+    return f"smartbert {command}: error: {one_line(error)}"

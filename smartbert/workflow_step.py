@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from smartbert.errors import EXIT_ON_USER_ERROR, SmartBertError, one_line
+from smartbert.errors import EXIT_ON_USER_ERROR, SmartBertError, error_line
 
 
 @contextmanager
@@ -23,7 +23,7 @@ def workflow_step(log_path: str, step: str) -> Iterator[None]:
     try:
         yield
     except SmartBertError as error:
-        message = f"smartbert {step}: error: {one_line(error)}"
+        message = error_line(step, error)
         logging.getLogger("smartbert.workflow").error(message)
         print(message, file=sys.stderr)
         raise SystemExit(EXIT_ON_USER_ERROR) from None

@@ -411,7 +411,6 @@ def test_tables_figures_and_report_assemble_from_published_outputs_without_model
     assert set(planned_jobs(result.stdout)) <= {"tables", "table2", "figure", "figure_latency", "report", "all"}
 
 
-
 def test_a_stale_sweep_stops_the_tables_step_with_one_line_and_no_traceback(smoke_run, tmp_path):
     """A Snakemake script step fails on bad input as the CLI does (smartbert.workflow_step): a sweep
     whose rows carry two configurations' hashes is named on one line, with the fix, without a traceback."""
@@ -428,6 +427,7 @@ def test_a_stale_sweep_stops_the_tables_step_with_one_line_and_no_traceback(smok
     lines = [line for line in result.stderr.splitlines() if line.startswith("smartbert tables: error:")]
     assert len(lines) == 1 and "mixes results of 2 different configurations" in lines[0] and "Rerun the stale" in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
+
 
 MY_RULE = '''
 rule external_mine:
