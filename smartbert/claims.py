@@ -329,11 +329,9 @@ def task_weights(agg: pd.DataFrame, majority: dict[str, dict], tasks: Sequence[s
 
 def evaluate_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, table2: pd.DataFrame) -> list[Claim]:
     """Every claim on this run's results, in the report's order."""
-    from smartbert.registry import get_method
-
     tasks = list(config["tasks"])
     return [
-        claim_reduction(agg, tasks, get_method("smartbert").policy_class.table_thresholds(config["thresholds"]), majority),
+        claim_reduction(agg, tasks, smartbert_thresholds(config), majority),
         claim_dominance(agg, tasks, [m for m in ("deebert", "fastbert") if m in config["methods"]], majority),
         claim_hard_tasks(agg, tasks, majority),
         claim_skip_only(agg, [t for t in config["tables"]["table3_tasks"] if t in tasks], majority),
@@ -343,6 +341,32 @@ def evaluate_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, 
                        config["figures"]["fig6_variants"], "SP", majority),
         claim_cheap_heads(table2),
     ]
+
+
+def as_default(agg: pd.DataFrame, method: str, variant: str) -> pd.DataFrame:
+    """``agg`` with ``method``'s ``variant`` in place of its default, so that a claim about the
+    default can be read for the variant by the same rule."""
+    default = (agg["method"] == method) & (agg["variant"] == "default")
+    moved = agg[(agg["method"] == method) & (agg["variant"] == variant)].assign(variant="default")
+    return pd.concat([agg[~default], moved], ignore_index=True)
+
+
+def variant_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, variant: str) -> list[Claim]:
+    """The claims about SmartBERT's own curve (Table 1's reduction, Figure 4's comparison, RTE/WNLI)
+    by the same rules, with SmartBERT's ``variant`` in its default's place, on the tasks it ran."""
+    agg = as_default(agg, "smartbert", variant)
+    tasks = [t for t in config["tasks"] if len(_rows(agg, t, "smartbert"))]
+    agg = agg[agg["task"].isin(tasks)]
+    return [claim_reduction(agg, tasks, smartbert_thresholds(config), majority),
+            claim_dominance(agg, tasks, [m for m in ("deebert", "fastbert") if m in config["methods"]], majority),
+            claim_hard_tasks(agg, tasks, majority)]
+
+
+def smartbert_thresholds(config: dict) -> list[float]:
+    """SmartBERT's Table 1 thresholds in this run."""
+    from smartbert.registry import get_method
+
+    return list(get_method("smartbert").policy_class.table_thresholds(config["thresholds"]))
 
 
 PAPER_TASKS = ("MRPC", "SST-2", "QNLI", "QQP", "MNLI", "MNLI-mm", "CoLA", "RTE", "WNLI")

@@ -74,10 +74,17 @@ PROBABILITY = Range(0, 1, high_open=True)                  # dropout, warm-up sh
 WEIGHT = Range(0, 1)                                       # a mixing weight in [0, 1]
 
 
-def setting(help: str, allowed: Range | None = None) -> dict[str, Any]:
+def setting(help: str, allowed: Range | None = None, *, hashed_at_default: bool = True) -> dict[str, Any]:
     """A config field's metadata: its help text and the numbers it may take (checked by
-    :func:`check_settings`)."""
-    return {"help": help, "range": allowed} if allowed is not None else {"help": help}
+    :func:`check_settings`). ``hashed_at_default=False`` marks a field added after results were
+    published: :func:`config_hash` leaves it out while it holds its default, so the hashes (and the
+    published sweeps that carry them) of every configuration that does not use it stay valid."""
+    metadata: dict[str, Any] = {"help": help}
+    if allowed is not None:
+        metadata["range"] = allowed
+    if not hashed_at_default:
+        metadata["hashed_at_default"] = False
+    return metadata
 
 
 def check_settings(config: Any) -> None:
@@ -184,7 +191,17 @@ def merge_layers(layers: typing.Iterable[tuple[str, dict[str, Any] | None]]) -> 
     return merged
 
 
+def hashed_fields(config: Any) -> dict[str, Any]:
+    """The fields of dataclass ``config`` that identify it: all of them, except a field marked
+    ``hashed_at_default=False`` (:func:`setting`) while it holds its default value."""
+    values = dataclasses.asdict(config)
+    for item in dataclasses.fields(config):
+        if item.metadata.get("hashed_at_default", True) is False and getattr(config, item.name) == item.default:
+            del values[item.name]
+    return values
+
+
 def config_hash(*configs: Any) -> str:
     """A short, stable hash of dataclasses / dicts (for provenance and caches)."""
-    payload = [dataclasses.asdict(c) if dataclasses.is_dataclass(c) else c for c in configs]
+    payload = [hashed_fields(c) if dataclasses.is_dataclass(c) else c for c in configs]
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -8,6 +8,7 @@ value projections and no output projection, then the [CLS] position.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import torch
@@ -104,15 +105,24 @@ class ExitClassifier(nn.Module):
 
 class SkipGate(nn.Module):
     """Skipping gate G^i (eq. 1): tanh(Linear h->128), 2-head self-attention, [CLS],
-    Linear 128->1, sigmoid. Returns the probability of skipping layer i, one per sample."""
+    Linear 128->1, sigmoid. Returns the probability of skipping layer i, one per sample.
+
+    ``start_skip``: None keeps PyTorch's initialisation (as the official ``models/Gate.py``; a gate
+    then starts near 0.5, and the paper gives no initialisation); a probability p sets the output
+    bias to logit(p), so the gate starts near p (its weights keep their initialisation)."""
 
     kind = "skip_gate"
 
-    def __init__(self, hidden: int, width: int = NARROW_WIDTH, heads: int = 2, dropout: float = 0.1) -> None:
+    def __init__(self, hidden: int, width: int = NARROW_WIDTH, heads: int = 2, dropout: float = 0.1,
+                 start_skip: float | None = None) -> None:
         super().__init__()
         self.narrow = nn.Linear(hidden, width)
         self.attention = NarrowSelfAttention(width, heads, dropout)
         self.out = nn.Linear(width, 1)
+        if start_skip is not None:  # after the default init, so the random stream is the same either way
+            if not 0.0 < start_skip < 1.0:
+                raise SmartBertError(f"start_skip must be a probability in (0, 1), got {start_skip!r}")
+            nn.init.constant_(self.out.bias, math.log(start_skip / (1.0 - start_skip)))
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         first = self.attention(torch.tanh(self.narrow(hidden)), mask, first_token_only=True)

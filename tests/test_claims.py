@@ -152,3 +152,53 @@ def test_area_under_and_between_crossing_curves_by_hand():
     assert between["share_above"] == pytest.approx(0.5) and between["share_below"] == pytest.approx(0.5)
     assert curves.area_between(a, a, 20, 100) == {"mean_gap": 0.0, "share_above": 0.0, "share_below": 0.0}
     assert math.isnan(curves.normalised_area(a, 60, 60))
+
+
+VARIANT_CONFIG = {"tasks": TASKS, "methods": {"deebert": {}, "fastbert": {}}, "thresholds": {"table": [0.1, 0.3, 0.5]},
+                  "variants": {"gatesrun": {"method": "smartbert", "config": {"gate_init_skip": 0.05}}}}
+
+
+def test_a_variant_is_read_by_the_same_rules_in_the_defaults_place(paper):
+    agg, majority = paper
+    smart = rows_of(agg, "smartbert")
+    same = with_rows(agg, "smartbert", "gatesrun", smart)
+    default_verdicts = [c.verdict for c in claims.evaluate_claims(agg, majority, {
+        **VARIANT_CONFIG, "tables": {"table3_tasks": []}, "figures": {"fig5_variants": [], "fig6_variants": []}},
+        claims.paper_table2(PAPER))[:3]]
+    assert [c.verdict for c in claims.variant_claims(same, majority, VARIANT_CONFIG, "gatesrun")] == default_verdicts
+    assert default_verdicts[0] == "reproduced"
+    # a variant 3 points lower everywhere: no point within 1 of BERT on any task, and worse than the baselines
+    lower = with_rows(agg, "smartbert", "gatesrun", smart.assign(metric=smart["metric"] - 3.0))
+    found = claims.variant_claims(lower, majority, VARIANT_CONFIG, "gatesrun")
+    assert [c.verdict for c in found[:2]] == ["not reproduced", "not reproduced"]
+    # the default's rows are untouched by the reading
+    assert rows_of(claims.as_default(lower, "smartbert", "gatesrun"), "smartbert")["metric"].tolist() == \
+        (smart["metric"] - 3.0).tolist()
+    assert len(rows_of(lower, "smartbert")) == len(smart)
+
+
+def test_a_variant_is_read_only_on_the_tasks_it_ran(paper):
+    agg, majority = paper
+    smart = rows_of(agg, "smartbert")
+    on_rte = with_rows(agg, "smartbert", "gatesrun", smart[smart["task"] == "RTE"])
+    reduction = claims.variant_claims(on_rte, majority, VARIANT_CONFIG, "gatesrun")[0]
+    assert [line.split(":")[0] for line in reduction.evidence] == ["RTE"]
+
+
+def test_the_report_sets_each_smartbert_variant_beside_the_default(paper):
+    from smartbert.report import variant_lines
+
+    agg, majority = paper
+    smart = rows_of(agg, "smartbert")
+    rte = smart[smart["task"] == "RTE"]
+    lower = with_rows(agg, "smartbert", "gatesrun", rte.assign(metric=rte["metric"] - 5.0, avg_layers_skipped=0.0))
+    text = "\n".join(variant_lines(lower, majority, VARIANT_CONFIG))
+    bert = float(rows_of(agg, "bert").set_index("task").loc["RTE", "metric"])
+    best = rte.sort_values(["metric", "cost_pct_paper"], ascending=[False, True]).iloc[0]
+    assert "### SmartBERT [gatesrun] (gate_init_skip: 0.05)" in text
+    assert (f"| RTE | {bert:.1f} | {best['metric']:.1f} ({best['cost_pct_paper']:.0f}%) | " in text
+            and f"| {best['metric'] - 5.0:.1f} ({best['cost_pct_paper']:.0f}%) | none | 0.00 |" in text), text
+    assert "SmartBERT achieves 2-3x computation reduction with minimal accuracy drop (Table 1). **not reproduced**" in text
+    # a variant of another method, or one that did not run, adds nothing
+    other = {**VARIANT_CONFIG, "variants": {"x": {"method": "pabee", "config": {}}, "y": {"method": "smartbert", "config": {}}}}
+    assert variant_lines(lower, majority, other) == []

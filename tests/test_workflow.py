@@ -127,8 +127,11 @@ def test_one_task_at_a_time_runs_that_tasks_models_only(tmp_path):
                              cwd=tmp_path).stdout)
     trained = [job for job in jobs if job["rule"] == "train"]
     assert {job["wildcards"]["task"] for job in trained} == {"RTE"}
-    assert sorted(job["wildcards"]["method"] for job in trained) == sorted(config["methods"])
-    assert {job["wildcards"]["variant"] for job in trained} == {"default"}
+    defaults = [job for job in trained if job["wildcards"]["variant"] == "default"]
+    assert sorted(job["wildcards"]["method"] for job in defaults) == sorted(config["methods"])
+    on_every_task = {name for name, variant in config["variants"].items() if not variant.get("tasks")}
+    assert on_every_task == {"gatesrun"}  # the gate-initialisation variant runs in every sitting
+    assert {job["wildcards"]["variant"] for job in trained} == {"default"} | on_every_task
     assert [job["rule"] for job in jobs].count("select") == [job["rule"] for job in jobs].count("latency") == 1
     # Figures 5 and 6 draw SST-2's ablations: left to the sitting that runs SST-2, not drawn empty
     assert [job["wildcards"]["figure"] for job in jobs if job["rule"] == "figure"] == ["fig4_tradeoff"]
@@ -365,6 +368,9 @@ def test_smoke_tables_figures_and_report_exist_and_parse(smoke_run):
     section = lambda title: text.split(f"\n## {title}\n")[1].split("\n## ")[0]  # noqa: E731
     assert "| task |" in section("Curve-level comparison") and "| task |" in section("Oracle exits")
     assert "chose lam=" in section("Hyper-parameter selection (held-out train, never dev)")
+    variants = section("SmartBERT variants")
+    assert "### SmartBERT [gatesrun] (gate_init_skip: 0.05)" in variants and "| synthetic-sentiment | " in variants
+    assert "### SmartBERT [nocontrast] (eta1: 0.0, eta2: 0.0)" in variants
     assert text.index("## Can this run test the paper?") < text.index("## Run") < text.index("## Claims")
     assert all(f"| {task} | " in section("Can this run test the paper?") for task in config["tasks"])
     assert "| task | model | seed | layer 1 |" in section("Skipping gates") and "skip-only" in section("Skipping gates")

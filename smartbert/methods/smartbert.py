@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertModel
 
-from smartbert.config import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, setting
+from smartbert.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, setting
 from smartbert.encoder import LayeredEncoder, additive_mask
 from smartbert.errors import SmartBertError
 from smartbert.frozen import FrozenInputs, frozen_inputs
@@ -67,6 +67,10 @@ class SmartBertConfig(MethodConfig):
     stage2_keep: Literal["best", "last"] = field(default="best", metadata=setting(
         "stage 2 ends with its best epoch on the selection split (mean of classifiers 1..L-1) or its last "
         "(the official code never evaluates stage 2)"))
+    gate_init_skip: float | None = field(default=None, metadata=setting(
+        "probability of skipping each gate starts at: null keeps PyTorch's initialisation, ~0.5 (the official "
+        "models/Gate.py; the paper gives none); e.g. 0.05 starts every layer near 'run', so the soft phase of eq. 1 "
+        "does not blend each pretrained layer half-and-half with its input", FRACTION, hashed_at_default=False))
     stage2_dropout: bool = field(default=False, metadata=setting(
         "dropout on in the frozen stage-1 pass of stage 2 (the official code calls model.train()); off: the "
         "classifiers see the features they will see at inference"))
@@ -190,7 +194,7 @@ class SmartBert(Method):
         hidden, layers = encoder.hidden_size, encoder.num_layers
         heads = {i: ExitClassifier(hidden, num_labels, config.width, config.classifier_heads, config.dropout)
                  for i in range(1, layers + 1)}
-        gates = [SkipGate(hidden, config.width, config.gate_heads, config.dropout) for _ in range(layers)]
+        gates = [SkipGate(hidden, config.width, config.gate_heads, config.dropout, config.gate_init_skip) for _ in range(layers)]
         extras = {"stage1_projection": _projection(hidden, config.width),
                   "stage2_projection": _projection(config.width, config.width)}
         return EarlyExitModel(encoder, heads, num_labels, gates, extras)
