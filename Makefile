@@ -56,15 +56,19 @@ gpu-bundle: $(STAMP)
 	$(BIN)/python benchmarks/gpu_bundle.py --out .gpu-check
 
 # After a clone (git keeps no modification times), stamp a profile's committed outputs in the order the
-# workflow makes them: data summaries, then selection, then everything else. Snakemake then sees them
-# up to date, and a run of that profile adds only what is missing (a new task or variant, or the
-# tables from committed per-task outputs) instead of retraining because a data summary looks newer.
+# workflow makes them: data summaries, then selection, then the per-task outputs (sweeps, oracles,
+# latency, runtime). Snakemake then sees those up to date, and a run of that profile adds only what is
+# missing (a new task or variant) instead of retraining because a data summary looks newer. The
+# assembled outputs (tables, figures, REPORT.md, external sweeps) are stamped oldest, so the run
+# assembles them again from every per-task output (seconds), never keeping ones made from fewer.
 RESULTS ?= results/cpu-full
+ASSEMBLED = -e '/tables/' -e '/external/' -e '/REPORT.md$$' -e '^figures/'
 restamp:
 	test -d $(RESULTS)/data || { echo "restamp: $(RESULTS)/data not found; set RESULTS=results/<profile>"; exit 2; }
+	git ls-files -z $(RESULTS) figures/$(notdir $(RESULTS)) | grep -z $(ASSEMBLED) | xargs -0 -r touch -d '-3 minutes'
 	git ls-files -z $(RESULTS)/data | xargs -0 -r touch -d '-2 minutes'
 	git ls-files -z $(RESULTS)/selection | xargs -0 -r touch -d '-1 minute'
-	git ls-files -z $(RESULTS) figures/$(notdir $(RESULTS)) | grep -z -v -e '/data/' -e '/selection/' | xargs -0 -r touch
+	git ls-files -z $(RESULTS) | grep -z -v $(ASSEMBLED) -e '/data/' -e '/selection/' | xargs -0 -r touch
 
 clean:
 	rm -rf $(VENV) .pytest_cache
