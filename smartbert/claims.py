@@ -146,6 +146,14 @@ def _dominance_verdict(outcomes: dict[str, list[str]]) -> str:
     return "not reproduced"
 
 
+def cheapest_within(rows: pd.DataFrame, bert: float, floor: float, thresholds: Sequence[float]) -> pd.Series | None:
+    """The cheapest of ``rows`` at one of ``thresholds`` (Table 1's S) within ``DROP`` points of BERT
+    and above the majority class ``floor``, or None: the point Table 1's reduction claim counts."""
+    ok = rows[(rows["threshold"].apply(lambda t: any(math.isclose(t, s) for s in thresholds)))
+              & (rows["metric"] >= bert - DROP - EPS) & ~at_or_below(rows["metric"], floor)]
+    return None if ok.empty else ok.sort_values("cost_pct_paper").iloc[0]
+
+
 def claim_reduction(agg: pd.DataFrame, tasks: Sequence[str], thresholds: Sequence[float],
                     majority: dict[str, dict] | None = None) -> Claim:
     evidence, costs, majority = [], [], majority or {}
@@ -156,13 +164,11 @@ def claim_reduction(agg: pd.DataFrame, tasks: Sequence[str], thresholds: Sequenc
         if reason := uninformative(agg, majority, task):
             evidence.append(reason)
             continue
-        ok = rows[(rows["threshold"].apply(lambda t: any(math.isclose(t, s) for s in thresholds)))
-                  & (rows["metric"] >= bert - DROP - EPS) & ~at_or_below(rows["metric"], majority_floor(majority, task))]
-        if ok.empty:
+        best = cheapest_within(rows, bert, majority_floor(majority, task), thresholds)
+        if best is None:
             costs.append(math.inf)
             evidence.append(f"{task}: no S in {list(thresholds)} within {DROP} points of BERT ({bert:.1f})")
             continue
-        best = ok.sort_values("cost_pct_paper").iloc[0]
         costs.append(float(best["cost_pct_paper"]))
         evidence.append(f"{task}: S={best['threshold']:g} gives {best['metric']:.1f} vs BERT {bert:.1f} at "
                         f"{best['cost_pct_paper']:.0f}% cost (computation / {100.0 / best['cost_pct_paper']:.1f})")
@@ -331,9 +337,7 @@ def evaluate_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, 
     """Every claim on this run's results, in the report's order."""
     tasks = list(config["tasks"])
     return [
-        claim_reduction(agg, tasks, smartbert_thresholds(config), majority),
-        claim_dominance(agg, tasks, [m for m in ("deebert", "fastbert") if m in config["methods"]], majority),
-        claim_hard_tasks(agg, tasks, majority),
+        *curve_claims(agg, majority, config, tasks),
         claim_skip_only(agg, [t for t in config["tables"]["table3_tasks"] if t in tasks], majority),
         claim_ablation(agg, "Cross-layer contrastive learning further reduces computation (Figure 5).", "default",
                        config["figures"]["fig5_variants"], "contrast", majority),
@@ -347,8 +351,8 @@ def as_default(agg: pd.DataFrame, method: str, variant: str) -> pd.DataFrame:
     """``agg`` with ``method``'s ``variant`` in place of its default, so that a claim about the
     default can be read for the variant by the same rule."""
     default = (agg["method"] == method) & (agg["variant"] == "default")
-    moved = agg[(agg["method"] == method) & (agg["variant"] == variant)].assign(variant="default")
-    return pd.concat([agg[~default], moved], ignore_index=True)
+    chosen = (agg["method"] == method) & (agg["variant"] == variant)
+    return pd.concat([agg[~default & ~chosen], agg[chosen].assign(variant="default")], ignore_index=True)
 
 
 def variant_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, variant: str) -> list[Claim]:
@@ -356,7 +360,12 @@ def variant_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, v
     by the same rules, with SmartBERT's ``variant`` in its default's place, on the tasks it ran."""
     agg = as_default(agg, "smartbert", variant)
     tasks = [t for t in config["tasks"] if len(_rows(agg, t, "smartbert"))]
-    agg = agg[agg["task"].isin(tasks)]
+    return curve_claims(agg[agg["task"].isin(tasks)], majority, config, tasks)
+
+
+def curve_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, tasks: Sequence[str]) -> list[Claim]:
+    """The claims about SmartBERT's default curve: Table 1's reduction, Figure 4's comparison with
+    DeeBERT and FastBERT, and RTE/WNLI (the first three of :func:`evaluate_claims`)."""
     return [claim_reduction(agg, tasks, smartbert_thresholds(config), majority),
             claim_dominance(agg, tasks, [m for m in ("deebert", "fastbert") if m in config["methods"]], majority),
             claim_hard_tasks(agg, tasks, majority)]

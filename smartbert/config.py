@@ -196,12 +196,19 @@ def hashed_fields(config: Any) -> dict[str, Any]:
     ``hashed_at_default=False`` (:func:`setting`) while it holds its default value."""
     values = dataclasses.asdict(config)
     for item in dataclasses.fields(config):
-        if item.metadata.get("hashed_at_default", True) is False and getattr(config, item.name) == item.default:
+        if item.metadata.get("hashed_at_default", True) is False and getattr(config, item.name) == _default(item):
             del values[item.name]
     return values
 
 
+def _default(item: dataclasses.Field) -> Any:
+    if item.default_factory is not dataclasses.MISSING:
+        return item.default_factory()
+    return item.default
+
+
 def config_hash(*configs: Any) -> str:
-    """A short, stable hash of dataclasses / dicts (for provenance and caches)."""
+    """A short, stable hash of dataclasses / dicts (for provenance and caches); a dataclass counts
+    by :func:`hashed_fields`, so a field added later leaves the hashes made before it unchanged."""
     payload = [hashed_fields(c) if dataclasses.is_dataclass(c) else c for c in configs]
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]

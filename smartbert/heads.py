@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from smartbert.config import FRACTION
 from smartbert.errors import SmartBertError
 
 if TYPE_CHECKING:
@@ -120,8 +121,8 @@ class SkipGate(nn.Module):
         self.attention = NarrowSelfAttention(width, heads, dropout)
         self.out = nn.Linear(width, 1)
         if start_skip is not None:  # after the default init, so the random stream is the same either way
-            if not 0.0 < start_skip < 1.0:
-                raise SmartBertError(f"start_skip must be a probability in (0, 1), got {start_skip!r}")
+            if start_skip not in FRACTION:
+                raise SmartBertError(f"start_skip must be {FRACTION.describe()}, got {start_skip!r}")
             nn.init.constant_(self.out.bias, math.log(start_skip / (1.0 - start_skip)))
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

@@ -7,13 +7,15 @@ class; gates that skip every layer or none) are flagged.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
-from smartbert.claims import DROP, EPS, Claim, TaskWeight, bert_metrics, evaluate_claims, paper_verdicts, task_weights, variant_claims
+from smartbert.claims import (DROP, Claim, TaskWeight, bert_metrics, cheapest_within, evaluate_claims, paper_verdicts,
+                              smartbert_thresholds, task_weights, variant_claims)
 from smartbert.errors import SmartBertError, one_line
 from smartbert.formats import SELECTION
 from smartbert.io import atomic_write_text
@@ -181,49 +183,49 @@ def gate_lines(table_dir: Path, root: str) -> list[str]:
 def variant_lines(agg: pd.DataFrame, majority: dict[str, dict], config: dict) -> list[str]:
     """Per SmartBERT variant of the run: its curve beside the default's on each task it ran, and the
     claims about SmartBERT's curve read by the same rules with the variant in the default's place."""
-    bert, lines = bert_metrics(agg), []
+    bert, thresholds, lines = bert_metrics(agg), smartbert_thresholds(config), []
     for name, spec in (config.get("variants") or {}).items():
         rows = agg[(agg["method"] == "smartbert") & (agg["variant"] == name)]
         if spec.get("method") != "smartbert" or rows.empty:
             continue
-        settings = ", ".join(f"{k}: {v}" for k, v in spec.get("config", {}).items()) or "no change"
+        settings = ", ".join(f"{k}: {json.dumps(v)}" for k, v in (spec.get("config") or {}).items()) or "no change"
+        within = f"cheapest S in {thresholds} within {DROP:g} of BERT"
         lines += [f"### SmartBERT [{name}] ({settings})", "",
-                  f"| task | BERT | default: best (cost) | default: cheapest within {DROP:g} of BERT | [{name}]: best (cost) | "
-                  f"[{name}]: cheapest within {DROP:g} of BERT | [{name}]: layers skipped, dearest point |", "|---|---|---|---|---|---|---|"]
+                  f"| task | BERT | default: best (cost) | default: {within} | [{name}]: best (cost) | [{name}]: {within} | "
+                  f"[{name}]: layers skipped at its dearest point |", "|---|---|---|---|---|---|---|"]
         for task in dict.fromkeys(rows["task"]):
             default = agg[(agg["task"] == task) & (agg["method"] == "smartbert") & (agg["variant"] == "default")]
             mine = rows[rows["task"] == task]
-            reference = bert.get(task)
+            floor = majority_floor(majority, task)
             skipped = mine.sort_values("cost_pct_paper").iloc[-1].get("avg_layers_skipped")
-            lines.append(f"| {task} | {_metric(reference)} | {_best(default)} | {_within(default, reference, DROP)} | "
-                         f"{_best(mine)} | {_within(mine, reference, DROP)} | {_metric(skipped, '.2f')} |")
+            lines.append(f"| {task} | {_number(bert.get(task))} | {_best(default)} | {_within(default, bert.get(task), floor, thresholds)} | "
+                         f"{_best(mine)} | {_within(mine, bert.get(task), floor, thresholds)} | {_number(skipped, '.2f')} |")
         lines += ["", f"The claims about SmartBERT's curve, by the same rules, with [{name}] in the default's place:", ""]
         for claim in variant_claims(agg, majority, config, name):
             lines += [f"- {claim.claim} **{claim.verdict}**", *[f"  - {item}" for item in claim.evidence]]
         lines.append("")
-    return lines
+    return lines[:-1] if lines else lines
 
 
-def _metric(value: float | None, spec: str = ".1f") -> str:
+def _number(value: float | None, spec: str = ".1f") -> str:
+    """A number for a Markdown cell; '-' where there is none."""
     return "-" if value is None or pd.isna(value) else format(value, spec)
 
 
 def _best(rows: pd.DataFrame) -> str:
+    """The best metric of a curve and its cost ('-' for no curve)."""
     if rows.empty:
         return "-"
     row = rows.sort_values(["metric", "cost_pct_paper"], ascending=[False, True]).iloc[0]
     return f"{row['metric']:.1f} ({row['cost_pct_paper']:.0f}%)"
 
 
-def _within(rows: pd.DataFrame, reference: float | None, drop: float) -> str:
-    """The cheapest point within ``drop`` points of ``reference`` (BERT), or none."""
-    if rows.empty or reference is None:
+def _within(rows: pd.DataFrame, bert: float | None, floor: float, thresholds: Sequence[float]) -> str:
+    """The point Table 1's reduction claim counts (:func:`smartbert.claims.cheapest_within`), or none."""
+    if rows.empty or bert is None or pd.isna(bert):
         return "-"
-    ok = rows[rows["metric"] >= reference - drop - EPS]
-    if ok.empty:
-        return "none"
-    row = ok.sort_values("cost_pct_paper").iloc[0]
-    return f"{row['metric']:.1f} at {row['cost_pct_paper']:.0f}%"
+    row = cheapest_within(rows, bert, floor, thresholds)
+    return "none" if row is None else f"{row['metric']:.1f} at {row['cost_pct_paper']:.0f}% (S={row['threshold']:g})"
 
 
 def render(claims: Sequence[Claim], flags: Sequence[str], table1_md: str, runtime: pd.DataFrame, provenance: dict,

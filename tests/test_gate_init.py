@@ -40,7 +40,21 @@ def test_only_a_marked_field_is_left_out_at_its_default() -> None:
     assert hashed_fields(Example(new=3)) == {"old": 1, "new": 3}
 
 
-@pytest.mark.parametrize("start", [0.05, 0.5, 0.9])
+def test_a_marked_field_with_a_default_factory_is_left_out_at_its_default() -> None:
+    @dataclasses.dataclass
+    class Example:
+        new: list = dataclasses.field(default_factory=list, metadata=setting("a later list", hashed_at_default=False))
+
+    assert hashed_fields(Example()) == {}
+    assert hashed_fields(Example(new=[1])) == {"new": [1]}
+
+
+def test_a_gate_refuses_a_start_outside_zero_one_by_name() -> None:
+    with pytest.raises(SmartBertError, match="start_skip must be in \\(0, 1\\), got 1.0"):
+        SkipGate(32, width=16, heads=2, start_skip=1.0)
+
+
+@pytest.mark.parametrize("start", [0.05, 0.3, 0.9])  # not 0.5: PyTorch's initialisation starts near it anyway
 def test_a_gate_starts_near_the_asked_probability(start: float) -> None:
     torch.manual_seed(0)
     gate = SkipGate(32, width=16, heads=2, dropout=0.0, start_skip=start).eval()

@@ -68,9 +68,9 @@ class SmartBertConfig(MethodConfig):
         "stage 2 ends with its best epoch on the selection split (mean of classifiers 1..L-1) or its last "
         "(the official code never evaluates stage 2)"))
     gate_init_skip: float | None = field(default=None, metadata=setting(
-        "probability of skipping each gate starts at: null keeps PyTorch's initialisation, ~0.5 (the official "
-        "models/Gate.py; the paper gives none); e.g. 0.05 starts every layer near 'run', so the soft phase of eq. 1 "
-        "does not blend each pretrained layer half-and-half with its input", FRACTION, hashed_at_default=False))
+        "each gate's starting probability of skipping its layer: null keeps PyTorch's initialisation, near 0.5 (the "
+        "official models/Gate.py; the paper gives none); e.g. 0.05 starts every layer near 'run', so the soft phase of "
+        "eq. 1 does not blend each pretrained layer half-and-half with its input", FRACTION, hashed_at_default=False))
     stage2_dropout: bool = field(default=False, metadata=setting(
         "dropout on in the frozen stage-1 pass of stage 2 (the official code calls model.train()); off: the "
         "classifiers see the features they will see at inference"))
