@@ -79,12 +79,13 @@ def _verdict(hits: int, total: int) -> str:
     return "partly reproduced" if hits else "not reproduced"
 
 
-def _rows(agg: pd.DataFrame, task: str, method: str, variant: str = "default") -> pd.DataFrame:
+def model_rows(agg: pd.DataFrame, task: str, method: str, variant: str = "default") -> pd.DataFrame:
+    """One model's aggregated points (every threshold) on one task."""
     return agg[(agg["task"] == task) & (agg["method"] == method) & (agg["variant"] == variant)]
 
 
 def _bert(agg: pd.DataFrame, task: str) -> float | None:
-    rows = _rows(agg, task, "bert")
+    rows = model_rows(agg, task, "bert")
     return float(rows["metric"].iloc[0]) if len(rows) else None
 
 
@@ -158,7 +159,7 @@ def claim_reduction(agg: pd.DataFrame, tasks: Sequence[str], thresholds: Sequenc
                     majority: dict[str, dict] | None = None) -> Claim:
     evidence, costs, majority = [], [], majority or {}
     for task in tasks:
-        bert, rows = _bert(agg, task), _rows(agg, task, "smartbert")
+        bert, rows = _bert(agg, task), model_rows(agg, task, "smartbert")
         if bert is None or rows.empty:
             continue
         if reason := uninformative(agg, majority, task):
@@ -192,9 +193,9 @@ def claim_dominance(agg: pd.DataFrame, tasks: Sequence[str], baselines: Sequence
         if reason := uninformative(agg, majority, task):
             evidence.append(reason)
             continue
-        curve = _rows(agg, task, "smartbert")
+        curve = model_rows(agg, task, "smartbert")
         for baseline in baselines:
-            points = _rows(agg, task, baseline)
+            points = model_rows(agg, task, baseline)
             if curve.empty or points.empty:
                 continue
             result = compare(curve, points, majority_floor(majority, task))
@@ -214,12 +215,12 @@ def claim_hard_tasks(agg: pd.DataFrame, tasks: Sequence[str], majority: dict[str
             continue
         bert = _bert(agg, task)
         for baseline in ("deebert", "fastbert"):
-            row = _at(_rows(agg, task, baseline), 0.5)
+            row = _at(model_rows(agg, task, baseline), 0.5)
             if row is not None:
                 total += 1
                 hits += row["cost_pct_paper"] >= EXPENSIVE
                 evidence.append(f"{task} {baseline} S=0.5: {row['cost_pct_paper']:.0f}% cost, metric {row['metric']:.1f}")
-        row = _at(_rows(agg, task, "smartbert"), 0.5)
+        row = _at(model_rows(agg, task, "smartbert"), 0.5)
         if row is not None and bert is not None:
             total += 1
             hits += (row["cost_pct_paper"] < EXPENSIVE and row["metric"] >= bert - DROP - EPS
@@ -234,7 +235,7 @@ def claim_hard_tasks(agg: pd.DataFrame, tasks: Sequence[str], majority: dict[str
 def claim_skip_only(agg: pd.DataFrame, tasks: Sequence[str], majority: dict[str, dict] | None = None) -> Claim:
     evidence, hits, total, majority = [], 0, 0, majority or {}
     for task in tasks:
-        bert, rows = _bert(agg, task), _rows(agg, task, "smartbert", "skiponly")
+        bert, rows = _bert(agg, task), model_rows(agg, task, "smartbert", "skiponly")
         if bert is None or rows.empty:
             continue
         if reason := uninformative(agg, majority, task):
@@ -254,14 +255,14 @@ def claim_ablation(agg: pd.DataFrame, claim: str, better: str, worse: Sequence[s
                    majority: dict[str, dict] | None = None) -> Claim:
     evidence, outcomes, majority = [], {v: [] for v in worse}, majority or {}
     for task in sorted(set(agg["task"])):
-        if not any(len(_rows(agg, task, "smartbert", v)) for v in worse):
+        if not any(len(model_rows(agg, task, "smartbert", v)) for v in worse):
             continue
         if reason := uninformative(agg, majority, task):
             evidence.append(reason)
             continue
-        curve = _rows(agg, task, "smartbert", better)
+        curve = model_rows(agg, task, "smartbert", better)
         for variant in worse:
-            points = _rows(agg, task, "smartbert", variant)
+            points = model_rows(agg, task, "smartbert", variant)
             if curve.empty or points.empty:
                 continue
             result = compare(curve, points, majority_floor(majority, task))
@@ -359,7 +360,7 @@ def variant_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, v
     """The claims about SmartBERT's own curve (Table 1's reduction, Figure 4's comparison, RTE/WNLI)
     by the same rules, with SmartBERT's ``variant`` in its default's place, on the tasks it ran."""
     agg = as_default(agg, "smartbert", variant)
-    tasks = [t for t in config["tasks"] if len(_rows(agg, t, "smartbert"))]
+    tasks = [t for t in config["tasks"] if len(model_rows(agg, t, "smartbert"))]
     return curve_claims(agg[agg["task"].isin(tasks)], majority, config, tasks)
 
 

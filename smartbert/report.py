@@ -14,8 +14,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from smartbert.claims import (DROP, Claim, TaskWeight, bert_metrics, cheapest_within, evaluate_claims, paper_verdicts,
-                              smartbert_thresholds, task_weights, variant_claims)
+from smartbert.claims import (DROP, Claim, TaskWeight, bert_metrics, cheapest_within, evaluate_claims, model_rows,
+                              paper_verdicts, smartbert_thresholds, task_weights, variant_claims)
 from smartbert.errors import SmartBertError, one_line
 from smartbert.formats import SELECTION
 from smartbert.io import atomic_write_text
@@ -34,7 +34,7 @@ def degenerate_results(agg: pd.DataFrame, majority: dict[str, dict]) -> list[str
             layers = full["avg_layers_run"] + full["avg_layers_skipped"]
             if full["avg_layers_run"] == 0:
                 flags.append(f"{task} {method}/{variant}: gates skip every layer for every example (collapsed)")
-            elif full["avg_layers_skipped"] == 0 and layers > 0 and variant == "skiponly":
+            elif full["avg_layers_skipped"] == 0 and layers > 0 and variant != "default":  # the default's: its skip-only row
                 flags.append(f"{task} {method}/{variant}: gates never skip (skipping does nothing)")
     return flags
 
@@ -194,8 +194,7 @@ def variant_lines(agg: pd.DataFrame, majority: dict[str, dict], config: dict) ->
                   f"| task | BERT | default: best (cost) | default: {within} | [{name}]: best (cost) | [{name}]: {within} | "
                   f"[{name}]: layers skipped at its dearest point |", "|---|---|---|---|---|---|---|"]
         for task in dict.fromkeys(rows["task"]):
-            default = agg[(agg["task"] == task) & (agg["method"] == "smartbert") & (agg["variant"] == "default")]
-            mine = rows[rows["task"] == task]
+            default, mine = model_rows(agg, task, "smartbert"), model_rows(agg, task, "smartbert", name)
             floor = majority_floor(majority, task)
             skipped = mine.sort_values("cost_pct_paper").iloc[-1].get("avg_layers_skipped")
             lines.append(f"| {task} | {_number(bert.get(task))} | {_best(default)} | {_within(default, bert.get(task), floor, thresholds)} | "
@@ -302,7 +301,7 @@ def write_report(sweep_paths: Sequence[str], data_paths: Sequence[str], table_di
         from smartbert.gate_stats import SKIP_ONLY_MARGIN
 
         gaps = pd.read_csv(table_dir / "skip_only_gap.csv")
-        flags += [f"{r.task} smartbert seed {r.seed}: the skip-only path loses {-r.gap:.1f} points against BERT "
+        flags += [f"{r.task} smartbert/{r.variant} seed {r.seed}: the skip-only path loses {-r.gap:.1f} points against BERT "
                   f"({r.skip_only_metric:.1f} vs {r.bert_metric:.1f}; margin {SKIP_ONLY_MARGIN:g}): the gates cost accuracy "
                   "(collapsed by the margin rule)" for r in gaps.itertuples(index=False) if r.costs_too_much]
     atomic_write_text(out, render(claims, flags, table1_md, runtime_table(benchmark_paths),

@@ -56,6 +56,19 @@ def test_the_skip_only_path_is_flagged_only_when_it_loses_the_margin_or_more() -
     assert gaps.loc["RTE", "gap"] == pytest.approx(-SKIP_ONLY_MARGIN) and gaps.loc["SST-2", "gap"] == pytest.approx(0.5)
 
 
+def test_every_gated_variant_gets_its_skip_only_gap_from_its_no_exit_point() -> None:
+    """A variant has no skip-only sweep of its own: its S=0 point (no exit fires) stands for it, under
+    its own name; its cheaper points and the default's exit curve are not skip-only paths."""
+    rows = sweeps({"RTE": 59.0}, {"RTE": 60.0}).to_dict("records")
+    rows += [{"task": "RTE", "method": "smartbert", "variant": v, "policy": "entropy", "seed": 1, "threshold": s, "metric": m,
+              "avg_layers_run": 6.0, "cost_pct_paper": c}
+             for v, s, m, c in (("gatesrun", 0.0, 57.5, 104.0), ("gatesrun", 0.3, 59.5, 60.0), ("default", 0.0, 59.0, 104.0))]
+    gaps = skip_only_gaps(pd.DataFrame(rows)).set_index("variant")
+    assert sorted(gaps.index) == ["default", "gatesrun"]
+    assert gaps.loc["gatesrun", "gap"] == pytest.approx(-2.5) and gaps.loc["gatesrun", "costs_too_much"]
+    assert gaps.loc["gatesrun", "cost_pct"] == 104.0 and not gaps.loc["default", "costs_too_much"]
+
+
 def test_the_first_report_section_says_which_tasks_bert_learned() -> None:
     agg = pd.DataFrame([{"task": t, "method": "bert", "variant": "default", "threshold": 0.0, "metric": m, "cost_pct_paper": 100.0}
                         for t, m in (("RTE", 59.5), ("MRPC", 81.2), ("WNLI", 56.3))])

@@ -141,6 +141,19 @@ def test_report_flags_degenerate_and_collapsed():
     assert any("smartbert/default" in f and "collapsed" in f for f in flags)
 
 
+def test_never_skipping_gates_are_flagged_for_every_gated_variant_once():
+    """The default's gates through its skip-only row; a variant's (e.g. a gate initialisation) through its
+    own full-cost point; the default's exit curve is not flagged a second time."""
+    agg = aggregate(frame(
+        sweep_rows("smartbert", "default", "entropy", [(0.0, 58.0, 104.0, 6, 0), (0.3, 57.0, 60.0, 3, 0)]),
+        sweep_rows("smartbert", "skiponly", "none", [(0.0, 58.0, 100.0, 6, 0)]),
+        sweep_rows("smartbert", "gatesrun", "entropy", [(0.0, 59.0, 104.0, 6, 0), (0.3, 58.0, 60.0, 3, 0)]),
+        sweep_rows("smartbert", "soft", "entropy", [(0.0, 59.0, 80.0, 4, 2)]),
+    ))
+    never = [f for f in report.degenerate_results(agg, MAJORITY) if "never skip" in f]
+    assert sorted(f.split(":")[0] for f in never) == ["RTE smartbert/gatesrun", "RTE smartbert/skiponly"]
+
+
 def test_report_does_not_count_tasks_where_bert_learned_nothing():
     majority = {"MRPC": {"task": "MRPC", "main_metric": "f1", "majority_class": {"metric": 81.2}}}
     agg = aggregate(frame(
