@@ -23,12 +23,11 @@ CHECKPOINT = "results/faults/models/synthetic-sentiment/bert/default/.seed1.resu
 
 
 def small_config(tmp_path: Path) -> Path:
-    """BERT and DeeBERT on one synthetic task: BERT trains long enough to be killed mid-way (12 epochs of
-    10 steps: it is killed as soon as its first epoch is checkpointed)."""
+    """BERT and DeeBERT on one synthetic task: BERT trains long enough to be killed mid-way."""
     config = {
         "profile": "faults", "backbone": "tiny", "tasks": ["synthetic-sentiment"], "seeds": [1],
-        "data": {"source": "synthetic", "max_train_examples": {"default": 160}},
-        "train": {"epochs": 12, "batch_size": 16, "learning_rate": 1.0e-3, "max_seq_len": 32},
+        "data": {"source": "synthetic", "max_train_examples": {"default": 400}},
+        "train": {"epochs": 40, "batch_size": 16, "learning_rate": 1.0e-3, "max_seq_len": 32},
         "methods": {"bert": {}, "deebert": {"train": {"epochs": 1}}},
         "tables": {"table3_tasks": ["synthetic-sentiment"]},
         "figures": {"fig5_variants": [], "fig6_variants": []},
