@@ -8,13 +8,14 @@ per-model outputs carry it and the tables assemble without the models.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
 from smartbert.model import GATE_THRESHOLD
-from smartbert.tables import SKIP_ONLY
+from smartbert.tables import SKIP_ONLY, model_label, write_table
 from smartbert.trace import Trace
 
 BINS = 10  # gate-value histogram over [0, 1]
@@ -91,10 +92,6 @@ CAPTION = ("Skipping gates on dev: per layer, the share of examples whose gate s
 
 def write_gate_tables(oracles: Iterable[dict[str, Any]], sweeps: pd.DataFrame, out_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``gates.{csv,md,tex}`` (per gated model and layer) and ``skip_only_gap.{csv,md,tex}``."""
-    from pathlib import Path
-
-    from smartbert.tables import model_label, write_table
-
     gates, gaps = gate_frame(oracles), skip_only_gaps(sweeps)
     layers = sorted(gates["layer"].unique()) if len(gates) else []
     display = []
@@ -105,7 +102,8 @@ def write_gate_tables(oracles: Iterable[dict[str, Any]], sweeps: pd.DataFrame, o
                            for layer in layers if layer in by_layer.index}})
     tidy = gates.assign(histogram=gates["histogram"].map(lambda h: " ".join(f"{v:.4f}" for v in h)))
     write_table(tidy, pd.DataFrame(display), Path(out_dir) / "gates", CAPTION)
-    gap_display = pd.DataFrame({"task": gaps["task"], "model": [model_label("smartbert", v) for v in gaps["variant"]], "seed": gaps["seed"], "skip-only": gaps["skip_only_metric"].map("{:.1f}".format),
+    gap_display = pd.DataFrame({"task": gaps["task"], "model": [model_label("smartbert", v) for v in gaps["variant"]],
+                                "seed": gaps["seed"], "skip-only": gaps["skip_only_metric"].map("{:.1f}".format),
                                 "BERT": gaps["bert_metric"].map("{:.1f}".format), "gap": gaps["gap"].map("{:+.1f}".format),
                                 "layers run": gaps["avg_layers_run"].map("{:.2f}".format), "cost": gaps["cost_pct"].map("{:.0f}%".format),
                                 "flag": gaps["costs_too_much"].map(lambda v: f"gap >= {SKIP_ONLY_MARGIN:g}" if v else "")})
