@@ -24,12 +24,12 @@ from typing import Literal
 
 from transformers import BertModel
 
-from smartbert.config import AT_LEAST_ONE, POSITIVE, setting
-from smartbert.encoder import LayeredEncoder
-from smartbert.heads import PooledClassifier, pooled_head
-from smartbert.losses import per_exit_cross_entropy
-from smartbert.model import EarlyExitModel
-from smartbert.registry import Method, MethodConfig, Stage, frozen_exit_logits, frozen_layer_states, register
+from smartbert.core.config import AT_LEAST_ONE, POSITIVE, setting
+from smartbert.modeling.encoder import LayeredEncoder
+from smartbert.modeling.heads import PooledClassifier, pooled_head
+from smartbert.modeling.losses import per_exit_cross_entropy
+from smartbert.modeling.model import EarlyExitModel
+from smartbert.methods.registry import Method, MethodConfig, Stage, frozen_exit_logits, frozen_layer_states, register
 
 
 @dataclass

@@ -16,11 +16,11 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertModel
 
-from smartbert.config import POSITIVE, WEIGHT, setting
-from smartbert.encoder import LayeredEncoder
-from smartbert.heads import pooled_head
-from smartbert.model import EarlyExitModel
-from smartbert.registry import Method, MethodConfig, Stage, final_logits, register
+from smartbert.core.config import POSITIVE, WEIGHT, setting
+from smartbert.modeling.encoder import LayeredEncoder
+from smartbert.modeling.heads import pooled_head
+from smartbert.modeling.model import EarlyExitModel
+from smartbert.methods.registry import Method, MethodConfig, Stage, final_logits, register
 
 
 @dataclass

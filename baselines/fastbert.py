@@ -16,12 +16,12 @@ import torch
 from torch.nn import functional as F
 from transformers import BertModel
 
-from smartbert.config import AT_LEAST_ONE, POSITIVE, setting
-from smartbert.encoder import LayeredEncoder
-from smartbert.heads import NARROW_WIDTH, ExitClassifier, check_head_width
-from smartbert.model import EarlyExitModel
-from smartbert.frozen import frozen_inputs
-from smartbert.registry import (Method, MethodConfig, Stage, final_cross_entropy, frozen_exit_logits,
+from smartbert.core.config import AT_LEAST_ONE, POSITIVE, setting
+from smartbert.modeling.encoder import LayeredEncoder
+from smartbert.modeling.heads import NARROW_WIDTH, ExitClassifier, check_head_width
+from smartbert.modeling.model import EarlyExitModel
+from smartbert.modeling.frozen import frozen_inputs
+from smartbert.methods.registry import (Method, MethodConfig, Stage, final_cross_entropy, frozen_exit_logits,
                                 frozen_layer_states, register)
 
 

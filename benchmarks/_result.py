@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from smartbert.io import atomic_write_text
+from smartbert.core.io import atomic_write_text
 
 
 def write_result(result: dict, out: str | None) -> None:

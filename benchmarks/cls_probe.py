@@ -10,11 +10,11 @@ import json
 import os
 import numpy as np, torch
 from sklearn.linear_model import LogisticRegression
-from smartbert.checkpoint import load_model
+from smartbert.methods.checkpoint import load_model
 from smartbert.data.encode import iterate_batches
-from smartbert.pipeline import DataOptions, load_encoded
+from smartbert.data.prepare import DataOptions, load_encoded
 from smartbert.data.tasks import get_task
-from smartbert.encoder import additive_mask
+from smartbert.modeling.encoder import additive_mask
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("model")

@@ -41,7 +41,7 @@ def half_precision_minilm(out: Path) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    from smartbert.backbones import minilm_path
+    from smartbert.modeling.backbones import minilm_path
 
     source = minilm_path()
     out.mkdir(parents=True, exist_ok=True)

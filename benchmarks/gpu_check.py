@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu-check: no CUDA GPU on this machine (torch {torch.__version__}): nothing checked; "
               "run `make gpu-check` on a GPU machine")
         return 0
-    from smartbert.device import resolve_device
+    from smartbert.modeling.device import resolve_device
 
     check = Check(args, resolve_device("cuda" if torch.cuda.is_available() else "cpu"))
     return check.run()
@@ -91,7 +91,7 @@ class Check:
         return str(target)
 
     def _data(self):
-        from smartbert.pipeline import DataOptions
+        from smartbert.data.prepare import DataOptions
 
         if self.args.quick:
             return "synthetic-nli", DataOptions("synthetic"), "synthetic NLI (--quick)"
@@ -130,15 +130,15 @@ class Check:
         return 1 if any(v.get("ok") is False for v in summary.values() if isinstance(v, dict)) else 0
 
     def _write(self, name: str, result: dict) -> None:
-        from smartbert.io import atomic_write_text
+        from smartbert.core.io import atomic_write_text
 
         atomic_write_text(self.out / f"{name}.json", json.dumps(result, indent=2, default=str) + "\n")
 
     # ---- checks ----------------------------------------------------------------------------------
 
     def environment(self) -> dict:
-        from smartbert.device import device_info
-        from smartbert.provenance import git_commit, versions
+        from smartbert.modeling.device import device_info
+        from smartbert.core.provenance import git_commit, versions
 
         manifest = BUNDLE / "manifest.json"
         return {"device": device_info(self.device), "versions": versions(), "commit": git_commit(ROOT),
@@ -165,9 +165,9 @@ class Check:
     def training(self) -> dict:
         import torch
 
-        from smartbert.pipeline import train_method
-        from smartbert.precision import get_precision
-        from smartbert.trainer import TrainConfig
+        from smartbert.training.pipeline import train_method
+        from smartbert.training.precision import get_precision
+        from smartbert.training.trainer import TrainConfig
 
         precisions = ["fp32"]
         try:
@@ -203,14 +203,15 @@ class Check:
         import numpy as np
         import torch
 
-        from smartbert import backbones
-        from smartbert.checkpoint import load_model
+        from smartbert.modeling import backbones
+        from smartbert.methods.checkpoint import load_model
         from smartbert.data.tasks import get_task
-        from smartbert.dynamic import predict_batched, predict_dynamic
-        from smartbert.pipeline import load_encoded
-        from smartbert.policies import POLICIES
-        from smartbert.registry import get_method, method_names
-        from smartbert.trace import record_trace, replay
+        from smartbert.inference.dynamic import predict_batched, predict_dynamic
+        from smartbert.data.prepare import load_encoded
+        from smartbert.replay.policies import POLICIES
+        from smartbert.methods.registry import get_method, method_names
+        from smartbert.inference.record import record_trace
+        from smartbert.replay.trace import replay
 
         spec = get_task(self.task)
         tokenizer = backbones.load_tokenizer(self.backbone)
@@ -242,7 +243,7 @@ class Check:
         return {"examples": len(dev), "cases": results, "all_equal": all_equal}
 
     def latency(self) -> dict:
-        from smartbert.latency import Bench, latency_rows
+        from smartbert.inference.latency import Bench, latency_rows
 
         if ("bert", "fp32") not in self.models or ("smartbert", "fp32") not in self.models:
             return {"skipped": "no trained fp32 BERT and SmartBERT models (the training check failed or was skipped)"}

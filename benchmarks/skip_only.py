@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from smartbert.latency import Bench
+from smartbert.inference.latency import Bench
 from smartbert.data.encode import collate
-from smartbert.dynamic import predict_one
-from smartbert.policies import NoExit
-from smartbert.sweep import summarise
-from smartbert.trace import replay
+from smartbert.inference.dynamic import predict_one
+from smartbert.replay.policies import NoExit
+from smartbert.replay.sweep import summarise
+from smartbert.replay.trace import replay
 
 
 @dataclass

@@ -22,12 +22,14 @@ from typing import Sequence
 
 import torch
 
-from smartbert.device import describe, device_info, resolve_device, synchronize, to_device
-from smartbert.latency import Bench, latency_rows
-from smartbert.pipeline import DataOptions, load_encoded
-from smartbert.precision import MixedPrecision
-from smartbert.provenance import peak_gpu_memory_mb, peak_rss_mb
-from smartbert.trainer import TrainConfig, make_optimizer, optimisation_step
+from smartbert.core.provenance import describe
+from smartbert.modeling.device import device_info, resolve_device, synchronize, to_device
+from smartbert.inference.latency import Bench, latency_rows
+from smartbert.data.prepare import DataOptions, load_encoded
+from smartbert.training.precision import MixedPrecision
+from smartbert.core.provenance import peak_rss_mb
+from smartbert.modeling.device import peak_gpu_memory_mb
+from smartbert.training.trainer import TrainConfig, make_optimizer, optimisation_step
 
 
 #: The official SmartBERT code on real RTE, MiniLM-L6, batch 16, 5 + 4 epochs, inputs padded to 128,
@@ -72,10 +74,10 @@ def training_step_cost(method: str, task: str, backbone: str, batch_size: int, s
 
 def _train_steps(method_name: str, task: str, backbone: str, batch_size: int, seq_len: int, steps: int,
                  precision: str, device: str = "cpu") -> dict:
-    from smartbert import backbones
+    from smartbert.modeling import backbones
     from smartbert.data.encode import collate
     from smartbert.data.tasks import get_task
-    from smartbert.registry import get_method
+    from smartbert.methods.registry import get_method
 
     spec, method = get_task(task), get_method(method_name)
     tokenizer = backbones.load_tokenizer(backbone)
@@ -134,7 +136,7 @@ def run_suite(models: str | Path, task: str, out: str | Path, thresholds: dict[s
               official_runs: Sequence[str | Path] = (), device: torch.device | str = "cpu") -> dict:
     """Every benchmark on ``models/{task}/{method}/default/seed1``; JSON per benchmark and summary.md in
     ``out``; ``official_runs``: full SmartBERT trainings compared with the official code's."""
-    from smartbert.io import atomic_write_text
+    from smartbert.core.io import atomic_write_text
 
     out = Path(out)
     official = official_comparison(official_runs)  # read first: a bad directory fails before any timing

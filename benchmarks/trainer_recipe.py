@@ -6,7 +6,7 @@ max length 128, dev accuracy after every epoch (best and last reported). Runs go
 one thread each (the cheapest way to use two cores: ``benchmarks/training_speed.py``), so every
 variant sees the same load. Variants:
 
-- ``ours``: ``smartbert.pipeline.train_method`` (method bert), ``--precision``;
+- ``ours``: ``smartbert.training.pipeline.train_method`` (method bert), ``--precision``;
 - ``ours_random_batches``: the same, ``group_by_length: false`` (batches drawn at random, padded to
   their longest, as the plain loop);
 - ``plain``: the reference loop written here: ``BertForSequenceClassification`` on the same
@@ -42,8 +42,9 @@ def _one_thread() -> None:
 
 
 def run_ours(task: str, seed: int, precision: str, glue_dir: str, group_by_length: bool) -> list[float]:
-    from smartbert.pipeline import DataOptions, train_method
-    from smartbert.trainer import TrainConfig
+    from smartbert.data.prepare import DataOptions
+    from smartbert.training.pipeline import train_method
+    from smartbert.training.trainer import TrainConfig
 
     config = TrainConfig(**RECIPE, seed=seed, precision=precision, group_by_length=group_by_length)
     with tempfile.TemporaryDirectory() as out:
@@ -57,11 +58,11 @@ def run_plain(task: str, seed: int, precision: str, glue_dir: str) -> list[float
     import torch
     from transformers import BertForSequenceClassification
 
-    from smartbert import backbones
+    from smartbert.modeling import backbones
     from smartbert.data.encode import iterate_batches
     from smartbert.data.tasks import get_task
-    from smartbert.metrics import compute_metrics
-    from smartbert.pipeline import DataOptions, load_encoded
+    from smartbert.data.metrics import compute_metrics
+    from smartbert.data.prepare import DataOptions, load_encoded
 
     spec = get_task(task)
     tokenizer = backbones.load_tokenizer("minilm-l6")

@@ -31,13 +31,13 @@ def bert_steps(glue_dir: str, precision: str, steps: int) -> dict:
     """One process: ``steps`` BERT optimisation steps on full RTE after a warm-up; examples/s."""
     import torch
 
-    from smartbert import backbones
+    from smartbert.modeling import backbones
     from smartbert.data.encode import iterate_batches
     from smartbert.data.tasks import get_task
-    from smartbert.pipeline import DataOptions, load_encoded
-    from smartbert.precision import MixedPrecision
-    from smartbert.registry import get_method
-    from smartbert.trainer import TrainConfig, _parameter_groups, freeze_to, make_optimizer, optimisation_step
+    from smartbert.data.prepare import DataOptions, load_encoded
+    from smartbert.training.precision import MixedPrecision
+    from smartbert.methods.registry import get_method
+    from smartbert.training.trainer import TrainConfig, _parameter_groups, freeze_to, make_optimizer, optimisation_step
 
     spec = get_task("RTE")
     data = load_encoded(spec, "train", backbones.load_tokenizer("minilm-l6"), 128, DataOptions("tsv", glue_dir))
@@ -83,11 +83,12 @@ def second_stage(glue_dir: str, method_name: str, epochs: int, cached: bool, pre
     """The method's frozen-model stage for ``epochs`` epochs on the full ``task``, live or cached."""
     import torch
 
-    from smartbert import backbones
+    from smartbert.modeling import backbones
     from smartbert.data.tasks import get_task
-    from smartbert.pipeline import DataOptions, training_splits
-    from smartbert.registry import get_method
-    from smartbert.trainer import TrainConfig, train_stage
+    from smartbert.data.prepare import DataOptions
+    from smartbert.training.pipeline import training_splits
+    from smartbert.methods.registry import get_method
+    from smartbert.training.trainer import TrainConfig, train_stage
 
     os.environ["SMARTBERT_FROZEN_CACHE_MB"] = "4096" if cached else "0"
     spec, method = get_task(task), get_method(method_name)

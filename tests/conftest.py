@@ -11,7 +11,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import pytest
 import torch
 
-from smartbert import backbones
+from smartbert.modeling import backbones
 from smartbert.data.encode import encode
 from smartbert.data.load import load_split
 

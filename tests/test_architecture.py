@@ -1,82 +1,50 @@
-"""The house's import rule, read from the source: imports point downward only, workflow -> cli ->
-library, baselines -> library. A baseline never imports another baseline or SmartBERT's own method
-(what two methods share lives in the library: smartbert.heads, smartbert.losses, smartbert.registry,
-smartbert.model), and the library never imports the CLI, the workflow or a method."""
+"""The house's import rules (docs/design.md, "Layers") are import-linter contracts in pyproject.toml:
+layers import only downward, replay, reporting and core never reach torch, the library never imports
+a baseline, and no method imports another. These tests run the contracts and show that each kind of
+violation breaks them."""
 
 from __future__ import annotations
 
-import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+pytestmark = pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is not installed (make install)")
 
 
-def module_name(path: Path) -> str:
-    return ".".join(path.relative_to(REPO).with_suffix("").parts)
+def lint_imports(root: Path) -> subprocess.CompletedProcess:
+    """``lint-imports`` over the packages under ``root`` (its own copies found first on the path)."""
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=root, capture_output=True, text=True, timeout=300,
+                          env={"PATH": str(LINT_IMPORTS.parent), "PYTHONPATH": str(root), "HOME": str(root)})
 
 
-def imported_modules(module: str, source: str) -> set[str]:
-    """Every module ``source`` (the module ``module``) imports: absolute names, relative ones resolved."""
-    tree = ast.parse(source)
-    package = module.rsplit(".", 1)[0]
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(filter(None, [*parent, base]))
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return names
+def test_the_contracts_hold() -> None:
+    found = lint_imports(REPO)
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert found.stdout.count(" KEPT") == 4 and "BROKEN" not in found.stdout
 
 
-def violations(module: str, source: str) -> list[str]:
-    """The imports of ``source`` (the module ``module``) that break the rule."""
-    bad = []
-    for name in sorted(imported_modules(module, source)):
-        top = name.split(".")[0]
-        if module.startswith("baselines."):
-            if top == "baselines" and name not in ("baselines",) and not name.startswith(module):
-                bad.append(f"{module} imports another baseline ({name})")
-            if name.startswith("smartbert.methods") or name.startswith("smartbert.cli"):
-                bad.append(f"{module} imports {name}")
-        elif module.startswith("smartbert.") and not module.startswith("smartbert.methods") and module != "smartbert.cli":
-            if name.startswith("smartbert.cli") or top in ("workflow", "benchmarks") or name.startswith("smartbert.methods."):
-                bad.append(f"{module} imports {name}")
-            if top == "baselines" and module != "smartbert.registry":
-                bad.append(f"{module} imports {name}")
-        elif module.startswith("smartbert.methods."):
-            if top == "baselines" or name.startswith("smartbert.cli"):
-                bad.append(f"{module} imports {name}")
-    return bad
-
-
-SOURCES = sorted([*REPO.joinpath("smartbert").rglob("*.py"), *REPO.joinpath("baselines").glob("*.py")])
-
-
-@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
-def test_imports_point_downward(path: Path) -> None:
-    assert violations(module_name(path), path.read_text()) == []
-
-
-@pytest.mark.parametrize("line, module", [
-    ("from baselines.bert import pooled_head", "baselines.fastbert"),
-    ("import smartbert.cli", "smartbert.trainer"),
-    ("from smartbert.methods.smartbert import gated_pass", "baselines.pabee"),
-    ("from baselines import deebert", "baselines.pabee"),
+@pytest.mark.parametrize("module, line, contract", [
+    ("smartbert/data/splits.py", "from smartbert.training.trainer import TrainConfig", "Layers"),
+    ("smartbert/replay/curves.py", "import torch", "without torch"),
+    ("smartbert/reporting/results.py", "from smartbert.methods.registry import get_method", "without torch"),
+    ("smartbert/training/trainer.py", "import baselines.bert", "Baselines are plugins"),
+    ("baselines/pabee.py", "from baselines.deebert import DeeBert", "Methods are independent"),
+    ("baselines/fastbert.py", "from smartbert.methods.smartbert import SmartBert", "Methods are independent"),
+    ("smartbert/replay/sweep.py", "    def _hidden() -> None:\n        import smartbert.app.cli", "Layers"),
 ])
-def test_the_rule_catches_a_deliberate_violation(line: str, module: str) -> None:
-    path = REPO.joinpath(*module.split(".")).with_suffix(".py")
-    assert violations(module, path.read_text()) == []
-    assert violations(module, path.read_text() + "\n" + line + "\n")
-
-
-def test_a_baseline_importing_another_is_named() -> None:
-    source = (REPO / "baselines" / "fastbert.py").read_text() + "\nfrom baselines.bert import Bert\n"
-    assert violations("baselines.fastbert", source) == ["baselines.fastbert imports another baseline (baselines.bert)",
-                                "baselines.fastbert imports another baseline (baselines.bert.Bert)"]
+def test_a_deliberate_violation_breaks_its_contract(tmp_path: Path, module: str, line: str, contract: str) -> None:
+    for package in ("smartbert", "baselines"):
+        shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    target = tmp_path / module
+    target.write_text(target.read_text() + ("\n\nclass _Broken:\n" + line if line.startswith(" ") else "\n" + line) + "\n")
+    found = lint_imports(tmp_path)
+    assert found.returncode != 0, found.stdout
+    broken = [row for row in found.stdout.splitlines() if row.endswith("BROKEN")]
+    assert any(contract in row for row in broken), found.stdout

@@ -6,9 +6,9 @@ import pytest
 import torch
 from transformers import DistilBertConfig, DistilBertModel
 
-from smartbert import backbones
-from smartbert.distil_convert import bert_from_distilbert
-from smartbert.errors import DataUnavailableError
+from smartbert.modeling import backbones
+from smartbert.modeling.distil_convert import bert_from_distilbert
+from smartbert.core.errors import DataUnavailableError
 
 
 def test_converted_distilbert_computes_the_same_hidden_states() -> None:

@@ -10,7 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from smartbert import claims, curves
+from smartbert.reporting import claims
+
+from smartbert.replay import curves
+from smartbert.app.catalogue import method_catalogue
+
+METHODS = method_catalogue()
 
 PAPER = Path(__file__).resolve().parent.parent / "results" / "paper"
 TASKS = list(claims.PAPER_TASKS)
@@ -39,7 +44,7 @@ def test_every_rule_reads_reproduced_on_the_papers_own_tables(paper):
     assert claims.claim_skip_only(agg, ["SST-2", "RTE", "WNLI"], majority).verdict == "reproduced"
     assert claims.claim_cheap_heads(claims.paper_table2(PAPER)).verdict == "reproduced"
     # Figures 5 and 6 have no numbers in the paper: no verdict rather than a made-up one
-    assert claims.paper_verdicts(PAPER) == ["reproduced"] * 4 + [None, None, "reproduced"]
+    assert claims.paper_verdicts(PAPER, methods=METHODS) == ["reproduced"] * 4 + [None, None, "reproduced"]
 
 
 def test_wnli_where_every_model_sits_at_the_majority_class_is_not_counted(paper):
@@ -164,13 +169,13 @@ def test_a_variant_is_read_by_the_same_rules_in_the_defaults_place(paper):
     same = with_rows(agg, "smartbert", "gatesrun", smart)
     default_verdicts = [c.verdict for c in claims.evaluate_claims(agg, majority, {
         **VARIANT_CONFIG, "tables": {"table3_tasks": []}, "figures": {"fig5_variants": [], "fig6_variants": []}},
-        claims.paper_table2(PAPER))[:3]]
-    assert [c.verdict for c in claims.variant_claims(same, majority, VARIANT_CONFIG, "gatesrun")] == default_verdicts
+        claims.paper_table2(PAPER), methods=METHODS)[:3]]
+    assert [c.verdict for c in claims.variant_claims(same, majority, VARIANT_CONFIG, "gatesrun", methods=METHODS)] == default_verdicts
     assert default_verdicts[0] == "reproduced"
     # a variant 3 points lower everywhere: no point within 1 of BERT on any task, and worse than the baselines
     lower = with_rows(agg, "smartbert", "gatesrun", smart.assign(metric=smart["metric"] - 3.0))
     before = lower.copy()
-    found = claims.variant_claims(lower, majority, VARIANT_CONFIG, "gatesrun")
+    found = claims.variant_claims(lower, majority, VARIANT_CONFIG, "gatesrun", methods=METHODS)
     assert [c.verdict for c in found[:2]] == ["not reproduced", "not reproduced"]
     pd.testing.assert_frame_equal(lower, before)  # the reading leaves the caller's frame as it was
     # in the reading, the variant's rows and only those are SmartBERT's default
@@ -183,18 +188,18 @@ def test_a_variant_is_read_only_on_the_tasks_it_ran(paper):
     agg, majority = paper
     smart = rows_of(agg, "smartbert")
     on_rte = with_rows(agg, "smartbert", "gatesrun", smart[smart["task"] == "RTE"])
-    reduction = claims.variant_claims(on_rte, majority, VARIANT_CONFIG, "gatesrun")[0]
+    reduction = claims.variant_claims(on_rte, majority, VARIANT_CONFIG, "gatesrun", methods=METHODS)[0]
     assert [line.split(":")[0] for line in reduction.evidence] == ["RTE"]
 
 
 def test_the_report_sets_each_smartbert_variant_beside_the_default(paper):
-    from smartbert.report import variant_lines
+    from smartbert.reporting.report import variant_lines
 
     agg, majority = paper
     smart = rows_of(agg, "smartbert")
     rte = smart[smart["task"] == "RTE"]
     lower = with_rows(agg, "smartbert", "gatesrun", rte.assign(metric=rte["metric"] - 5.0, avg_layers_skipped=0.0))
-    text = "\n".join(variant_lines(lower, majority, VARIANT_CONFIG))
+    text = "\n".join(variant_lines(lower, majority, VARIANT_CONFIG, methods=METHODS))
     bert = float(rows_of(agg, "bert").set_index("task").loc["RTE", "metric"])
     best = rte.sort_values(["metric", "cost_pct_paper"], ascending=[False, True]).iloc[0]
     assert "### SmartBERT [gatesrun] (gate_init_skip: 0.05)" in text
@@ -205,4 +210,4 @@ def test_the_report_sets_each_smartbert_variant_beside_the_default(paper):
     assert "SmartBERT achieves 2-3x computation reduction with minimal accuracy drop (Table 1). **not reproduced**" in text
     # a variant of another method, or one that did not run, adds nothing
     other = {**VARIANT_CONFIG, "variants": {"x": {"method": "pabee", "config": {}}, "y": {"method": "smartbert", "config": {}}}}
-    assert variant_lines(lower, majority, other) == []
+    assert variant_lines(lower, majority, other, methods=METHODS) == []

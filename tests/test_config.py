@@ -1,4 +1,4 @@
-"""The one merge of config layers (smartbert.config.merge_layers): the workflow's per-training
+"""The one merge of config layers (smartbert.core.config.merge_layers): the workflow's per-training
 `--config` and the CLI's `--config` files and flags both go through it."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from smartbert.cli import build_parser, _configs
-from smartbert.config import merge_layers
-from smartbert.errors import SmartBertError
-from smartbert.registry import get_method
+from smartbert.app.cli import build_parser, _configs
+from smartbert.core.config import merge_layers
+from smartbert.core.errors import SmartBertError
+from smartbert.methods.registry import get_method
 
 
 def test_later_layers_win_key_by_key_within_a_section() -> None:

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smartbert.checkpoint import META_FILE, REQUIRED_META, WEIGHTS_FILE, load_model, read_meta
-from smartbert.cli import main
+from smartbert.methods.checkpoint import META_FILE, REQUIRED_META, WEIGHTS_FILE, load_model, read_meta
+from smartbert.app.cli import main
 from smartbert.data.load import load_split
-from smartbert.errors import CheckpointError, DataFormatError, SmartBertError
-from smartbert.trace import Trace
-from smartbert.trainer import TrainConfig
+from smartbert.core.errors import CheckpointError, DataFormatError, SmartBertError
+from smartbert.replay.trace import Trace
+from smartbert.training.trainer import TrainConfig
 
 RTE_DEV = ("index\tsentence1\tsentence2\tlabel\n0\tA man sleeps.\tA person rests.\tentailment\n"
            "1\tA man sleeps.\tNobody sleeps.\tnot_entailment\n2\tCafé au lait.\tA drink.\tentailment\n").encode()
@@ -242,7 +242,7 @@ def _outside(allowed) -> list:
 
 
 def _config_classes() -> dict:
-    from smartbert.registry import get_method, method_names
+    from smartbert.methods.registry import get_method, method_names
 
     return {"train": TrainConfig, **{name: get_method(name).config_class for name in method_names()}}
 
@@ -354,7 +354,7 @@ if sys.argv[1] == "--call":  # a library writer: --call module:function JSON-ARG
     module, function = sys.argv[2].split(":")
     getattr(importlib.import_module(module), function)(*json.loads(sys.argv[3]))
     sys.exit(0)
-from smartbert.cli import main
+from smartbert.app.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -413,10 +413,10 @@ def _library_writers(written: dict[str, Path], out: Path) -> dict[str, tuple[str
     tables = {f"{name}.{ext}" for name in ("table1", "table3", "paper_vs_repro", "curves_auc", "curves_between", "oracle", "heads",
                                             "gates", "skip_only_gap") for ext in ("csv", "md", "tex")}
     return {
-        "tables": ("smartbert.tables:write_result_tables",
+        "tables": ("smartbert.reporting.tables:write_result_tables",
                    [[str(written["sweep"])], [str(written["data"])], str(repo / "results" / "paper"), str(out), {"entropy": [0.1, 0.5]},
                     [], [str(written["latency"])], [str(written["oracle"])]], out / "table1.md", tables),
-        "figure": ("smartbert.figures:write_figure",
+        "figure": ("smartbert.reporting.figures:write_figure",
                    ["fig4", [str(written["sweep"])], [str(written["data"])], ["synthetic-sentiment"], ["bert"], [], str(out / "fig4")],
                    out / "fig4.pdf", {"fig4.png", "fig4.pdf"}),
     }
@@ -444,7 +444,7 @@ def test_tables_and_figures_killed_while_writing_leave_only_whole_files_and_the_
 def test_disk_full_while_saving_a_model_names_the_path_and_keeps_the_previous_model(model_dir, tmp_path, monkeypatch) -> None:
     import errno
 
-    import smartbert.checkpoint as checkpoint
+    import smartbert.methods.checkpoint as checkpoint
 
     copy = damaged_copy(model_dir, tmp_path)
     before = {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()}
@@ -464,14 +464,14 @@ def test_disk_full_while_saving_a_model_names_the_path_and_keeps_the_previous_mo
 # ---- files one step writes for another: sweeps, latency, selection, data summaries, oracles -----
 
 def _read_selection(path: Path) -> list[str]:
-    from smartbert.report import selection_lines
+    from smartbert.reporting.report import selection_lines
 
     return selection_lines([path])
 
 
 def _readers() -> dict:
-    from smartbert.oracle_table import read_oracles
-    from smartbert.results import load_data_summaries, load_latency, load_sweeps
+    from smartbert.reporting.oracle_table import read_oracles
+    from smartbert.reporting.results import load_data_summaries, load_latency, load_sweeps
 
     return {"sweep": lambda p: load_sweeps([p]), "latency": lambda p: load_latency([p]), "selection": _read_selection,
             "data": lambda p: load_data_summaries([p]), "oracle": lambda p: read_oracles([p])}
@@ -486,7 +486,7 @@ def written(model_dir, trace_file, tmp_path_factory) -> dict[str, Path]:
     """One genuine file of each kind, written by the suite's own writers."""
     import pandas as pd
 
-    from smartbert.selection import choose, write_selection
+    from smartbert.training.selection import choose, write_selection
 
     out = tmp_path_factory.mktemp("written")
     for args in (["sweep", "--trace", str(trace_file), "--tag", "variant=default", "--out", str(out / "s.csv")],
@@ -515,7 +515,7 @@ def damaged(written: dict[str, Path], kind: str, tmp_path: Path, data: bytes) ->
 
 
 def refused(kind: str, path: Path, match: str | None = None) -> str:
-    from smartbert.formats import FormatError
+    from smartbert.core.formats import FormatError
 
     with pytest.raises(FormatError, match=match) as caught:
         _readers()[kind](path)
@@ -585,7 +585,7 @@ def _rewritten(written: dict[str, Path], kind: str, change) -> bytes:
 
 
 def _required(kind: str) -> tuple[str, ...]:
-    from smartbert import formats
+    from smartbert.core import formats
 
     return {"sweep": formats.SWEEP, "latency": formats.LATENCY, "selection": formats.SELECTION,
             "data": formats.DATA_SUMMARY, "oracle": formats.ORACLE}[kind].required
@@ -631,7 +631,7 @@ NUMERIC_DAMAGE = ["", "abc", "1e999", "-1e999", "nan-ish", "1,5"]
 @pytest.mark.parametrize("value", NUMERIC_DAMAGE + ["1e30", "-1e30"])
 @pytest.mark.parametrize("kind", CSV_KINDS)
 def test_a_bad_number_in_a_required_column_is_refused_by_name(written, tmp_path, kind: str, value: str) -> None:
-    from smartbert import formats
+    from smartbert.core import formats
 
     fmt = {"sweep": formats.SWEEP, "latency": formats.LATENCY, "selection": formats.SELECTION}[kind]
     bounded = {column for column, _, _ in fmt.bounds}
@@ -642,7 +642,7 @@ def test_a_bad_number_in_a_required_column_is_refused_by_name(written, tmp_path,
 
 @pytest.mark.parametrize("kind", CSV_KINDS)
 def test_a_text_column_swapped_with_a_numeric_one_is_refused_by_name(written, tmp_path, kind: str) -> None:
-    from smartbert import formats
+    from smartbert.core import formats
 
     fmt = {"sweep": formats.SWEEP, "latency": formats.LATENCY, "selection": formats.SELECTION}[kind]
     text_columns = {"sweep": "task", "latency": "method", "selection": "skip_rate_per_layer"}
@@ -653,7 +653,7 @@ def test_a_text_column_swapped_with_a_numeric_one_is_refused_by_name(written, tm
 
 @pytest.mark.parametrize("kind", ["data", "oracle"])
 def test_a_json_field_of_the_wrong_type_is_refused_by_name(written, tmp_path, kind: str) -> None:
-    from smartbert import formats
+    from smartbert.core import formats
 
     for key, expected in {"data": formats.DATA_SUMMARY, "oracle": formats.ORACLE}[kind].types:
         for wrong in ([1, 2], "text", 3, None, {"a": 1}):
@@ -718,7 +718,7 @@ def test_a_trace_meta_with_unknown_or_missing_fields_is_named(trace_file, tmp_pa
 
 @pytest.mark.parametrize("content", [b"", b"s\th:m:s\n", b"x\ty\n1\t2\n", b"\xff\xfe", b"s\n"])
 def test_a_damaged_runtime_benchmark_is_refused_by_name(tmp_path, content: bytes) -> None:
-    from smartbert.report import runtime_table
+    from smartbert.reporting.report import runtime_table
 
     path = tmp_path / "runtime" / "train" / "RTE.tsv"
     path.parent.mkdir(parents=True)
@@ -734,9 +734,9 @@ def checkpoint_dir(tmp_path_factory) -> Path:
     """A real mid-training checkpoint (after epoch 1 of 2) of a tiny BERT."""
     from smartbert.data.encode import encode
     from smartbert.data.tasks import get_task
-    from smartbert.registry import get_method
-    from smartbert.resume import ResumeDir
-    from smartbert.trainer import train_stage
+    from smartbert.methods.registry import get_method
+    from smartbert.training.resume import ResumeDir
+    from smartbert.training.trainer import train_stage
 
     import torch
 
@@ -767,7 +767,7 @@ def checkpoint_dir(tmp_path_factory) -> Path:
 
 
 def backends_tokenizer():
-    from smartbert import backbones
+    from smartbert.modeling import backbones
 
     return backbones.load_tokenizer("tiny")
 
@@ -775,7 +775,7 @@ def backends_tokenizer():
 def _damaged_resume(checkpoint_dir: Path, tmp_path: Path, change) -> "object":
     import shutil as _shutil
 
-    from smartbert.resume import ResumeDir
+    from smartbert.training.resume import ResumeDir
 
     folder = tmp_path / "resume"
     _shutil.copytree(checkpoint_dir, folder)
@@ -821,7 +821,7 @@ def test_a_training_beside_a_damaged_checkpoint_starts_afresh_and_finishes(tmp_p
     out = tmp_path / "m"
     args = ["-q", "train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--epochs", "1",
             "--max-train-examples", "32", "--out", str(out)]
-    from smartbert.resume import folder_beside
+    from smartbert.training.resume import folder_beside
 
     folder = folder_beside(out)
     folder.mkdir(parents=True)
@@ -833,7 +833,7 @@ def test_a_training_beside_a_damaged_checkpoint_starts_afresh_and_finishes(tmp_p
 
 @pytest.fixture(scope="module")
 def backbone_dir(tmp_path_factory) -> Path:
-    from smartbert import backbones
+    from smartbert.modeling import backbones
 
     folder = tmp_path_factory.mktemp("backbone") / "bert"
     backbones.load_backbone("tiny").save_pretrained(folder)
@@ -849,7 +849,7 @@ def _damaged_backbone(backbone_dir: Path, tmp_path: Path, name: str, data: bytes
 
 
 def _load_everything(path: Path) -> None:
-    from smartbert import backbones
+    from smartbert.modeling import backbones
 
     backbones.load_config(str(path))
     backbones.load_tokenizer(str(path))
@@ -863,7 +863,7 @@ def test_the_saved_backbone_loads(backbone_dir) -> None:
 @pytest.mark.parametrize("fraction", [0.0, 0.3, 0.7, 0.95])
 @pytest.mark.parametrize("name", ["config.json", "model.safetensors", "tokenizer.json"])
 def test_a_truncated_backbone_file_is_named(backbone_dir, tmp_path, name: str, fraction: float) -> None:
-    from smartbert.errors import DataUnavailableError
+    from smartbert.core.errors import DataUnavailableError
 
     data = (backbone_dir / name).read_bytes()
     copy = _damaged_backbone(backbone_dir, tmp_path, name, data[:int(len(data) * fraction)])
@@ -874,7 +874,7 @@ def test_a_truncated_backbone_file_is_named(backbone_dir, tmp_path, name: str, f
 @pytest.mark.parametrize("data", [None, b"\xff\xfe\x00garbage", b"[1, 2, 3]"])
 @pytest.mark.parametrize("name", ["config.json", "model.safetensors"])
 def test_a_missing_or_foreign_backbone_file_is_named(backbone_dir, tmp_path, name: str, data) -> None:
-    from smartbert.errors import DataUnavailableError
+    from smartbert.core.errors import DataUnavailableError
 
     with pytest.raises(DataUnavailableError, match=r"is damaged or incomplete"):
         _load_everything(_damaged_backbone(backbone_dir, tmp_path, name, data))

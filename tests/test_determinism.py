@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from smartbert.pipeline import DataOptions, trace_model, train_method
-from smartbert.registry import get_method
-from smartbert.sweep import sweep
-from smartbert.trainer import TrainConfig
+from smartbert.data.prepare import DataOptions
+from smartbert.inference.tracing import trace_model
+from smartbert.training.pipeline import train_method
+from smartbert.methods.registry import get_method
+from smartbert.replay.sweep import sweep
+from smartbert.training.trainer import TrainConfig
+from smartbert.modeling.flops import trace_costs
 
 
 def trained_trace(tmp_path, name: str, seed: int, method: str = "smartbert", device: str = "cpu"):
@@ -26,7 +29,7 @@ def test_same_seed_bit_identical_traces_and_tables_other_seed_differs(tmp_path, 
     if device.type == "cuda":
         import torch
 
-        from smartbert.device import make_deterministic
+        from smartbert.modeling.device import make_deterministic
 
         make_deterministic(True)
     try:
@@ -36,8 +39,8 @@ def test_same_seed_bit_identical_traces_and_tables_other_seed_differs(tmp_path, 
             torch.use_deterministic_algorithms(False)
     for field in ("labels", "ran", "evaluated", "logits", "gate_prob", "lengths"):
         np.testing.assert_array_equal(getattr(first, field), getattr(again, field), err_msg=field)
-    table_a, table_b = sweep(first, [0.1, 0.3, 0.5]), sweep(again, [0.1, 0.3, 0.5])
+    table_a, table_b = sweep(first, trace_costs(first.meta), [0.1, 0.3, 0.5]), sweep(again, trace_costs(again.meta), [0.1, 0.3, 0.5])
     pd.testing.assert_frame_equal(table_a, table_b)
     assert not np.array_equal(np.nan_to_num(first.logits), np.nan_to_num(other.logits))
-    assert table_a["config_hash"].iloc[0] != sweep(other, [0.1])["config_hash"].iloc[0]
-    assert table_a["experiment_hash"].iloc[0] == sweep(other, [0.1])["experiment_hash"].iloc[0]  # same experiment, other seed
+    assert table_a["config_hash"].iloc[0] != sweep(other, trace_costs(other.meta), [0.1])["config_hash"].iloc[0]
+    assert table_a["experiment_hash"].iloc[0] == sweep(other, trace_costs(other.meta), [0.1])["experiment_hash"].iloc[0]  # same experiment, other seed

@@ -11,15 +11,18 @@ import pytest
 import torch
 
 from device_guard import DeviceMismatch, HostTensorGuard
-from smartbert.cli import main
+from smartbert.app.cli import main
 from smartbert.data.encode import collate
-from smartbert.device import describe, device_info, rng_state, resolve_device, set_rng_state, to_device
-from smartbert.dynamic import predict_batched, predict_dynamic
-from smartbert.errors import SmartBertError
-from smartbert.pipeline import DataOptions, train_method, trace_model
+from smartbert.core.provenance import describe
+from smartbert.modeling.device import device_info, rng_state, resolve_device, set_rng_state, to_device
+from smartbert.inference.dynamic import predict_batched, predict_dynamic
+from smartbert.core.errors import SmartBertError
+from smartbert.data.prepare import DataOptions
+from smartbert.training.pipeline import train_method
+from smartbert.inference.tracing import trace_model
 from test_methods import thresholds as five_thresholds
-from smartbert.registry import get_method, method_names
-from smartbert.trainer import TrainConfig
+from smartbert.methods.registry import get_method, method_names
+from smartbert.training.trainer import TrainConfig
 
 TASK, DATA = "synthetic-sentiment", DataOptions("synthetic")
 QUICK = TrainConfig(epochs=1, batch_size=8, max_train_examples=24, eval_batch_size=16, seed=3)
@@ -59,7 +62,7 @@ def test_every_tensor_a_method_meets_is_on_its_device(name: str, bert_dir, tmp_p
         train_method(TASK, name, "tiny", tmp_path / name, QUICK, data=DATA, progress=False, init_from=init_from,
                      resume=False, device=device)
         trace = trace_model(tmp_path / name, data=DATA, progress=False, device=device)
-        from smartbert.checkpoint import load_model
+        from smartbert.methods.checkpoint import load_model
 
         loaded = load_model(tmp_path / name, device=device)
         examples = sentiment_dev.subset(range(16))

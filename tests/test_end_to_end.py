@@ -11,11 +11,12 @@ import pytest
 import torch
 
 from conftest import tiny_bert
-from smartbert.checkpoint import load_model, save_model
-from smartbert.cli import main
+from smartbert.methods.checkpoint import load_model, save_model
+from smartbert.app.cli import main
 from smartbert.data.encode import collate
-from smartbert.errors import CheckpointError
-from smartbert.registry import get_method
+from smartbert.core.errors import CheckpointError
+from smartbert.methods.registry import get_method
+from smartbert.modeling.flops import trace_costs
 
 
 @pytest.fixture(scope="module")
@@ -174,14 +175,15 @@ def test_distilbert_student_is_half_depth_and_costs_half(trained, capsys) -> Non
 
 
 def test_sweep_defaults_to_the_policy_grid(trained) -> None:
-    from smartbert.policies import EntropyExit
-    from smartbert.sweep import sweep
-    from smartbert.trace import Trace
+    from smartbert.replay.policies import EntropyExit
+    from smartbert.replay.sweep import sweep
+    from smartbert.replay.trace import Trace
 
     root = trained["root"]
     if not (root / "trace.npz").exists():
         assert main(["-q", "trace", "--model", str(trained["model"]), "--out", str(root / "trace.npz")]) == 0
-    table = sweep(Trace.load(root / "trace.npz"), policy="entropy")
+    trace = Trace.load(root / "trace.npz")
+    table = sweep(trace, trace_costs(trace.meta), policy="entropy")
     assert table["threshold"].tolist() == list(EntropyExit.grid)
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from smartbert.backbones import KNOWN_SHAPES, BackboneShape, backbone_shape
-from smartbert.flops import analytic_layer_macs, component_costs
+from smartbert.modeling.backbones import KNOWN_SHAPES, backbone_shape
+from smartbert.replay.cost import BackboneShape
+from smartbert.replay.cost import analytic_layer_macs
+from smartbert.modeling.flops import component_costs
 
 BERT_BASE = KNOWN_SHAPES["bert-base-uncased"]
 

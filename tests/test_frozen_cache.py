@@ -1,4 +1,4 @@
-"""The frozen-pass cache (smartbert.frozen): every registered stage that declares frozen inputs trains
+"""The frozen-pass cache (smartbert.modeling.frozen): every registered stage that declares frozen inputs trains
 to the same weights from the cache as from the live pass, computes its frozen part once instead
 of every epoch, and falls back to the live pass over its bound or with dropout on."""
 
@@ -13,10 +13,10 @@ from conftest import tiny_bert
 from smartbert.data.encode import encode
 from smartbert.data.load import load_split
 from smartbert.data.tasks import get_task
-from smartbert.errors import SmartBertError
-from smartbert.frozen import CACHE_ENV, cache_limit_mb
-from smartbert.registry import get_method, method_names
-from smartbert.trainer import TrainConfig, train_stage
+from smartbert.core.errors import SmartBertError
+from smartbert.modeling.frozen import CACHE_ENV, cache_limit_mb
+from smartbert.methods.registry import get_method, method_names
+from smartbert.training.trainer import TrainConfig, train_stage
 
 FROZEN_STAGES = [(name, i) for name in method_names()
                  for i, stage in enumerate(get_method(name).stages(get_method(name).config_class())) if stage.frozen]

@@ -9,9 +9,9 @@ import dataclasses
 import pytest
 import torch
 
-from smartbert.config import config_hash, hashed_fields, setting
-from smartbert.errors import SmartBertError
-from smartbert.heads import SkipGate
+from smartbert.core.config import config_hash, hashed_fields, setting
+from smartbert.core.errors import SmartBertError
+from smartbert.modeling.heads import SkipGate
 from smartbert.methods.smartbert import SmartBertConfig
 
 #: config_hash of SmartBertConfig() as the published sweeps of results/cpu-full and the quick run
@@ -78,7 +78,7 @@ def test_the_option_draws_the_same_random_numbers_and_changes_only_the_output_bi
 
 def test_built_smartbert_gates_start_near_run() -> None:
     from conftest import tiny_bert
-    from smartbert.registry import get_method
+    from smartbert.methods.registry import get_method
 
     model = get_method("smartbert").build(tiny_bert(), 2, SmartBertConfig(gate_init_skip=0.05)).eval()
     hidden = torch.randn(4, 6, model.encoder.hidden_size)

@@ -1,4 +1,4 @@
-"""What the skipping gates do (smartbert.gate_stats; issue 15, item 5): per-layer skip rates and
+"""What the skipping gates do (smartbert.replay.gates; issue 15, item 5): per-layer skip rates and
 histograms from a trace, the skip-only path against BERT with its margin rule, and the REPORT's
 first section saying which tasks can test the paper."""
 
@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smartbert.claims import task_weights
-from smartbert.gate_stats import SKIP_ONLY_MARGIN, gate_frame, gate_statistics, skip_only_gaps, sparkline
-from smartbert.report import weight_lines
+from smartbert.reporting.claims import task_weights
+from smartbert.reporting.gate_tables import SKIP_ONLY_MARGIN, gate_frame, skip_only_gaps, sparkline
+from smartbert.replay.gates import gate_statistics
+from smartbert.reporting.report import weight_lines
 from test_oracle import make_trace
 
 PAPER_DIR = "results/paper"

@@ -8,7 +8,7 @@ import pytest
 
 from smartbert.data.load import load_split
 from smartbert.data.tasks import get_task
-from smartbert.errors import DataFormatError, DataUnavailableError, UnknownNameError
+from smartbert.core.errors import DataFormatError, DataUnavailableError, UnknownNameError
 
 SHARED_GLUE = Path(__file__).resolve().parents[1].parent / "shared" / "glue"
 

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from smartbert.heads import ExitClassifier, NarrowSelfAttention
+from smartbert.modeling.heads import ExitClassifier, NarrowSelfAttention
 
 
 def test_fused_qkv_is_multi_head_attention_with_three_projections() -> None:
@@ -68,8 +68,8 @@ def test_a_reused_model_saved_with_separate_qkv_keeps_its_attention_and_its_back
     from safetensors.torch import save_file
 
     from conftest import tiny_bert
-    from smartbert.pipeline import load_reused
-    from smartbert.registry import get_method
+    from smartbert.training.pipeline import load_reused
+    from smartbert.methods.registry import get_method
 
     method = get_method("smartbert")
     torch.manual_seed(5)

@@ -9,15 +9,16 @@ import torch
 
 from conftest import tiny_bert
 from smartbert.data.encode import collate
-from smartbert.device import to_device
-from smartbert.dynamic import predict_batched, predict_dynamic
-from smartbert.flops import component_costs
-from smartbert.backbones import BackboneShape
-from smartbert.errors import SmartBertError
-from smartbert.policies import POLICIES
-from smartbert.registry import get_method, method_names
-from smartbert.sweep import example_costs
-from smartbert.trace import record_trace, replay
+from smartbert.modeling.device import to_device
+from smartbert.inference.dynamic import predict_batched, predict_dynamic
+from smartbert.modeling.flops import component_costs
+from smartbert.replay.cost import BackboneShape
+from smartbert.core.errors import SmartBertError
+from smartbert.replay.policies import POLICIES
+from smartbert.methods.registry import get_method, method_names
+from smartbert.replay.sweep import example_costs
+from smartbert.inference.record import record_trace
+from smartbert.replay.trace import replay
 
 METHODS = method_names()
 
@@ -73,8 +74,8 @@ def test_each_stage_takes_a_mixed_precision_step(name: str, precision: str, dtyp
     weights move and stay float32 (mixed precision, not a half-precision model)."""
     import dataclasses
 
-    from smartbert.precision import MixedPrecision
-    from smartbert.trainer import TrainConfig, make_optimizer, optimisation_step
+    from smartbert.training.precision import MixedPrecision
+    from smartbert.training.trainer import TrainConfig, make_optimizer, optimisation_step
 
     if device.type == "cuda" and precision == "bf16" and not torch.cuda.is_bf16_supported():
         pytest.skip("this GPU has no bfloat16")
@@ -104,8 +105,8 @@ def test_fp16_overflow_is_skipped_by_the_scaler_then_named(sentiment_dev) -> Non
     the weights stay); only MAX_SKIPPED_STEPS in a row is an error, and it says to use bf16 or fp32."""
     import dataclasses
 
-    from smartbert.precision import MAX_SKIPPED_STEPS, MixedPrecision, NonFiniteLossError
-    from smartbert.trainer import TrainConfig, make_optimizer, optimisation_step
+    from smartbert.training.precision import MAX_SKIPPED_STEPS, MixedPrecision, NonFiniteLossError
+    from smartbert.training.trainer import TrainConfig, make_optimizer, optimisation_step
 
     model, stage, batch, params, before = next(trained_stages("bert", sentiment_dev))
     overflowing = dataclasses.replace(stage, loss=lambda *args: (stage.loss(*args)[0] * float("inf"), {"ce": 1.0}))
@@ -146,7 +147,7 @@ def test_batched_dynamic_inference_equals_batch_one(name: str, threshold: float,
 def test_a_policy_that_never_exits_runs_and_counts_the_last_head_only(name: str, sentiment_dev, device) -> None:
     """Skip-only (Table 3) and static models: gates and the layers that run, plus the last head; the
     intermediate heads are neither computed (batch 1, batched) nor counted (replay), exactly alike."""
-    from smartbert.policies import make_policy
+    from smartbert.replay.policies import make_policy
 
     method, config, model = build(name, device=device)
     policy = make_policy("none")
@@ -241,8 +242,8 @@ def test_deebert_mean_pooled_offramps_replay_as_they_infer(sentiment_dev) -> Non
     """The diagnostic off-ramp (mean of the tokens, padding left out) is exact under replay, batch 1
     and compacting batches alike, and differs from [CLS] pooling."""
     from baselines.deebert import DeeBertConfig
-    from smartbert.encoder import additive_mask
-    from smartbert.policies import make_policy
+    from smartbert.modeling.encoder import additive_mask
+    from smartbert.replay.policies import make_policy
 
     method = get_method("deebert")
     torch.manual_seed(0)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from smartbert.metrics import GlueMetric, compute_metrics, majority_class
+from smartbert.data.metrics import GlueMetric, compute_metrics, majority_class
 
 
 def test_accuracy_f1_mcc_by_hand() -> None:

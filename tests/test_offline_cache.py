@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from smartbert.backbones import TINY_SHAPE
+from smartbert.modeling.backbones import TINY_SHAPE
 from smartbert.data.hub import examples_from_table
 from smartbert.data.tasks import get_task
-from smartbert.download import download
-from smartbert.errors import SmartBertError
+from smartbert.app.download import download
+from smartbert.core.errors import SmartBertError
 
 REPO = Path(__file__).resolve().parent.parent
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -50,7 +50,7 @@ def _glue_rte_cache(cache: Path) -> None:
 
 def _hub_model_cache(hub: Path, repo_id: str) -> None:
     """The hub cache (``models--owner--name``: refs/main -> snapshot) holding a tiny BERT and its vocabulary."""
-    from smartbert.backbones import load_backbone, load_tokenizer
+    from smartbert.modeling.backbones import load_backbone, load_tokenizer
 
     commit = "0" * 40
     folder = hub / f"models--{repo_id.replace('/', '--')}"
@@ -80,13 +80,13 @@ def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return run_python(f"import sys; from smartbert.cli import main; sys.exit(main({list(args)!r}))", env)
+    return run_python(f"import sys; from smartbert.app.cli import main; sys.exit(main({list(args)!r}))", env)
 
 
 def test_glue_and_a_hub_backbone_load_from_the_cache_with_the_offline_flags_set(hf_home):
     code = f"""
 import json
-from smartbert.backbones import load_backbone, load_tokenizer
+from smartbert.modeling.backbones import load_backbone, load_tokenizer
 from smartbert.data.load import load_split
 train, dev = load_split("RTE", "train", source="hub"), load_split("RTE", "dev", source="hub")
 model, tokenizer = load_backbone({FAKE_BACKBONE!r}), load_tokenizer({FAKE_BACKBONE!r})

@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smartbert.formats import ORACLE
-from smartbert.backbones import BackboneShape
-from smartbert.oracle import analyse, flat_reason, head_table, oracle, oracle_exit_mask
-from smartbert.oracle_table import degenerate_heads, load_oracles
-from smartbert.sweep import sweep
-from smartbert.trace import Trace, TraceMeta
+from smartbert.core.formats import ORACLE
+from smartbert.replay.cost import BackboneShape
+from smartbert.replay.oracle import analyse, flat_reason, head_table, oracle, oracle_exit_mask
+from smartbert.reporting.oracle_table import degenerate_heads, load_oracles
+from smartbert.replay.sweep import sweep
+from smartbert.replay.trace import Trace, TraceMeta
+from smartbert.modeling.flops import trace_costs
 
 NAN = np.nan
 A, B = [3.0, 0.0], [0.0, 3.0]  # confident class 0, confident class 1
@@ -49,11 +50,11 @@ def test_oracle_exit_is_the_earliest_head_that_is_right_and_stays_right():
     mask = oracle_exit_mask(trace)
     first = [int(np.argmax(row)) + 1 if row.any() else None for row in mask]
     assert first == [1, 2, 3, None, 1]
-    row = oracle(trace)
+    row = oracle(trace, trace_costs(trace.meta))
     assert row["avg_exit_layer"] == pytest.approx((1 + 2 + 3 + 3 + 1) / 5)
     assert row["avg_layers_run"] == pytest.approx((1 + 2 + 3 + 3 + 1) / 5)
     assert row["metric"] == pytest.approx(80.0)  # the last head's: 4 of 5 right
-    full = sweep(trace, [0.0], policy="entropy")  # never exits early
+    full = sweep(trace, trace_costs(trace.meta), [0.0], policy="entropy")  # never exits early
     assert row["metric"] == pytest.approx(full["metric"].iloc[0]) and row["cost_pct_paper"] < full["cost_pct_paper"].iloc[0]
 
 
@@ -64,7 +65,7 @@ def test_head_table_and_the_policy_against_the_oracle():
     assert [h["accuracy"] for h in heads] == [50.0, 100.0, 100.0]
     assert [h["agreement_with_last"] for h in heads] == [50.0, 100.0, 100.0]
     assert [h["exits_here"] for h in heads] == [4, 0, 0] and heads[0]["exit_agreement_with_last"] == 50.0
-    found = analyse(trace)["summary"]
+    found = analyse(trace, trace_costs(trace.meta))["summary"]
     assert found["oracle_metric"] == 100.0 and found["oracle_avg_exit_layer"] == pytest.approx(1.5)
     # entropy: S = 0 never exits early (100, full cost) ... any S > 0.05 exits everyone at layer 1 (50)
     assert found["policy_cost_pct_at_oracle_metric"] > found["oracle_cost_pct"]
@@ -73,21 +74,21 @@ def test_head_table_and_the_policy_against_the_oracle():
 
 def test_a_flat_curve_with_moving_exits_says_why():
     one_class = make_trace([0, 1, 0, 1], [[0, 0, 0]] * 4)
-    found = analyse(one_class)["summary"]
+    found = analyse(one_class, trace_costs(one_class.meta))["summary"]
     assert "every head predicts one class" in found["flat_curve_reason"]
     agreeing = make_trace([0, 1, 0, 1], [[0, 0, 0], [1, 1, 1], [0, 0, 0], [0, 0, 0]])
-    assert "exiting earlier changes no prediction" in analyse(agreeing)["summary"]["flat_curve_reason"]
+    assert "exiting earlier changes no prediction" in analyse(agreeing, trace_costs(agreeing.meta))["summary"]["flat_curve_reason"]
     swapping = make_trace([0, 1, 0, 1], [[1, 0, 0], [1, 0, 0], [0, 0, 0], [1, 1, 1]])  # one turns wrong, one right
-    assert "50.0% of the predictions differ" in analyse(swapping)["summary"]["flat_curve_reason"]
+    assert "50.0% of the predictions differ" in analyse(swapping, trace_costs(swapping.meta))["summary"]["flat_curve_reason"]
     moving = make_trace([0, 1, 0, 1], [[1, 0, 0], [0, 1, 1], [1, 0, 0], [0, 1, 1]])
-    assert analyse(moving)["summary"]["flat_curve_reason"] is None  # the metric moves with the exits
+    assert analyse(moving, trace_costs(moving.meta))["summary"]["flat_curve_reason"] is None  # the metric moves with the exits
     assert flat_reason(pd.DataFrame({"metric": [50.0], "avg_exit_layer": [1.0]}), []) is None
 
 
 def test_dead_heads_are_listed_where_bert_learned_the_task(tmp_path):
     trace = make_trace([0, 1, 0, 1], [[0, 0, 0], [0, 1, 1], [0, 0, 0], [0, 1, 1]])
     path = tmp_path / "oracle.json"
-    found = analyse(trace)
+    found = analyse(trace, trace_costs(trace.meta))
     found["summary"].update(variant="default", seed=1)
     path.write_text(json.dumps(ORACLE.stamp_document(found)))
     summary, heads = load_oracles([path])

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from conftest import workflow_env
-from smartbert.errors import SmartBertError
-from smartbert.registry import Method, MethodConfig, Stage, check_method, final_cross_entropy
+from smartbert.core.errors import SmartBertError
+from smartbert.methods.registry import Method, MethodConfig, Stage, check_method, final_cross_entropy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -25,11 +25,11 @@ PLUGIN = '''
 """A method from outside smartbert's repository: BERT fine-tuning under another name."""
 from dataclasses import dataclass, field
 
-from smartbert.config import WEIGHT, setting
-from smartbert.encoder import LayeredEncoder
-from smartbert.heads import pooled_head
-from smartbert.model import EarlyExitModel
-from smartbert.registry import Method, MethodConfig, Stage, final_cross_entropy, register
+from smartbert.core.config import WEIGHT, setting
+from smartbert.modeling.encoder import LayeredEncoder
+from smartbert.modeling.heads import pooled_head
+from smartbert.modeling.model import EarlyExitModel
+from smartbert.methods.registry import Method, MethodConfig, Stage, final_cross_entropy, register
 
 
 @dataclass
@@ -96,9 +96,9 @@ def run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subpro
 
 
 def test_an_installed_method_is_listed_and_trains(installed, tmp_path) -> None:
-    listed = run([sys.executable, "-m", "smartbert.cli", "list"], installed)
+    listed = run([sys.executable, "-m", "smartbert.app.cli", "list"], installed)
     assert listed.returncode == 0 and "myexit (Tester, 2026, MyExit)" in listed.stdout
-    trained = run([sys.executable, "-m", "smartbert.cli", "-q", "train", "--task", "synthetic-sentiment", "--method", "myexit",
+    trained = run([sys.executable, "-m", "smartbert.app.cli", "-q", "train", "--task", "synthetic-sentiment", "--method", "myexit",
                    "--backbone", "tiny", "--epochs", "1", "--max-train-examples", "32", "--out", str(tmp_path / "m")], installed)
     assert trained.returncode == 0, trained.stderr
     assert '"method": "myexit"' in (tmp_path / "m" / "smartbert.json").read_text()
@@ -134,7 +134,7 @@ def test_a_broken_plugin_is_named_not_a_traceback(tmp_path) -> None:
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[smartbert.methods]\nbroken = no_such_module_anywhere\n")
     env = dict(workflow_env(), PYTHONPATH=str(site))
-    result = run([sys.executable, "-m", "smartbert.cli", "list"], env)
+    result = run([sys.executable, "-m", "smartbert.app.cli", "list"], env)
     err = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(err) == 1
     assert "method plugin 'broken' (no_such_module_anywhere" in err[0] and "fix or uninstall its package" in err[0]
@@ -163,7 +163,7 @@ def test_a_well_formed_method_passes_the_check() -> None:
     ({"name": "My-Method"}, "`name` 'My-Method' must be lower-case"),
     ({"config_class": dict}, "`config_class` must be a dataclass subclassing"),
     ({"default_policy": "entrpy"}, "`default_policy` 'entrpy' is not an exit policy"),
-    ({"stages": lambda self, config: []}, "non-empty list of smartbert.registry.Stage"),
+    ({"stages": lambda self, config: []}, "non-empty list of smartbert.methods.registry.Stage"),
     ({"stages": lambda self, config: 1 / 0}, r"`stages\(config_class\(\)\)` failed \(division by zero\)"),
 ])
 def test_the_registry_refuses_a_method_it_cannot_use_by_name(overrides, message) -> None:
@@ -180,7 +180,7 @@ def test_an_abstract_method_is_refused() -> None:
 
 
 def test_two_methods_of_one_name_are_refused() -> None:
-    from smartbert.registry import METHODS, get_method, method_names, register
+    from smartbert.methods.registry import METHODS, get_method, method_names, register
 
     method_names()  # the registry loaded
     real = get_method("bert")

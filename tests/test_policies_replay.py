@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from smartbert.errors import SmartBertError, UnknownNameError
-from smartbert.policies import POLICIES, make_policy, softmax_entropy
-from smartbert.trace import Trace, TraceMeta, replay
+from smartbert.core.errors import SmartBertError, UnknownNameError
+from smartbert.replay.policies import POLICIES, make_policy, softmax_entropy
+from smartbert.replay.trace import Trace, TraceMeta, replay
 
 NAN = np.nan
 CONFIDENT, UNSURE = [4.0, 0.0], [0.1, 0.0]   # entropies ~0.090 and ~0.692 nats
@@ -125,7 +125,7 @@ def test_exits_at_last_is_the_last_column_of_exit_mask_at_every_prefix(name: str
 @pytest.mark.parametrize("name", sorted(POLICIES))
 def test_every_policy_owns_its_threshold(name: str) -> None:
     """Name, domain, default Table 1 points and formatting live on the policy (issue 17, item 1)."""
-    from smartbert.policies import check_table_thresholds
+    from smartbert.replay.policies import check_table_thresholds
 
     cls = POLICIES[name]
     points = cls.table_thresholds()

@@ -5,10 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from smartbert import claims, report, tables
-from smartbert.backbones import backbone_shape
-from smartbert.errors import SmartBertError
-from smartbert.results import aggregate, check_integrity, load_sweeps
+from smartbert.reporting import claims
+
+from smartbert.reporting import report
+
+from smartbert.reporting import table_files, tables
+from smartbert.modeling.backbones import backbone_shape
+from smartbert.core.errors import SmartBertError
+from smartbert.reporting.results import aggregate, check_integrity, load_sweeps
+from smartbert.app.catalogue import method_catalogue
+from smartbert.app.costs import backbone_costs
+
+METHODS = method_catalogue()
 
 MAJORITY = {"RTE": {"task": "RTE", "main_metric": "accuracy", "majority_class": {"metric": 52.7}}}
 
@@ -68,7 +76,7 @@ def agg():
 
 
 def test_table1_layout_has_paper_rows_and_a_majority_row(agg):
-    tidy = tables.table1(agg, MAJORITY, {"entropy": [0.1, 0.3, 0.5]})
+    tidy = tables.table1(agg, MAJORITY, {"entropy": [0.1, 0.3, 0.5]}, methods=METHODS)
     assert list(tidy["row"]) == ["BERT", "DeeBERT (S=0.1)", "DeeBERT (S=0.3)", "DeeBERT (S=0.5)", "SmartBERT (S=0.1)",
                                  "SmartBERT (S=0.3)", "SmartBERT (S=0.5)", "majority class"]
     assert tidy.set_index("row").loc["DeeBERT (S=0.5)", "degenerate"]  # at the majority class
@@ -77,22 +85,22 @@ def test_table1_layout_has_paper_rows_and_a_majority_row(agg):
     assert list(shown.columns) == ["model", "RTE Acc", "RTE FLOPs (cost)"]
     assert shown.iloc[-1]["model"] == "majority class" and shown.iloc[-1]["RTE Acc"] == "52.7"
     assert shown.iloc[3]["RTE Acc"].endswith("(!)")
-    assert "| SmartBERT (S=0.5) | 58.0 |" in tables.to_markdown(shown)
-    assert r"\begin{tabular}" in tables.to_latex(shown, "caption 50%") and r"50\%" in tables.to_latex(shown, "caption 50%")
+    assert "| SmartBERT (S=0.5) | 58.0 |" in table_files.to_markdown(shown)
+    assert r"\begin{tabular}" in table_files.to_latex(shown, "caption 50%") and r"50\%" in table_files.to_latex(shown, "caption 50%")
 
 
 def test_table3_is_bert_beside_skip_only(agg):
-    tidy = tables.table3(agg, MAJORITY, ["RTE"])
+    tidy = tables.table3(agg, MAJORITY, ["RTE"], methods=METHODS)
     assert list(tidy["row"]) == ["BERT", "SmartBERT skip-only", "majority class"]
 
 
 def test_table3_of_a_run_without_its_tasks_is_empty_not_an_error(agg):
     """A run narrowed to one task outside Table 3's (cpu-full's MRPC sitting) still writes its tables."""
-    assert tables.table3(agg, MAJORITY, ["WNLI"]).empty
+    assert tables.table3(agg, MAJORITY, ["WNLI"], methods=METHODS).empty
 
 
 def test_paper_vs_repro_deltas(agg):
-    tidy = tables.table1(agg, MAJORITY, {"entropy": [0.1, 0.3, 0.5]})
+    tidy = tables.table1(agg, MAJORITY, {"entropy": [0.1, 0.3, 0.5]}, methods=METHODS)
     paper = pd.read_csv("results/paper/table1.csv")
     both = tables.paper_vs_repro(tidy, paper).set_index("row")
     assert both.loc["BERT", "paper_metric"] == pytest.approx(61.0)
@@ -109,7 +117,7 @@ def test_paper_transcription_matches_the_papers_table1():
 
 def test_table2_against_the_paper():
     paper = pd.read_csv("results/paper/table2.csv")
-    tidy = tables.table2({"bert-base-uncased": backbone_shape("bert-base-uncased")}, 128, 2, paper).set_index("component")
+    tidy = tables.table2(backbone_costs(["bert-base-uncased"], 128), paper).set_index("component")
     assert tidy.loc["layer", "paper_flops_M"] == pytest.approx(1811.8, rel=1e-3)
     assert tidy.loc["exit_classifier", "paper_flops_M"] == pytest.approx(37.6, rel=0.02)
     assert tidy.loc["skip_gate", "pct_of_layer_paper"] < 2.5
@@ -171,7 +179,7 @@ def test_report_does_not_count_tasks_where_bert_learned_nothing():
 def test_table1_latency_column_joins_by_task_method_and_threshold(agg):
     latency = pd.DataFrame({"task": "RTE", "method": ["bert", "smartbert", "smartbert"], "threshold": [0.0, 0.1, 0.3],
                             "ms_per_example": [10.0, 6.0, 5.5]})
-    tidy = tables.table1(agg, MAJORITY, {"entropy": [0.1, 0.3, 0.5]}, latency).set_index("row")
+    tidy = tables.table1(agg, MAJORITY, {"entropy": [0.1, 0.3, 0.5]}, latency, methods=METHODS).set_index("row")
     assert tidy.loc["BERT", "ms_per_example"] == 10.0 and tidy.loc["SmartBERT (S=0.3)", "ms_per_example"] == 5.5
     assert pd.isna(tidy.loc["SmartBERT (S=0.5)", "ms_per_example"]) and pd.isna(tidy.loc["DeeBERT (S=0.1)", "ms_per_example"])
     shown = tables.wide(tidy.reset_index())
@@ -180,16 +188,16 @@ def test_table1_latency_column_joins_by_task_method_and_threshold(agg):
 
 
 def test_report_sets_measured_speedup_beside_the_flops_prediction():
-    from smartbert.report import latency_lines
+    from smartbert.reporting.report import latency_lines
 
     latency = pd.DataFrame({"task": "RTE", "method": ["bert", "smartbert"], "label": ["BERT", "SmartBERT"],
                             "policy": ["none", "entropy"], "threshold": [0.0, 0.3], "cost_pct": [100.0, 50.0],
                             "ms_per_example": [10.0, 8.0], "measured_speedup": [1.0, 1.25], "flops_speedup": [1.0, 2.0],
                             "measured_over_flops": [1.0, 0.625]})
-    lines = latency_lines(latency)
+    lines = latency_lines(latency, methods=METHODS)
     assert "| RTE | SmartBERT (S=0.3) | 50% | 2.00x | 8.0 | 1.25x | 0.62 |" in lines
     assert not any("| BERT |" in line for line in lines)
-    assert latency_lines(latency.iloc[:0]) == ["- not measured in this run (`latency.examples: 0`)"]
+    assert latency_lines(latency.iloc[:0], methods=METHODS) == ["- not measured in this run (`latency.examples: 0`)"]
 
 
 def test_report_names_the_devices_the_sweeps_and_latency_recorded() -> None:
@@ -197,8 +205,8 @@ def test_report_names_the_devices_the_sweeps_and_latency_recorded() -> None:
     and says "not recorded" for files written before devices were recorded (never the report's machine)."""
     import pandas as pd
 
-    from smartbert.report import device_lines
-    from smartbert.tables import latency_devices
+    from smartbert.reporting.report import device_lines
+    from smartbert.reporting.tables import latency_devices
 
     sweeps = pd.DataFrame({"train_device": ["cuda:0 NVIDIA H200 (sm 9.0, CUDA 13.0), fp32", None],
                            "trace_device": ["cpu x86_64 x2 threads", "cpu x86_64 x2 threads"]})
@@ -213,7 +221,7 @@ def test_report_names_the_devices_the_sweeps_and_latency_recorded() -> None:
 
 
 def test_curve_tables_average_each_seeds_area_and_leave_static_models_out():
-    from smartbert.curve_table import curve_tables
+    from smartbert.reporting.curve_table import curve_tables
 
     sweeps = frame(
         sweep_rows("bert", "default", "none", [(0.0, 60.0, 100.0, 6, 0)]),

@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from conftest import tiny_bert
-from smartbert.checkpoint import load_model
+from smartbert.methods.checkpoint import load_model
 from smartbert.data.tasks import get_task
-from smartbert.registry import Stage, get_method
-from smartbert.resume import ResumeDir
-from smartbert.trainer import TrainConfig, train_stage
+from smartbert.methods.registry import Stage, get_method
+from smartbert.training.resume import ResumeDir
+from smartbert.training.trainer import TrainConfig, train_stage
 
 TASK = get_task("synthetic-sentiment")
 CONFIG = TrainConfig(batch_size=16, epochs=3, learning_rate=1e-3, seed=3)
@@ -88,7 +88,7 @@ def test_finished_stage_is_not_retrained(sentiment_dev, tmp_path):
 
 
 def _train_command(out, epochs):
-    return [sys.executable, "-m", "smartbert.cli", "-q", "--threads", "1", "train", "--task", "synthetic-sentiment",
+    return [sys.executable, "-m", "smartbert.app.cli", "-q", "--threads", "1", "train", "--task", "synthetic-sentiment",
             "--method", "bert", "--backbone", "tiny", "--seed", "5", "--epochs", str(epochs), "--batch-size", "16",
             "--learning-rate", "1e-3", "--max-train-examples", "800", "--out", str(out)]
 

@@ -10,10 +10,10 @@ import sys
 import pandas as pd
 import pytest
 
-from smartbert import selection
-from smartbert.errors import SmartBertError
+from smartbert.training import selection
+from smartbert.core.errors import SmartBertError
 from smartbert.methods.smartbert import SmartBertConfig
-from smartbert.trainer import TrainConfig
+from smartbert.training.trainer import TrainConfig
 
 GRID = {"lam": [0.01, 0.1], "eta1": [0.05]}
 CONFIG = TrainConfig(batch_size=16, epochs=3, learning_rate=1e-3, seed=4, max_train_examples=160)
@@ -100,7 +100,7 @@ def test_killed_selection_resumes_per_grid_point(tmp_path, monkeypatch):
 
 def test_cli_selection_writes_its_files_and_removes_its_checkpoints(tmp_path):
     out = tmp_path / "sel"
-    command = [sys.executable, "-m", "smartbert.cli", "-q", "--threads", "1", "select", "--task", "synthetic-sentiment",
+    command = [sys.executable, "-m", "smartbert.app.cli", "-q", "--threads", "1", "select", "--task", "synthetic-sentiment",
                "--backbone", "tiny", "--grid", "lam=0.01,0.1", "--config", '{"train": {"epochs": 1, "batch_size": 16}}',
                "--max-train-examples", "80", "--out", str(out)]
     subprocess.run(command, check=True, capture_output=True, timeout=600)

@@ -10,11 +10,11 @@ import torch
 from conftest import tiny_bert
 from smartbert.data.encode import collate
 from smartbert.data.tasks import get_task
-from smartbert.errors import SmartBertError
-from smartbert.losses import cross_layer_contrastive, hard_gate, skip_regulariser
+from smartbert.core.errors import SmartBertError
+from smartbert.modeling.losses import cross_layer_contrastive, hard_gate, skip_regulariser
 from smartbert.methods.smartbert import SmartBertConfig
-from smartbert.registry import get_method
-from smartbert.trainer import TrainConfig, train_stage
+from smartbert.methods.registry import get_method
+from smartbert.training.trainer import TrainConfig, train_stage
 
 
 def smartbert(config: SmartBertConfig | None = None, seed: int = 0):

@@ -9,9 +9,9 @@ import torch
 
 from conftest import tiny_bert
 from smartbert.data.tasks import get_task
-from smartbert.registry import Stage, get_method
-from smartbert.trace import record_trace
-from smartbert.trainer import NonFiniteLossError, TrainConfig, linear_warmup, train_stage
+from smartbert.methods.registry import Stage, get_method
+from smartbert.inference.record import record_trace
+from smartbert.training.trainer import NonFiniteLossError, TrainConfig, linear_warmup, train_stage
 
 TASK = get_task("synthetic-sentiment")
 
@@ -51,8 +51,8 @@ def test_same_seed_same_weights_and_trace_different_seed_differs(sentiment_dev) 
 
 
 def test_best_epoch_is_restored(sentiment_dev) -> None:
-    from smartbert.registry import final_logits
-    from smartbert.trainer import predict_logits, score
+    from smartbert.methods.registry import final_logits
+    from smartbert.training.trainer import predict_logits, score
 
     model, report = train_bert(sentiment_dev, seed=1, epochs=3)
     metrics = [e["metric"] for e in report.epochs]
@@ -90,7 +90,7 @@ def test_the_log_shows_every_epoch_and_a_summary(sentiment_dev, caplog) -> None:
 
 
 def test_quiet_cli_keeps_the_log_lines(tmp_path, caplog) -> None:
-    from smartbert.cli import main
+    from smartbert.app.cli import main
 
     assert main(["-q", "train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--epochs", "1",
                  "--max-train-examples", "32", "--data-source", "synthetic", "--no-resume", "--out", str(tmp_path / "m")]) == 0
@@ -121,7 +121,7 @@ def test_a_stage_keeps_its_last_epoch_when_asked(sentiment_dev) -> None:
 
 
 def test_frozen_dropout_keeps_frozen_modules_in_train_mode() -> None:
-    from smartbert.trainer import freeze_to
+    from smartbert.training.trainer import freeze_to
 
     method = get_method("bert")
     model = method.build(tiny_bert(0), 2, method.config_class())

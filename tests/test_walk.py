@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from conftest import tiny_bert
-from smartbert.dynamic import predict_dynamic
-from smartbert.encoder import LayeredEncoder
-from smartbert.heads import ExitClassifier, SkipGate
-from smartbert.model import EarlyExitModel
-from smartbert.policies import make_policy
-from smartbert.trace import record_trace, replay
+from smartbert.inference.dynamic import predict_dynamic
+from smartbert.modeling.encoder import LayeredEncoder
+from smartbert.modeling.heads import ExitClassifier, SkipGate
+from smartbert.modeling.model import EarlyExitModel
+from smartbert.replay.policies import make_policy
+from smartbert.inference.record import record_trace
+from smartbert.replay.trace import replay
 
 
 def gated_model(gate_bias: float | None = None, seed: int = 0) -> EarlyExitModel:

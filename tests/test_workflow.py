@@ -418,7 +418,7 @@ def test_tables_figures_and_report_assemble_from_published_outputs_without_model
 
 
 def test_a_stale_sweep_stops_the_tables_step_with_one_line_and_no_traceback(smoke_run, tmp_path):
-    """A Snakemake script step fails on bad input as the CLI does (smartbert.workflow_step): a sweep
+    """A Snakemake script step fails on bad input as the CLI does (smartbert.app.workflow_step): a sweep
     whose rows carry two configurations' hashes is named on one line, with the fix, without a traceback."""
     for folder in ("sweeps", "oracle", "data", "selection", "runtime", "latency"):
         shutil.copytree(smoke_run / "results/smoke" / folder, tmp_path / "results/smoke" / folder,
@@ -443,7 +443,7 @@ rule external_mine:
     run:
         import pandas as pd
 
-        from smartbert.external import write_external_sweep
+        from smartbert.reporting.external import write_external_sweep
 
         write_external_sweep(pd.DataFrame({
             "variant": ["default"] * 2, "method": ["mine"] * 2, "label": ["My method"] * 2, "task": [wildcards.task] * 2,

@@ -1,4 +1,4 @@
-"""A Snakemake script step (smartbert.workflow_step): a user error is one line on stderr and in the
+"""A Snakemake script step (smartbert.app.workflow_step): a user error is one line on stderr and in the
 rule's log, exit code 2 as the CLI's, no traceback; a bug keeps its traceback."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from smartbert.errors import EXIT_ON_USER_ERROR, SmartBertError
-from smartbert.workflow_step import workflow_step
+from smartbert.core.errors import EXIT_ON_USER_ERROR, SmartBertError
+from smartbert.app.workflow_step import workflow_step
 
 
 @pytest.fixture(autouse=True)
@@ -44,5 +44,5 @@ def test_a_bug_keeps_its_exception(tmp_path):
 def test_the_step_logs_to_the_rules_log(tmp_path):
     log = tmp_path / "figure.log"
     with workflow_step(str(log), "figure"):
-        logging.getLogger("smartbert.figures").info("drew fig4")
+        logging.getLogger("smartbert.reporting.figures").info("drew fig4")
     assert "drew fig4" in log.read_text()

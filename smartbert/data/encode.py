@@ -12,7 +12,7 @@ from typing import Iterator, Sequence
 import torch
 
 from smartbert.data.tasks import Example
-from smartbert.io import atomic_write_bytes, cache_root
+from smartbert.core.io import atomic_write_bytes, cache_root
 
 MAX_SEQ_LEN = 128  # the paper's max input length (section 4.3)
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from smartbert.data.tasks import Example, TaskSpec
-from smartbert.errors import DataFormatError, DataUnavailableError
+from smartbert.core.errors import DataFormatError, DataUnavailableError
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 

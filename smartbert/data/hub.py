@@ -12,7 +12,7 @@ import logging
 import os
 
 from smartbert.data.tasks import Example, TaskSpec
-from smartbert.errors import DataUnavailableError, one_line
+from smartbert.core.errors import DataUnavailableError, one_line
 
 HUB_DATASET = "nyu-mll/glue"
 DATASETS_OFFLINE = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")      # what keeps `datasets` off the network

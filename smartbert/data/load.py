@@ -8,7 +8,7 @@ from typing import Literal
 
 from smartbert.data import glue_tsv, hub, synthetic
 from smartbert.data.tasks import Example, TaskSpec, get_task
-from smartbert.errors import SmartBertError
+from smartbert.core.errors import SmartBertError
 
 Source = Literal["auto", "tsv", "hub", "synthetic"]
 

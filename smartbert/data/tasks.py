@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from smartbert.errors import UnknownNameError
+from smartbert.core.errors import UnknownNameError
 
 
 @dataclass(frozen=True)

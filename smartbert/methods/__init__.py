@@ -1,1 +1,2 @@
-"""The suite's own method (SmartBERT); baselines live in the top-level ``baselines`` package."""
+"""Methods: the interface a method implements (:mod:`smartbert.methods.registry`), the registry, the
+checkpoint format, and SmartBERT itself; the baselines are plugins in the top-level ``baselines``."""

@@ -20,14 +20,14 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import BertModel
 
-from smartbert.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, setting
-from smartbert.encoder import LayeredEncoder, additive_mask
-from smartbert.errors import SmartBertError
-from smartbert.frozen import FrozenInputs, frozen_inputs
-from smartbert.heads import NARROW_WIDTH, ExitClassifier, SkipGate, check_head_width
-from smartbert.losses import hard_gate, mean_consecutive_contrastive, skip_regulariser
-from smartbert.model import EarlyExitModel
-from smartbert.registry import Method, MethodConfig, Stage, register
+from smartbert.core.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, setting
+from smartbert.modeling.encoder import LayeredEncoder, additive_mask
+from smartbert.core.errors import SmartBertError
+from smartbert.modeling.frozen import FrozenInputs, frozen_inputs
+from smartbert.modeling.heads import NARROW_WIDTH, ExitClassifier, SkipGate, check_head_width
+from smartbert.modeling.losses import hard_gate, mean_consecutive_contrastive, skip_regulariser
+from smartbert.modeling.model import EarlyExitModel
+from smartbert.methods.registry import Method, MethodConfig, Stage, register
 
 
 @dataclass

@@ -8,13 +8,13 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-from smartbert.config import from_dict, merge_layers
+from smartbert.core.config import from_dict, merge_layers
 from smartbert.data.synthetic import SPLIT_SIZES
 from smartbert.data.tasks import get_task, training_task
-from smartbert.errors import SmartBertError
-from smartbert.policies import POLICIES, check_table_thresholds
-from smartbert.registry import get_method, method_names
-from smartbert.trainer import TrainConfig
+from smartbert.core.errors import SmartBertError
+from smartbert.replay.policies import POLICIES, check_table_thresholds
+from smartbert.methods.registry import get_method, method_names
+from smartbert.training.trainer import TrainConfig
 
 ENV = "../envs/smartbert.yaml"  # relative to rules/; Snakemake files elsewhere (the external baselines) use ENV_FILE
 ENV_FILE = os.path.join(workflow.basedir, "envs", "smartbert.yaml")
@@ -168,7 +168,7 @@ def all_sweeps():
     return paths
 
 
-# ---- baselines from outside: sweeps a rule of the user's own writes (smartbert.external) ----------
+# ---- baselines from outside: sweeps a rule of the user's own writes (smartbert.reporting.external) ----------
 
 EXTERNAL = config["external"]
 

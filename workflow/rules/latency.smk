@@ -1,5 +1,5 @@
 # Table 1's latency column: every method's default model timed at batch 1 on the same dev examples,
-# interleaved example by example (smartbert.latency.paired_latency). A GPU job where GPUs are visible
+# interleaved example by example (smartbert.inference.latency.paired_latency). A GPU job where GPUs are visible
 # (timed on its GPU); on a CPU-only machine it takes every core, so no other job runs beside it and
 # disturbs the timing.
 

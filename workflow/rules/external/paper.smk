@@ -1,6 +1,6 @@
 # The worked example of a baseline from outside (README, "A baseline from outside: a rule of your
 # own"): the paper's own SmartBERT numbers, transcribed in results/paper/table1.csv, written per task
-# as a sweep in the schema of smartbert.external, so that Table 1, Figure 4 and REPORT.md show them
+# as a sweep in the schema of smartbert.reporting.external, so that Table 1, Figure 4 and REPORT.md show them
 # beside this run's models. A profile turns it on with
 #   external: {paper: {rules: workflow/rules/external/paper.smk, sweep: "external/paper/{task}.csv"}}
 # A rule of your own looks the same: any inputs, any code, one sweep CSV per task as its output.

@@ -1,0 +1,1 @@
+"""The application: the ``smartbert`` command line, the steps Snakemake runs, and the workflow's plan."""
