@@ -413,10 +413,10 @@ def _library_writers(written: dict[str, Path], out: Path) -> dict[str, tuple[str
     tables = {f"{name}.{ext}" for name in ("table1", "table3", "paper_vs_repro", "curves_auc", "curves_between", "oracle", "heads",
                                             "gates", "skip_only_gap") for ext in ("csv", "md", "tex")}
     return {
-        "tables": ("smartbert.reporting.tables:write_result_tables",
+        "tables": ("smartbert.app.steps:tables",
                    [[str(written["sweep"])], [str(written["data"])], str(repo / "results" / "paper"), str(out), {"entropy": [0.1, 0.5]},
                     [], [str(written["latency"])], [str(written["oracle"])]], out / "table1.md", tables),
-        "figure": ("smartbert.reporting.figures:write_figure",
+        "figure": ("smartbert.app.steps:figure",
                    ["fig4", [str(written["sweep"])], [str(written["data"])], ["synthetic-sentiment"], ["bert"], [], str(out / "fig4")],
                    out / "fig4.pdf", {"fig4.png", "fig4.pdf"}),
     }

@@ -14,7 +14,7 @@ from smartbert.modeling.backbones import backbone_shape
 from smartbert.core.errors import SmartBertError
 from smartbert.reporting.results import aggregate, check_integrity, load_sweeps
 from smartbert.app.catalogue import method_catalogue
-from smartbert.app.costs import backbone_costs
+from smartbert.app.steps import backbone_costs
 
 METHODS = method_catalogue()
 

@@ -1,5 +1,5 @@
 """Atomic file and directory writes: a killed run never leaves a half-written output that a
-workflow engine would take for done (DESIGN.md, Conventions)."""
+workflow engine would take for done (docs/design.md, "Conventions")."""
 
 from __future__ import annotations
 

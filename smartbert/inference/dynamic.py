@@ -1,6 +1,6 @@
 """True dynamic inference: layers after the exit are never computed. At batch size 1
 (:func:`predict_dynamic`, what the official codes and latency use) and batched with compaction
-(:func:`predict_batched`). Replay must equal both (DESIGN.md).
+(:func:`predict_batched`). Replay must equal both (docs/design.md).
 """
 
 from __future__ import annotations

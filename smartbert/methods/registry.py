@@ -1,4 +1,4 @@
-"""The one method interface (DESIGN.md): every method registers under one name, used as the
+"""The one method interface (docs/design.md): every method registers under one name, used as the
 registry key, the config block ``methods.<name>``, the file ``baselines/<name>.py`` and the path
 part ``.../<name>/...``.
 

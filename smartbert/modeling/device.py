@@ -1,4 +1,4 @@
-"""The device seam (DESIGN.md, "Devices"): where ``--device`` becomes a ``torch.device``, and the
+"""The device seam (docs/design.md, "Devices"): where ``--device`` becomes a ``torch.device``, and the
 few things that depend on it: moving a batch, waiting for the device before reading a clock,
 determinism, and what provenance records about the hardware actually used.
 

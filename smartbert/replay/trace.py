@@ -1,4 +1,4 @@
-"""Trace, replay and cost: the suite's core idea (DESIGN.md).
+"""Trace, replay and cost: the suite's core idea (docs/design.md).
 
 Exit decisions never change what a layer computes, only where the walk stops. So a model is run
 once over the eval set through every layer it would execute, recording per example and layer:

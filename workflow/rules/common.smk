@@ -382,7 +382,7 @@ def runtime_files():
 
 
 # ---- threads and GPUs ---------------------------------------------------------------------------
-# The device is never in the experiment config (DESIGN.md): every `smartbert` process picks its own
+# The device is never in the experiment config (docs/design.md): every `smartbert` process picks its own
 # (`--device`, default $SMARTBERT_DEVICE, else auto: a free CUDA GPU, claimed through a lock file, when
 # there is one). The workflow only decides how many GPU jobs run at once and how many threads each gets.
 # GPU jobs (rules train, select, trace, latency) ask for `gpu=1` where GPUs are visible, so

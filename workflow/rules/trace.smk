@@ -1,4 +1,4 @@
-# One trace per model: every layer, gate and exit head it evaluates on dev (DESIGN.md).
+# One trace per model: every layer, gate and exit head it evaluates on dev (docs/design.md).
 
 
 rule trace:

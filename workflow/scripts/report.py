@@ -1,11 +1,10 @@
 """Snakemake script: results/REPORT.md (logic in smartbert.reporting.report)."""
 import os
 
-from smartbert.reporting.report import write_report
-from smartbert.app.catalogue import method_catalogue
+from smartbert.app import steps
 from smartbert.app.workflow_step import workflow_step
 
 with workflow_step(snakemake.log[0], "report"):
     runtime = [path for path in snakemake.params.runtime if os.path.exists(path)]
-    write_report(snakemake.input.sweeps, snakemake.input.data, snakemake.params.table_dir, runtime, snakemake.config,
-                 snakemake.output[0], snakemake.input.latency, snakemake.params.paper_dir, snakemake.input.selection, methods=method_catalogue())
+    steps.report(snakemake.input.sweeps, snakemake.input.data, snakemake.params.table_dir, runtime, snakemake.config,
+                 snakemake.output[0], snakemake.input.latency, snakemake.params.paper_dir, snakemake.input.selection)

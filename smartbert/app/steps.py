@@ -1,0 +1,58 @@
+"""The workflow's assembling steps (``workflow/scripts/*.py`` call these): the reporting layer's
+writers, given what only the application can give them, the method catalogue read from the registry
+and FLOPs counted with torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from smartbert.app.catalogue import method_catalogue
+from smartbert.modeling.backbones import backbone_shape
+from smartbert.modeling.flops import component_costs
+from smartbert.replay.cost import ComponentCosts
+from smartbert.reporting.external import paper_sweep, write_external_sweep
+from smartbert.reporting.figures import write_figure, write_latency_figure
+from smartbert.reporting.report import write_report
+from smartbert.reporting.tables import write_flops_table, write_result_tables
+
+
+def backbone_costs(backbones: Iterable[str], seq_len: int, num_labels: int = 2) -> dict[str, ComponentCosts]:
+    """Each named backbone's component costs at ``seq_len`` (shapes of known backbones need no download)."""
+    return {name: component_costs(backbone_shape(name), seq_len, num_labels) for name in dict.fromkeys(backbones)}
+
+
+def tables(sweeps: Sequence[str], data: Sequence[str], paper_dir: str | Path, out_dir: str | Path,
+           thresholds: Mapping[str, Sequence[float]], table3_tasks: Sequence[str], latency: Sequence[str] = (),
+           oracles: Sequence[str] = ()) -> None:
+    """Tables 1 and 3, paper vs reproduction, curves, oracle, heads and gates (:func:`write_result_tables`)."""
+    write_result_tables(sweeps, data, paper_dir, out_dir, thresholds, table3_tasks, latency, oracles, methods=method_catalogue())
+
+
+def flops_table(backbones: Sequence[str], seq_len: int, paper_dir: str | Path, out_dir: str | Path) -> None:
+    """Table 2 for the named backbones at ``seq_len``."""
+    write_flops_table(backbone_costs(backbones, seq_len), seq_len, paper_dir, out_dir)
+
+
+def figure(kind: str, sweeps: Sequence[str], data: Sequence[str], tasks: Sequence[str], methods: Sequence[str],
+           variants: Sequence[str], stem: str | Path) -> None:
+    """Figure 4, 5 or 6 (:func:`write_figure`)."""
+    write_figure(kind, sweeps, data, tasks, methods, variants, stem, catalogue=method_catalogue())
+
+
+def latency_figure(table1: str | Path, data: Sequence[str], tasks: Sequence[str], methods: Sequence[str],
+                   stem: str | Path) -> None:
+    """The latency panel beside Figure 4 (:func:`write_latency_figure`)."""
+    write_latency_figure(table1, data, tasks, methods, stem, catalogue=method_catalogue())
+
+
+def external_paper_sweep(table1_csv: str | Path, task: str, method: str, name: str, out: str | Path) -> None:
+    """``method``'s rows of the paper's Table 1 on ``task`` as the external sweep ``name``."""
+    write_external_sweep(paper_sweep(table1_csv, task, method_catalogue()[method], name), out)
+
+
+def report(sweeps: Sequence[str], data: Sequence[str], table_dir: str | Path, runtime: Sequence[str], config: dict,
+           out: str | Path, latency: Sequence[str] = (), paper_dir: str | Path | None = None,
+           selection: Sequence[str] = ()) -> None:
+    """REPORT.md (:func:`write_report`)."""
+    write_report(sweeps, data, table_dir, runtime, config, out, latency, paper_dir, selection, methods=method_catalogue())
