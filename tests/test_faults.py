@@ -17,7 +17,7 @@ import yaml
 from conftest import workflow_env
 
 REPO = Path(__file__).resolve().parent.parent
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--cores", "1"]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "1"]
 MODEL = "results/faults/models/synthetic-sentiment/bert/default/seed1"
 CHECKPOINT = "results/faults/models/synthetic-sentiment/bert/default/.seed1.resume/finetune.pt"
 

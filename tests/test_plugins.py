@@ -119,7 +119,7 @@ def test_an_installed_method_appears_in_a_workflow_table(installed, tmp_path) ->
               "methods": {"bert": {}, "myexit": {}}, "latency": {"examples": 0},
               "tables": {"table3_tasks": []}, "figures": {"fig5_variants": [], "fig6_variants": []}}
     (tmp_path / "plugin.yaml").write_text(yaml.safe_dump(config))
-    result = run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--cores", "2",
+    result = run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "2",
                   "--configfile", str(tmp_path / "plugin.yaml")], installed, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     table1 = pd.read_csv(tmp_path / "results/plugin/tables/table1.csv")

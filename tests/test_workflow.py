@@ -25,7 +25,7 @@ from conftest import workflow_env
 from smartbert.data.tasks import EVALUATES_MODEL_OF
 
 REPO = Path(__file__).resolve().parent.parent
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile")]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 PROFILES = {"config.yaml": "quick", "paper.yaml": "paper-run", "smoke.yaml": "smoke", "cpu-full.yaml": "cpu-full"}
 GPU_RULES = {"train", "select", "trace", "latency"}
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -228,7 +228,7 @@ def test_slurm_profile_submits_only_gpu_rules_with_a_gpu_and_runtime_from_their_
     settings = yaml.safe_load((profile / "config.yaml").read_text())
     assert settings["retries"] >= 1 and settings["slurm-requeue"] is True
     # the rules Snakemake runs itself instead of submitting (a dry run does not say which)
-    block = re.search(r"^localrules:\n((?:    \w+,?\n)+)", (REPO / "workflow" / "Snakefile").read_text(), re.M)
+    block = re.search(r"^localrules:\n((?:    \w+,?\n)+)", (REPO / "Snakefile").read_text(), re.M)
     local_rules = set(block.group(1).replace(",", " ").split())
     for path in (REPO / "workflow").rglob("*.smk"):  # and those a rule file declares `localrule: True` (external/)
         local_rules |= set(re.findall(r"^rule (\w+):\n(?:(?:    .*)?\n)*?    localrule: True", path.read_text(), re.M))
@@ -269,7 +269,7 @@ def test_download_target_fetches_every_task_and_backbone_of_the_profile_on_the_l
     named = {(block or {}).get("backbone") or config["backbone"] for block in config["methods"].values()}
     assert set(backbones) == named | ({config["reference_backbone"]} if config.get("reference_backbone") else set())
     assert job["output"] == f"results/{PROFILES[profile]}/download.json"
-    block = re.search(r"^localrules:\n((?:    \w+,?\n)+)", (REPO / "workflow" / "Snakefile").read_text(), re.M)
+    block = re.search(r"^localrules:\n((?:    \w+,?\n)+)", (REPO / "Snakefile").read_text(), re.M)
     assert "download" in block.group(1).replace(",", " ").split()  # on a cluster: where Snakemake runs, with network
 
 

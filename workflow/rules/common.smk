@@ -17,7 +17,7 @@ from smartbert.methods.registry import get_method, method_names
 from smartbert.training.trainer import TrainConfig
 
 ENV = "../envs/smartbert.yaml"  # relative to rules/; Snakemake files elsewhere (the external baselines) use ENV_FILE
-ENV_FILE = os.path.join(workflow.basedir, "envs", "smartbert.yaml")
+ENV_FILE = os.path.join(REPO_DIR, "workflow", "envs", "smartbert.yaml")
 # The conda env (--sdm conda) installs this checkout: `-e ${SMARTBERT_REPO}[workflow]`, which pip expands
 # from the environment, so it resolves wherever Snakemake puts its copy of the env file. Set, not read.
 os.environ.update(SMARTBERT_REPO=REPO_DIR)

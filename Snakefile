@@ -9,7 +9,7 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-REPO_DIR = os.path.dirname(workflow.basedir)  # the repository (this file is workflow/Snakefile)
+REPO_DIR = workflow.basedir  # the repository (this file is its Snakefile; rules, schemas, scripts under workflow/)
 
 
 # The experiment is exactly one profile: the --configfile given, else the quick profile. Never both:
@@ -20,10 +20,10 @@ if not workflow.config_settings.configfiles:
     configfile: os.path.join(REPO_DIR, "config", "config.yaml")
 
 
-validate(config, "schemas/config.schema.yaml")
+validate(config, "workflow/schemas/config.schema.yaml")
 
 
-include: "rules/common.smk"
+include: "workflow/rules/common.smk"
 
 
 wildcard_constraints:
@@ -33,14 +33,14 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-include: "rules/data.smk"
-include: "rules/train.smk"
-include: "rules/trace.smk"
-include: "rules/sweep.smk"
-include: "rules/latency.smk"
-include: "rules/tables.smk"
-include: "rules/figures.smk"
-include: "rules/report.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/trace.smk"
+include: "workflow/rules/sweep.smk"
+include: "workflow/rules/latency.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 
 
 # Baselines from outside (config `external:`): each one's Snakemake file, whose rule writes its sweeps.
