@@ -44,7 +44,7 @@ include: "workflow/rules/report.smk"
 
 
 # Baselines from outside (config `external:`): each one's Snakemake file, whose rule writes its sweeps.
-for _rules in dict.fromkeys(external_rules(spec) for spec in EXTERNAL.values()):
+for _rules in dict.fromkeys(PLAN.external_rules(name) for name in EXTERNAL):
 
     include: _rules
 

@@ -23,7 +23,6 @@ NEUTRAL = ["the", "a", "film", "story", "day", "city", "music", "book", "car", "
            "was", "is", "and", "with", "very", "quite", "old", "new", "long", "man", "woman"]
 ANTONYM = dict(zip(POSITIVE, NEGATIVE)) | dict(zip(NEGATIVE, POSITIVE))
 
-SPLIT_SIZES = {"train": 2000, "dev": 500}
 _SPLIT_SALT = {"train": 0, "dev": 1, "test": 2}
 
 
@@ -69,4 +68,4 @@ def generate(spec: TaskSpec, split: str, seed: int = 0, size: int | None = None)
     """The ``split`` of a synthetic task: same (seed, split, size) -> same examples."""
     generator = _GENERATORS[spec.name]
     rng = random.Random(f"{spec.name}/{split}/{seed}/{_SPLIT_SALT.get(split, 3)}")
-    return [generator(rng) for _ in range(size if size is not None else SPLIT_SIZES.get(split, 500))]
+    return [generator(rng) for _ in range(size if size is not None else spec.split_size(split) or 500)]

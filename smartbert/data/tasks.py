@@ -52,11 +52,16 @@ class TaskSpec:
     hub_splits: dict[str, str] = field(default_factory=dict)
     synthetic: bool = False
     is_pair: bool = False
+    sizes: dict[str, int] = field(default_factory=dict)  # examples per split (GLUE: as download_glue_data.py writes them)
 
     @property
     def num_labels(self) -> int:
         return len(self.labels)
 
+
+    def split_size(self, split: str) -> int | None:
+        """Examples in ``split`` (None where unknown); what a cluster job's runtime request is computed from."""
+        return self.sizes.get(split)
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -64,6 +69,8 @@ class TaskSpec:
 
 
 _TRAIN_DEV = {"train": "train.tsv", "dev": "dev.tsv"}
+#: examples per split of the synthetic tasks (smartbert.data.synthetic generates them)
+SYNTHETIC_SIZES = {"train": 2000, "dev": 500}
 _HUB_TRAIN_DEV = {"train": "train", "dev": "validation"}
 
 
@@ -78,6 +85,7 @@ def _glue(
     secondary: tuple[str, ...] = (),
     tsv_files: dict[str, str] | None = None,
     hub_splits: dict[str, str] | None = None,
+    sizes: tuple[int, int] = (0, 0),
 ) -> TaskSpec:
     return TaskSpec(
         name=name,
@@ -91,6 +99,7 @@ def _glue(
         hub_text_columns=hub_text_columns,
         hub_splits=hub_splits or dict(_HUB_TRAIN_DEV),
         is_pair=len(hub_text_columns) == 2,
+        sizes={"train": sizes[0], "dev": sizes[1]},
     )
 
 
@@ -102,34 +111,43 @@ TASKS: dict[str, TaskSpec] = {
     for spec in [
         _glue("CoLA", "CoLA", ("unacceptable", "acceptable"), "mcc",
               TsvLayout((3,), 1, ("0", "1"), has_header=False), "cola", ("sentence",),
-              secondary=("accuracy",)),
+              secondary=("accuracy",),
+              sizes=(8551, 1043)),
         _glue("SST-2", "SST-2", ("negative", "positive"), "accuracy",
-              TsvLayout(("sentence",), "label", ("0", "1")), "sst2", ("sentence",)),
+              TsvLayout(("sentence",), "label", ("0", "1")), "sst2", ("sentence",),
+              sizes=(67349, 872)),
         _glue("MRPC", "MRPC", ("not_equivalent", "equivalent"), "f1",
               TsvLayout(("#1 String", "#2 String"), "Quality", ("0", "1")), "mrpc",
-              ("sentence1", "sentence2"), secondary=("accuracy",)),
+              ("sentence1", "sentence2"), secondary=("accuracy",),
+              sizes=(3668, 408)),
         _glue("QQP", "QQP", ("not_duplicate", "duplicate"), "f1",
               TsvLayout(("question1", "question2"), "is_duplicate", ("0", "1")), "qqp",
-              ("question1", "question2"), secondary=("accuracy",)),
+              ("question1", "question2"), secondary=("accuracy",),
+              sizes=(363846, 40430)),
         _glue("MNLI", "MNLI", _MNLI_LABELS, "accuracy", _MNLI_LAYOUT, "mnli", ("premise", "hypothesis"),
               tsv_files={"train": "train.tsv", "dev": "dev_matched.tsv"},
-              hub_splits={"train": "train", "dev": "validation_matched"}),
+              hub_splits={"train": "train", "dev": "validation_matched"},
+              sizes=(392702, 9815)),
         # MNLI-mm: the MNLI model evaluated on the mismatched dev set (Table 1's own column).
         _glue("MNLI-mm", "MNLI", _MNLI_LABELS, "accuracy", _MNLI_LAYOUT, "mnli", ("premise", "hypothesis"),
               tsv_files={"train": "train.tsv", "dev": "dev_mismatched.tsv"},
-              hub_splits={"train": "train", "dev": "validation_mismatched"}),
+              hub_splits={"train": "train", "dev": "validation_mismatched"},
+              sizes=(392702, 9832)),
         _glue("QNLI", "QNLI", ("entailment", "not_entailment"), "accuracy",
               TsvLayout(("question", "sentence"), "label", ("entailment", "not_entailment")), "qnli",
-              ("question", "sentence")),
+              ("question", "sentence"),
+              sizes=(104743, 5463)),
         _glue("RTE", "RTE", ("entailment", "not_entailment"), "accuracy",
               TsvLayout(("sentence1", "sentence2"), "label", ("entailment", "not_entailment")), "rte",
-              ("sentence1", "sentence2")),
+              ("sentence1", "sentence2"),
+              sizes=(2490, 277)),
         _glue("WNLI", "WNLI", ("not_entailment", "entailment"), "accuracy",
               TsvLayout(("sentence1", "sentence2"), "label", ("0", "1")), "wnli",
-              ("sentence1", "sentence2")),
-        TaskSpec("synthetic-sentiment", ("negative", "positive"), "accuracy", synthetic=True),
+              ("sentence1", "sentence2"),
+              sizes=(635, 71)),
+        TaskSpec("synthetic-sentiment", ("negative", "positive"), "accuracy", synthetic=True, sizes=dict(SYNTHETIC_SIZES)),
         TaskSpec("synthetic-nli", ("entailment", "neutral", "contradiction"), "accuracy", synthetic=True,
-                 is_pair=True),
+                 is_pair=True, sizes=dict(SYNTHETIC_SIZES)),
     ]
 }
 

@@ -17,7 +17,7 @@ rule select:
         method=config["selection"]["method"],
         backbone=lambda wc: backbone_of(config["selection"]["method"]),
         config=lambda wc: run_config_for(wc.task, config["selection"]["method"]),
-        grid=" ".join(f"--grid {key}={','.join(map(str, values))}" for key, values in config["selection"]["grid"].items()),
+        grid=PLAN.grid_args(),
         seed=SEEDS[0],
         fraction=config["selection"]["heldout_fraction"],
         tolerance=config["selection"]["tolerance"],
