@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from smartbert.app.cli import build_parser, _configs
+from smartbert.app.cli import build_parser
+from smartbert.app.commands.configs import train_and_method_configs
 from smartbert.core.config import merge_layers
 from smartbert.core.errors import SmartBertError
 from smartbert.methods.registry import get_method
@@ -32,5 +33,5 @@ def test_the_cli_merges_files_then_inline_then_flags(tmp_path) -> None:
     inline = json.dumps({"train": {"epochs": 7}, "method": {"lam": 0.001}})
     args = build_parser().parse_args(["train", "--task", "RTE", "--method", "smartbert", "--out", "x", "--config", str(first),
                                       "--config", inline, "--learning-rate", "3e-5"])
-    train, method = _configs(args, get_method("smartbert"))
+    train, method = train_and_method_configs(args, get_method("smartbert"))
     assert (train.epochs, train.learning_rate, method.lam) == (7, 3e-5, 0.001)

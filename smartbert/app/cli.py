@@ -1,13 +1,12 @@
-"""``smartbert`` command line: train, select, data, download, trace, sweep, oracle, predict, flops, latency, list."""
+"""``smartbert`` command line: its arguments and the dispatch to :mod:`smartbert.app.commands` (train, select,
+data, download, trace, sweep, oracle, predict, flops, latency, list)."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import logging
-import shutil
 import sys
-from pathlib import Path
 
 from smartbert.core.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE
 from smartbert.core.errors import EXIT_ON_USER_ERROR, SmartBertError, error_line
@@ -153,238 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configs(args: argparse.Namespace, method):
-    """(TrainConfig, method config) from --config YAML and the command-line overrides."""
-    from smartbert.core.config import from_dict, load_inline_or_file, merge_layers
-    from smartbert.training.trainer import TrainConfig
-
-    names = ("epochs", "batch_size", "learning_rate", "max_train_examples", "selection", "seed", "heldout_fraction")
-    flags = {name: value for name in names if (value := getattr(args, name, None)) is not None}
-    document = merge_layers([*((path, load_inline_or_file(path)) for path in args.config), ("the command line", {"train": flags})])
-    return (from_dict(TrainConfig, document["train"], "train config"),
-            from_dict(method.config_class, document["method"], f"method config of {method.name}"))
-
-
-def _train(args: argparse.Namespace) -> None:
-    from smartbert.data.prepare import DataOptions
-    from smartbert.training.pipeline import train_method
-    from smartbert.methods.registry import get_method
-
-    train_config, method_config = _configs(args, get_method(args.method))
-    init_from = {}
-    for item in args.init_from:
-        name, sep, directory = item.partition("=")
-        if not sep or not directory:
-            raise SmartBertError(f"--init-from takes METHOD=DIR (e.g. bert=runs/RTE/bert), got {item!r}")
-        init_from[name] = directory
-    summary = train_method(args.task, args.method, args.backbone, args.out, train_config, method_config,
-                           DataOptions(args.data_source, args.glue_dir), progress=not args.quiet, init_from=init_from,
-                           resume=not args.no_resume, device=args.torch_device)
-    dev = summary["dev_metrics_no_exit"]
-    gates = summary["gates"] and {k: {"mean_layers_run": v["mean_layers_run"], "skip_rate_per_layer": v["skip_rate_per_layer"],
-                                      "collapsed": v["collapsed"]} for k, v in summary["gates"].items()}
-    print(json.dumps({"model": args.out, "task": summary["task"], "dev_no_exit": dev, "majority_class": summary["dev_majority_class"],
-                      "dev_exit_heads": summary["dev_exit_head_metrics"], "gates": gates,
-                      "best_epochs": {s["stage"]: s["best_epoch"] for s in summary["stages"]},
-                      "stage_seconds": {s["stage"]: round(s["seconds"], 1) for s in summary["stages"]},
-                      "train_seconds": round(summary["train_seconds"], 1), "device": summary["device"]}, indent=2))
-
-
-def _select(args: argparse.Namespace) -> None:
-    from smartbert.data.prepare import DataOptions
-    from smartbert.methods.registry import get_method
-    from smartbert.training.resume import folder_beside
-    from smartbert.training.selection import parse_grid, select_hyperparameters, write_selection
-
-    method = get_method(args.method)
-    train_config, method_config = _configs(args, method)
-    grid = parse_grid(args.grid, method.config_class)
-    resume = None if args.no_resume else folder_beside(args.out)
-    table = select_hyperparameters(args.task, args.method, args.backbone, grid, train_config, method_config,
-                                   DataOptions(args.data_source, args.glue_dir), progress=not args.quiet,
-                                   device=args.torch_device, resume=resume, tolerance=args.tolerance)
-    chosen = write_selection(table, grid, args.out)
-    if resume:
-        shutil.rmtree(resume, ignore_errors=True)
-    print(table.to_string(index=False))
-    print(f"selected {chosen} -> {Path(args.out) / 'selected.yaml'} (pass it to `smartbert train --config`)")
-
-
-def _data(args: argparse.Namespace) -> None:
-    from smartbert.data.summary import summarise_task
-    from smartbert.core.formats import DATA_SUMMARY
-
-    summary = summarise_task(args.task, args.data_source, args.glue_dir)
-    if args.out:
-        DATA_SUMMARY.write_json(summary, args.out)
-    print(json.dumps(DATA_SUMMARY.stamp_document(summary), indent=2))
-
-
-def _download(args: argparse.Namespace) -> None:
-    from smartbert.app.download import download
-    from smartbert.core.io import atomic_write_text
-
-    if not args.task and not args.backbone:
-        raise SmartBertError("nothing to download; pass --task NAME and/or --backbone NAME (repeatable)")
-    rows = download(args.task, args.backbone, args.data_source, args.glue_dir)
-    if args.out:
-        atomic_write_text(args.out, json.dumps(rows, indent=2) + "\n")
-    for row in rows:
-        print(f"{row['item']}: {row['status']}")
-
-
-def _trace(args: argparse.Namespace) -> None:
-    from smartbert.data.prepare import DataOptions
-    from smartbert.inference.tracing import trace_model
-
-    trace = trace_model(args.model, args.task, args.split, DataOptions(args.data_source, args.glue_dir),
-                        args.batch_size, progress=not args.quiet, use_gates=not args.no_gates, device=args.torch_device)
-    trace.save(args.out)
-    print(f"traced {trace.num_examples} examples x {trace.num_layers} layers -> {args.out}")
-
-
-def _write_csv(frame, path: str) -> None:
-    from smartbert.core.io import atomic_write_text
-
-    atomic_write_text(path, frame.to_csv(index=False, float_format="%.4f"))
-
-
-def _load_trace(path: str):
-    from smartbert.replay.trace import Trace
-
-    if not Path(path).is_file():
-        raise SmartBertError(f"trace {path} not found; write it with `smartbert trace --model DIR --out {path}`")
-    return Trace.load(path)
-
-
-def _reference_layers(backbone: str | None) -> int | None:
-    """Depth of the backbone cost % is relative to (None: the model's own)."""
-    if not backbone:
-        return None
-    from smartbert.modeling.backbones import backbone_shape
-
-    return backbone_shape(backbone).num_layers
-
-
-def _tags(items: list[str]) -> dict[str, str]:
-    """``--tag KEY=VALUE`` items as a dict, in order."""
-    tags = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SmartBertError(f"--tag takes KEY=VALUE (e.g. variant=default), got {item!r}")
-        tags[key] = value
-    return tags
-
-
-def _sweep(args: argparse.Namespace) -> None:
-    from smartbert.core.formats import SWEEP
-    from smartbert.modeling.flops import trace_costs
-    from smartbert.replay.sweep import parse_thresholds, sweep
-
-    trace = _load_trace(args.trace)
-    thresholds = parse_thresholds(args.thresholds) if args.thresholds else None
-    table = sweep(trace, trace_costs(trace.meta, args.seq_len), thresholds, args.policy,
-                  _reference_layers(args.reference_backbone), args.with_grid)
-    for key, value in _tags(args.tag).items():
-        table.insert(0, key, value)
-    SWEEP.write_csv(table, args.out)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-
-
-def _oracle(args: argparse.Namespace) -> None:
-    from smartbert.core.formats import ORACLE
-    from smartbert.modeling.flops import trace_costs
-    from smartbert.replay.oracle import analyse
-
-    trace = _load_trace(args.trace)
-    found = analyse(trace, trace_costs(trace.meta), args.threshold, _reference_layers(args.reference_backbone))
-    found["summary"].setdefault("seed", trace.meta.model_provenance.get("seed"))
-    found["summary"].update(_tags(args.tag))
-    ORACLE.write_json(found, args.out)
-    print(json.dumps(found["summary"], indent=2))
-
-
-def _predict(args: argparse.Namespace) -> None:
-    import pandas as pd
-
-    from smartbert.methods.checkpoint import load_model
-    from smartbert.inference.dynamic import predict_dynamic
-    from smartbert.data.prepare import DataOptions, load_encoded
-    from smartbert.inference.record import record_trace
-    from smartbert.inference.tracing import check_task_fits, trace_meta
-    from smartbert.modeling.flops import trace_costs
-    from smartbert.replay.policies import make_policy
-    from smartbert.replay.sweep import example_costs, summarise
-    from smartbert.replay.trace import replay
-
-    loaded = load_model(args.model, device=args.torch_device)
-    spec = check_task_fits(loaded, args.task)
-    data = load_encoded(spec, args.split, loaded.tokenizer, loaded.meta.max_seq_len,
-                        DataOptions(args.data_source, args.glue_dir))
-    policy = make_policy(args.policy, args.threshold) if args.policy else loaded.method.policy(loaded.method_config, args.threshold)
-    trace = record_trace(loaded.model, data, meta=trace_meta(loaded, spec, args.split, args.model))
-    result = predict_dynamic(loaded.model, data, policy, progress=not args.quiet) if args.mode == "dynamic" else replay(trace, policy)
-    costs = trace_costs(trace.meta)
-    table = pd.DataFrame({
-        "index": range(len(data)), "label": data.labels, "prediction": result.prediction,
-        "exit_layer": result.exit_layer, "layers_run": result.layers_run, "heads": result.heads, "gates": result.gates,
-        "flops_paper": example_costs(result, costs, trace.meta.head_kind, "paper"),
-    })
-    _write_csv(table, args.out)
-    print(json.dumps({"mode": args.mode, "policy": policy.describe(), **summarise(trace, result, costs)}, indent=2))
-
-
-def _flops(args: argparse.Namespace) -> None:
-    import pandas as pd
-
-    from smartbert.modeling.backbones import backbone_shape
-    from smartbert.modeling.flops import component_costs
-    from smartbert.replay.cost import analytic_layer_macs, flops_table
-
-    shape = backbone_shape(args.backbone)
-    costs = component_costs(shape, args.seq_len, args.num_labels)
-    table = pd.DataFrame(flops_table(costs))
-    table["paper_flops_M"] = table.pop("paper_flops") / 1e6
-    table["fvcore_macs_M"] = table.pop("fvcore_macs") / 1e6
-    print(f"{args.backbone}: {shape.num_layers} layers x {shape.hidden} hidden, {shape.heads} heads, "
-          f"ffn {shape.ffn}; sequence length {args.seq_len}, {args.num_labels} labels")
-    print("paper = 2 x MACs of linear layers (the paper's convention); fvcore = all MACs fvcore counts (+ attention)")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
-    print(f"analytic layer MACs 4sh^2 + 2sh*ffn + 2s^2h = {analytic_layer_macs(shape, args.seq_len) / 1e6:,.1f}M")
-    if args.out:
-        _write_csv(table, args.out)
-
-
-def _latency(args: argparse.Namespace) -> None:
-    import pandas as pd
-
-    from smartbert.core.formats import LATENCY
-    from smartbert.inference.latency import latency_table
-    from smartbert.replay.sweep import parse_policy_thresholds
-
-    for directory in args.models:
-        if not Path(directory).is_dir():
-            raise SmartBertError(f"model directory {directory} not found; train it with `smartbert train ... --out {directory}`")
-    rows = latency_table(args.models, args.task, parse_policy_thresholds(args.thresholds), args.examples, args.repeats,
-                         args.torch_device)
-    table = pd.DataFrame(rows)
-    LATENCY.write_csv(table, args.out)
-    print(table[["method", "threshold", "ms_per_example", "cost_pct", "measured_speedup", "flops_speedup"]]
-          .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-
-
-def _list(args: argparse.Namespace) -> None:
-    from smartbert.data.tasks import TASKS
-    from smartbert.replay.policies import POLICIES
-    from smartbert.methods.registry import get_method, method_names
-
-    print("tasks:    ", ", ".join(TASKS))
-    print("methods:  ", ", ".join(f"{n} ({get_method(n).paper})" for n in method_names()))
-    print("backbones: minilm-l6 (bundled, offline), tiny (random, tests), any BERT hub id or local directory")
-    print("policies: ", ", ".join(POLICIES))
-
-
 #: numeric flags and the values they may take (checked before any work; the config fields they
 #: override are checked again by their dataclass)
 FLAG_RANGES = {"threads": AT_LEAST_ONE, "seed": NON_NEGATIVE, "epochs": AT_LEAST_ONE, "batch_size": AT_LEAST_ONE,
@@ -402,7 +169,7 @@ def check_flags(args: argparse.Namespace) -> None:
 
 
 DEVICE_COMMANDS = ("train", "select", "trace", "predict", "latency")
-COMMANDS = {"train": _train, "select": _select, "data": _data, "download": _download, "trace": _trace, "sweep": _sweep, "oracle": _oracle, "predict": _predict, "flops": _flops, "latency": _latency, "list": _list}
+COMMANDS = ("train", "select", "data", "download", "trace", "sweep", "oracle", "predict", "flops", "latency", "list")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -422,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
             make_deterministic(args.deterministic)  # before CUDA starts (cuBLAS reads its workspace setting then)
             args.torch_device = resolve_device(args.device)
-        COMMANDS[args.command](args)
+        importlib.import_module(f"smartbert.app.commands.{args.command}").run(args)
     except SmartBertError as error:
         print(error_line(args.command, error), file=sys.stderr)
         return EXIT_ON_USER_ERROR

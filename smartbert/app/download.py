@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from smartbert.modeling import backbones
+from smartbert.core.errors import SmartBertError
 from smartbert.data.hub import hub_offline, load_hub_split
 from smartbert.data.load import resolve_source
 from smartbert.data.tasks import get_task
-from smartbert.core.errors import SmartBertError
+from smartbert.modeling import backbones
 
 log = logging.getLogger("smartbert.app.download")
 
