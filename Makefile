@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test reproduce smoke bench gpu-bundle gpu-check restamp clean
+.PHONY: install test lint schema reproduce smoke bench gpu-bundle gpu-check restamp clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,3 +75,14 @@ restamp:
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The workflow's config schema, generated from the profile dataclasses (smartbert.app.plan.profile):
+# run after changing a config field; a test fails while the committed schema differs.
+schema: $(STAMP)
+	$(BIN)/python -m smartbert.app.plan.profile > workflow/schemas/config.schema.yaml
+
+# The architecture's import contracts (pyproject.toml), ruff (with docstring rules) and mypy.
+lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check smartbert baselines benchmarks tests workflow/scripts
+	$(BIN)/mypy

@@ -4,12 +4,45 @@ data, download, trace, sweep, oracle, predict, flops, latency, list)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import logging
 import sys
+import typing
+from typing import Any, Sequence
 
-from smartbert.core.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE
+from smartbert.core.config import AT_LEAST_ONE, NON_NEGATIVE, Range
 from smartbert.core.errors import EXIT_ON_USER_ERROR, SmartBertError, error_line
+from smartbert.training.trainer import TrainConfig
+
+
+#: TrainConfig fields the training commands override by flag (help, type, range and choices from the dataclass)
+TRAIN_FLAGS = ("seed", "epochs", "batch_size", "learning_rate", "max_train_examples", "selection")
+SELECT_FLAGS = ("seed", "max_train_examples", "heldout_fraction")
+ANY_NUMBER = Range()  # finite; the exit policy checks its own domain
+
+
+def number(parser: argparse.ArgumentParser, flag: str, kind: type, allowed: Range, **options: Any) -> argparse.Action:
+    """A numeric flag with the range :func:`check_flags` holds it to."""
+    action = parser.add_argument(flag, type=kind, **options)
+    action.allowed = allowed  # type: ignore[attr-defined]
+    return action
+
+
+def config_flags(parser: argparse.ArgumentParser, cls: type, names: Sequence[str]) -> None:
+    """``--name`` flags overriding fields of the config dataclass ``cls``: type, range, choices and
+    help from the field (:func:`smartbert.core.config.setting`), so they never drift from the config."""
+    hints = typing.get_type_hints(cls)
+    fields = {item.name: item for item in dataclasses.fields(cls)}
+    for name in names:
+        item, hint = fields[name], hints[name]
+        flag, help = "--" + name.replace("_", "-"), f"override train.{name}: {item.metadata.get('help', '')} (default {item.default})"
+        choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
+        if choices:
+            parser.add_argument(flag, choices=list(choices), default=None, help=help)
+            continue
+        kinds = [arg for arg in (typing.get_args(hint) or (hint,)) if arg in (int, float)]
+        number(parser, flag, kinds[0], item.metadata.get("range", ANY_NUMBER), default=None, help=help)
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="no progress bars (for log files: the per-epoch and summary log lines stay)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="what is logged to stderr (default INFO: per epoch stage, loss, selection metric, seconds, examples/s)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    number(parser, "--threads", int, AT_LEAST_ONE, default=None, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--device", default=None,
                         help="auto (CUDA when available; with several GPUs, one no other smartbert process holds), "
                              "cpu, cuda or cuda:N, for train, select, trace, predict and latency "
@@ -42,15 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--task", required=True, help="GLUE task (RTE, SST-2, ...) or synthetic-sentiment / synthetic-nli")
     train.add_argument("--method", required=True, help="registered method (see `smartbert list`)")
     train.add_argument("--backbone", default="minilm-l6", help="minilm-l6 (bundled), tiny (random), a hub id or a local directory")
-    train.add_argument("--seed", type=int, default=None, help="random seed (default 42, or the config's)")
     train.add_argument("--config", action="append", default=[], help="YAML file (or an inline {...} mapping) with optional `train:` and `method:` mappings; "
                             "repeat to layer them (later ones win)")
-    train.add_argument("--epochs", type=int, default=None, help="override train.epochs")
-    train.add_argument("--batch-size", type=int, default=None, help="override train.batch_size")
-    train.add_argument("--learning-rate", type=float, default=None, help="override train.learning_rate")
-    train.add_argument("--max-train-examples", type=int, default=None, help="subsample train to this many (by seed)")
-    train.add_argument("--selection", choices=["dev", "heldout"], default=None,
-                       help="choose the best epoch on dev (paper) or on a held-out split of train")
+    config_flags(train, TrainConfig, TRAIN_FLAGS)
     train.add_argument("--init-from", action="append", default=[], metavar="METHOD=DIR",
                        help="a trained model that a stage reuses (DeeBERT: --init-from bert=DIR)")
     train.add_argument("--out", required=True, help="model directory to write")
@@ -66,10 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                         help="a method-config field and its values; repeat for more fields (e.g. --grid lam=0.01,0.05 --grid eta1=0.05,0.1)")
     select.add_argument("--config", action="append", default=[], help="YAML with `train:` and `method:` (the base of every grid point); repeatable")
-    select.add_argument("--seed", type=int, default=None, help="random seed")
-    select.add_argument("--max-train-examples", type=int, default=None, help="subsample train first")
-    select.add_argument("--heldout-fraction", type=float, default=None, help="share of train held out for selection (default 0.1)")
-    select.add_argument("--tolerance", type=float, default=1.0,
+    config_flags(select, TrainConfig, SELECT_FLAGS)
+    number(select, "--tolerance", float, NON_NEGATIVE, default=1.0,
                         help="metric points below the best that a cheaper point may score and still be chosen (default 1.0)")
     select.add_argument("--out", required=True, help="folder for selection.csv and selected.yaml")
     select.add_argument("--no-resume", action="store_true",
@@ -93,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--model", required=True, help="model directory written by `smartbert train`")
     trace.add_argument("--task", default=None, help="task to evaluate on (default: the training task)")
     trace.add_argument("--split", default="dev", help="split to trace (default dev)")
-    trace.add_argument("--batch-size", type=int, default=64, help="tracing batch size")
+    number(trace, "--batch-size", int, AT_LEAST_ONE, default=64, help="tracing batch size")
     trace.add_argument("--no-gates", action="store_true", help="ignore skipping gates: the exit-only path (every layer runs)")
     trace.add_argument("--out", required=True, help="trace file to write (.npz)")
     _add_data_options(trace)
@@ -104,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="comma-separated S values (patience for `patience`); default: the policy's dense grid")
     sweep.add_argument("--policy", default=None, help="entropy, normalised_entropy, patience or none (default: the method's)")
     sweep.add_argument("--with-grid", action="store_true", help="add the policy's dense grid to --thresholds")
-    sweep.add_argument("--seq-len", type=int, default=None, help="sequence length FLOPs are counted at (default: the model's max, 128)")
+    number(sweep, "--seq-len", int, AT_LEAST_ONE, default=None, help="sequence length FLOPs are counted at (default: the model's max, 128)")
     sweep.add_argument("--reference-backbone", default=None,
                        help="cost %% is relative to this backbone's full depth (default: the model's own; "
                             "bert-base-uncased for a distilbert-base-uncased model)")
@@ -114,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     oracle = commands.add_parser("oracle", help="oracle exits of a trace, the method's policy against them, and every head's metrics")
     oracle.add_argument("--trace", required=True, help="trace file written by `smartbert trace`")
-    oracle.add_argument("--threshold", type=float, default=None,
+    number(oracle, "--threshold", float, ANY_NUMBER, default=None,
                         help="threshold of the method's policy at which exits per head are counted (default: 0.3; patience 4)")
     oracle.add_argument("--reference-backbone", default=None, help="cost %% relative to this backbone's full depth (as sweep)")
     oracle.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a constant field (variant=..., seed=...)")
@@ -124,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", required=True, help="model directory")
     predict.add_argument("--task", default=None, help="task (default: the training task)")
     predict.add_argument("--split", default="dev", help="split (default dev)")
-    predict.add_argument("--threshold", type=float, default=None, help="exit threshold S (ignored by static methods)")
+    number(predict, "--threshold", float, ANY_NUMBER, default=None, help="exit threshold S (ignored by static methods)")
     predict.add_argument("--policy", default=None, help="exit policy (default: the method's)")
     predict.add_argument("--mode", choices=["dynamic", "replay"], default="dynamic",
                          help="dynamic: batch-1 inference that stops at the exit; replay: from a trace")
@@ -133,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     flops = commands.add_parser("flops", help="FLOPs of each component of a backbone (both conventions)")
     flops.add_argument("--backbone", default="bert-base-uncased", help="backbone name (shapes of bert-base/distilbert known offline)")
-    flops.add_argument("--seq-len", type=int, default=128, help="sequence length (paper: 128)")
-    flops.add_argument("--num-labels", type=int, default=2, help="classifier outputs")
+    number(flops, "--seq-len", int, AT_LEAST_ONE, default=128, help="sequence length (paper: 128)")
+    number(flops, "--num-labels", int, AT_LEAST_ONE, default=2, help="classifier outputs")
     flops.add_argument("--out", default=None, help="also write the table as CSV")
 
     latency = commands.add_parser("latency", help="batch-1 latency of several models at Table 1's thresholds, timed "
@@ -144,28 +169,31 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--thresholds", action="append", default=[], metavar="POLICY=V1,V2",
                          help="Table 1 points of one exit policy (e.g. entropy=0.1,0.3,0.5, patience=3,4); repeatable; "
                               "a policy not named keeps its defaults")
-    latency.add_argument("--examples", type=int, default=100, help="dev examples timed (spread over the dev set)")
-    latency.add_argument("--repeats", type=int, default=3, help="timed repeats (median) after one warm-up")
+    number(latency, "--examples", int, AT_LEAST_ONE, default=100, help="dev examples timed (spread over the dev set)")
+    number(latency, "--repeats", int, AT_LEAST_ONE, default=3, help="timed repeats (median) after one warm-up")
     latency.add_argument("--out", required=True, help="CSV to write")
 
     commands.add_parser("list", help="known tasks, methods, backbones and exit policies")
     return parser
 
 
-#: numeric flags and the values they may take (checked before any work; the config fields they
-#: override are checked again by their dataclass)
-FLAG_RANGES = {"threads": AT_LEAST_ONE, "seed": NON_NEGATIVE, "epochs": AT_LEAST_ONE, "batch_size": AT_LEAST_ONE,
-               "learning_rate": POSITIVE, "max_train_examples": AT_LEAST_ONE, "heldout_fraction": FRACTION,
-               "tolerance": NON_NEGATIVE, "seq_len": AT_LEAST_ONE, "num_labels": AT_LEAST_ONE,
-               "examples": AT_LEAST_ONE, "repeats": AT_LEAST_ONE}
+def check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every numeric flag given within the range it was declared with (:func:`number`), NaN and
+    infinity refused, as a one-line error naming the flag, before any work."""
+    for action in _actions(parser, args.command):
+        allowed = getattr(action, "allowed", None)
+        value = getattr(args, action.dest, None)
+        if allowed is not None and value is not None and value not in allowed:
+            raise SmartBertError(f"{action.option_strings[-1]} must be {allowed.describe()} (a finite number), got {value!r}")
 
 
-def check_flags(args: argparse.Namespace) -> None:
-    """Every numeric flag given within :data:`FLAG_RANGES`, as a one-line error naming the flag."""
-    for name, allowed in FLAG_RANGES.items():
-        value = getattr(args, name, None)
-        if value is not None and value not in allowed:
-            raise SmartBertError(f"--{name.replace('_', '-')} must be {allowed.describe()}, got {value!r}")
+def _actions(parser: argparse.ArgumentParser, command: str) -> list[argparse.Action]:
+    """The options of ``parser`` and of its subcommand ``command``."""
+    found = list(parser._actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            found += action.choices[command]._actions
+    return found
 
 
 DEVICE_COMMANDS = ("train", "select", "trace", "predict", "latency")
@@ -173,12 +201,13 @@ COMMANDS = ("train", "select", "data", "download", "trace", "sweep", "oracle", "
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level),
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s", stream=sys.stderr)
     logging.getLogger().setLevel(getattr(logging, args.log_level))  # also where a host (pytest) configured logging first
     try:
-        check_flags(args)  # before any work, --threads included
+        check_flags(parser, args)  # before any work, --threads included
         if args.threads:
             import torch
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ class Range:
     high_open: bool = False
 
     def __contains__(self, value: float) -> bool:
-        if not (isinstance(value, (int, float)) and not isinstance(value, bool)) or value != value:  # NaN
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool)) or not math.isfinite(value):  # NaN, inf
             return False
         above = self.low is None or (value > self.low if self.low_open else value >= self.low)
         below = self.high is None or (value < self.high if self.high_open else value <= self.high)
@@ -74,16 +75,23 @@ PROBABILITY = Range(0, 1, high_open=True)                  # dropout, warm-up sh
 WEIGHT = Range(0, 1)                                       # a mixing weight in [0, 1]
 
 
-def setting(help: str, allowed: Range | None = None, *, hashed_at_default: bool = True) -> dict[str, Any]:
+def setting(help: str, allowed: Range | None = None, *, hashed_at_default: bool = True,
+            schema: dict[str, Any] | None = None, default_in_schema: bool = True) -> dict[str, Any]:
     """A config field's metadata: its help text and the numbers it may take (checked by
-    :func:`check_settings`). ``hashed_at_default=False`` marks a field added after results were
-    published: :func:`config_hash` leaves it out while it holds its default, so the hashes (and the
-    published sweeps that carry them) of every configuration that does not use it stay valid."""
+    :func:`check_settings`; the JSON schema's ranges, :mod:`smartbert.core.schema`). ``hashed_at_default=False``
+    marks a field added after results were published: :func:`config_hash` leaves it out while it holds
+    its default, so the hashes (and the published sweeps that carry them) of every configuration that
+    does not use it stay valid. ``schema``: further JSON schema keywords (``pattern``, ``minItems``...);
+    ``default_in_schema=False``: the schema leaves the key unset when absent."""
     metadata: dict[str, Any] = {"help": help}
     if allowed is not None:
         metadata["range"] = allowed
     if not hashed_at_default:
         metadata["hashed_at_default"] = False
+    if schema:
+        metadata["schema"] = schema
+    if not default_in_schema:
+        metadata["default_in_schema"] = False
     return metadata
 
 

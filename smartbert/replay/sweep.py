@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 import numpy as np
@@ -10,7 +11,8 @@ import pandas as pd
 from smartbert.data.tasks import get_task
 from smartbert.replay.cost import CONVENTIONS, ComponentCosts
 from smartbert.data.metrics import compute_metrics
-from smartbert.replay.policies import ExitPolicy, make_policy
+from smartbert.core.errors import SmartBertError
+from smartbert.replay.policies import ExitPolicy, check_table_thresholds, make_policy, policy_class
 from smartbert.replay.trace import Replay, Trace, replay
 
 
@@ -53,8 +55,6 @@ def sweep(trace: Trace, costs: ComponentCosts, thresholds: Iterable[float] | Non
     with ``costs`` (:func:`smartbert.modeling.flops.trace_costs`).
     ``thresholds`` default to the policy's dense grid (from never exiting early to most eager);
     ``with_grid`` adds that grid to the given thresholds."""
-    from smartbert.replay.policies import policy_class
-
     policy = policy or trace.meta.default_policy
     kind = policy_class(policy)
     values = list(kind.grid) if thresholds is None else list(thresholds) + (list(kind.grid) if with_grid else [])
@@ -73,9 +73,6 @@ def sweep(trace: Trace, costs: ComponentCosts, thresholds: Iterable[float] | Non
 def parse_policy_thresholds(items: Iterable[str]) -> dict[str, list[float]]:
     """['entropy=0.1,0.3', 'patience=3,4'] -> {'entropy': [0.1, 0.3], 'patience': [3.0, 4.0]}, each
     value checked against its policy's domain."""
-    from smartbert.core.errors import SmartBertError
-    from smartbert.replay.policies import check_table_thresholds
-
     out = {}
     for item in items:
         name, sep, values = item.partition("=")
@@ -87,13 +84,13 @@ def parse_policy_thresholds(items: Iterable[str]) -> dict[str, list[float]]:
 
 
 def parse_thresholds(text: str) -> list[float]:
-    """'0.1,0.3,0.5' -> [0.1, 0.3, 0.5], with a clear error on anything else."""
-    from smartbert.core.errors import SmartBertError
-
+    """'0.1,0.3,0.5' -> [0.1, 0.3, 0.5], with a clear error on anything else (NaN and infinity included)."""
     try:
         values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError as error:
         raise SmartBertError(f"thresholds must be comma-separated numbers like 0.1,0.3,0.5; got {text!r}") from error
+    if not all(math.isfinite(value) for value in values):
+        raise SmartBertError(f"thresholds must be finite numbers like 0.1,0.3,0.5; got {text!r}")
     if not values:
         raise SmartBertError("no thresholds given; pass e.g. --thresholds 0.1,0.3,0.5")
     return values

@@ -28,6 +28,7 @@ from smartbert.modeling import backbones
 from smartbert.core.config import config_hash, from_dict
 from smartbert.data.tasks import get_task
 from smartbert.core.errors import SmartBertError
+from smartbert.core.schema import check_finite
 from smartbert.core.formats import SELECTION
 from smartbert.core.io import atomic_write_text
 from smartbert.data.prepare import DataOptions
@@ -53,6 +54,7 @@ def parse_grid(items: list[str], config_class: type) -> dict[str, list[Any]]:
         if not values:
             raise SmartBertError(f"grid entry {item!r} has no values; write e.g. {key}=0.01,0.05")
         grid[key] = [yaml.safe_load(v) for v in values.split(",")]
+        check_finite(grid[key], f"grid {key}")
     if not grid:
         raise SmartBertError("empty grid; pass e.g. --grid lam=0.01,0.05,0.1")
     return grid

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from smartbert.core.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, PROBABILITY, check_settings, setting
+from smartbert.core.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, PROBABILITY, Range, check_settings, setting
 from smartbert.data.encode import EncodedSplit, iterate_batches
 from smartbert.data.tasks import TaskSpec
 from smartbert.modeling.device import model_device, rng_state, set_rng_state, to_device
@@ -47,15 +47,17 @@ class TrainConfig:
     warmup_ratio: float = field(default=0.1, metadata=setting("the share of steps spent warming up", PROBABILITY))
     weight_decay: float = field(default=0.01, metadata=setting("AdamW weight decay", NON_NEGATIVE))
     max_grad_norm: float = field(default=1.0, metadata=setting("gradient clipping norm", POSITIVE))
-    max_seq_len: int = field(default=128, metadata=setting("tokens per example (at most the backbone's positions)", AT_LEAST_ONE))
+    max_seq_len: int = field(default=128, metadata=setting("tokens per example (at most the backbone's positions)", Range(8)))
     max_train_examples: int | None = field(default=None, metadata=setting(
         "training examples kept (null: all)", AT_LEAST_ONE))
-    selection: Literal["dev", "heldout"] = "dev"  # dev (paper, official code) or heldout (a split of train)
+    selection: Literal["dev", "heldout"] = field(default="dev", metadata=setting(
+        "where the best epoch is chosen: dev (paper, official code) or heldout (a split of train)"))
     heldout_fraction: float = field(default=0.1, metadata=setting(
         "the share of train held out, used when selection is heldout", FRACTION))
     eval_batch_size: int = field(default=64, metadata=setting("evaluation examples per batch", AT_LEAST_ONE))
-    group_by_length: bool = True
-    precision: str = "fp32"         # fp32 (paper), tf32, bf16 or fp16: smartbert.training.precision (float32 weights always)
+    group_by_length: bool = field(default=True, metadata=setting("batch examples of similar length together"))
+    precision: Literal["fp32", "tf32", "bf16", "fp16"] = field(default="fp32", metadata=setting(
+        "fp32 (paper), tf32, bf16 or fp16 (smartbert.training.precision; float32 weights always)"))
     seed: int = field(default=42, metadata=setting("random seed", NON_NEGATIVE))
 
     def __post_init__(self) -> None:

@@ -11,11 +11,12 @@ from smartbert.replay.sweep import parse_thresholds, sweep
 
 
 def run(args: argparse.Namespace) -> None:
+    thresholds = parse_thresholds(args.thresholds) if args.thresholds else None  # bad input named before any work
+    tags = parse_tags(args.tag)
     trace = load_trace(args.trace)
-    thresholds = parse_thresholds(args.thresholds) if args.thresholds else None
     table = sweep(trace, trace_costs(trace.meta, args.seq_len), thresholds, args.policy,
                   reference_layers(args.reference_backbone), args.with_grid)
-    for key, value in parse_tags(args.tag).items():
+    for key, value in tags.items():
         table.insert(0, key, value)
     SWEEP.write_csv(table, args.out)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))

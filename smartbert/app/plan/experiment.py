@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from smartbert.core.config import from_dict, merge_layers
 from smartbert.core.errors import SmartBertError
+from smartbert.core.schema import check_finite
 from smartbert.core.names import DEFAULT_VARIANT, SKIP_ONLY, SMARTBERT
 from smartbert.data.tasks import get_task, training_task
 from smartbert.methods.registry import Stage, get_method, method_names
@@ -57,6 +58,7 @@ class Experiment:
         """Every name the config uses exists, every method config fits its dataclass: raises
         :class:`SmartBertError` before any job, naming the key."""
         config = self.config
+        check_finite(dict(config), "config")  # the schema's ranges let NaN through, YAML writes it .nan
         for task in config["tasks"] + config["tables"]["table3_tasks"]:
             get_task(task)
         for name, block in config["methods"].items():
