@@ -1,8 +1,10 @@
-"""Shared fixtures: offline, a private cache, a tiny random BERT and synthetic data."""
+"""Shared fixtures: offline, a private cache, the device, the tiny tokenizer and synthetic data
+(helpers that are not fixtures: tests/helpers.py)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -11,9 +13,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import pytest
 import torch
 
-from smartbert.modeling import backbones
 from smartbert.data.encode import encode
 from smartbert.data.load import load_split
+from smartbert.modeling import backbones
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -51,14 +53,10 @@ def nli_dev(tokenizer):
     return encode(load_split("synthetic-nli", "dev")[:48], tokenizer)
 
 
-def tiny_bert(seed: int = 0):
-    return backbones.load_backbone("tiny", seed=seed)
-
-
-def workflow_env() -> dict[str, str]:
-    """The environment for running Snakemake in a test: its rules call the `smartbert` command, which
-    lives beside this Python (`make test` runs `.venv/bin/python` without activating `.venv`)."""
-    import sys
-    from pathlib import Path
-
-    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests under tests/integration/ (subprocesses, the CLI, Snakemake) carry the ``integration``
+    marker: ``pytest -m "not integration"`` runs the unit tests alone, in about a minute."""
+    integration = Path(__file__).resolve().parent / "integration"
+    for item in items:
+        if integration in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.integration)

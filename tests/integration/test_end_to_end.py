@@ -1,0 +1,210 @@
+"""BERT train -> trace -> sweep -> predict through the CLI on the tiny backbone, save/load round
+trip, and the CLI's errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+import torch
+
+from smartbert.app.cli import main
+from smartbert.core.errors import CheckpointError
+from smartbert.data.encode import collate
+from smartbert.methods.checkpoint import load_model, save_model
+from smartbert.methods.registry import get_method
+from smartbert.modeling.flops import trace_costs
+from tests.helpers import tiny_bert
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("e2e")
+    model_dir = root / "model"
+    code = main(["-q", "train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny",
+                 "--epochs", "2", "--learning-rate", "1e-3", "--max-train-examples", "1600", "--out", str(model_dir)])
+    assert code == 0
+    return {"root": root, "model": model_dir}
+
+
+def test_training_learns_the_synthetic_task(trained) -> None:
+    meta = json.loads((trained["model"] / "smartbert.json").read_text())
+    assert meta["sizes"]["train"] == 1600
+    assert meta["dev_metrics_no_exit"]["accuracy"] > meta["dev_majority_class"]["accuracy"] + 20
+    assert [e["epoch"] for e in meta["stages"][0]["epochs"]] == [1, 2]
+    provenance = json.loads((trained["model"] / "provenance.json").read_text())
+    assert {"commit", "versions", "device", "seed", "config_hash"} <= set(provenance)
+
+
+def test_trace_sweep_predict(trained, capsys) -> None:
+    root = trained["root"]
+    assert main(["-q", "trace", "--model", str(trained["model"]), "--out", str(root / "trace.npz")]) == 0
+    assert main(["-q", "sweep", "--trace", str(root / "trace.npz"), "--thresholds", "0.1,0.3,0.5",
+                 "--out", str(root / "sweep.csv")]) == 0
+    sweep = pd.read_csv(root / "sweep.csv")
+    assert sweep["threshold"].tolist() == [0.0]  # a static method (policy none) has one row, whatever S
+    for column in ("metric", "avg_flops_paper_M", "cost_pct_paper", "cost_pct_fvcore", "avg_layers_run", "avg_layers_skipped"):
+        assert column in sweep
+    assert sweep["cost_pct_paper"].tolist() == pytest.approx([100.0])
+    assert (sweep["avg_layers_run"] == 4).all()
+    meta = json.loads((trained["model"] / "smartbert.json").read_text())
+    assert sweep["metric"].iloc[0] == pytest.approx(meta["dev_metrics_no_exit"]["metric"])
+    for mode in ("dynamic", "replay"):
+        assert main(["-q", "predict", "--model", str(trained["model"]), "--mode", mode, "--threshold", "0.3",
+                     "--out", str(root / f"{mode}.csv")]) == 0
+    dynamic, replayed = pd.read_csv(root / "dynamic.csv"), pd.read_csv(root / "replay.csv")
+    pd.testing.assert_frame_equal(dynamic, replayed)
+    assert list(dynamic.columns) == ["index", "label", "prediction", "exit_layer", "layers_run", "heads", "gates", "flops_paper"]
+
+
+def test_save_load_round_trip_gives_identical_logits(tmp_path, sentiment_dev, tokenizer) -> None:
+    method = get_method("bert")
+    config = method.config_class()
+    bert = tiny_bert(3)
+    model = method.build(bert, 2, config).eval()
+    save_model(tmp_path / "m", model, method, config, "tiny", bert.config, tokenizer,
+               {"task": "synthetic-sentiment", "labels": ["negative", "positive"], "train_config": {"max_seq_len": 128, "seed": 0}}, {})
+    loaded = load_model(tmp_path / "m")
+    batch = collate(sentiment_dev, list(range(16)))
+    args = (batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model.forward_all_exits(*args)[4], model.forward_all_exits(*args)[4], rtol=0, atol=0)
+    assert loaded.tokenizer("a b")["input_ids"] == tokenizer("a b")["input_ids"]
+    with pytest.raises(CheckpointError, match="holds a 'bert' model, not 'deebert'"):
+        load_model(tmp_path / "m", expect_method="deebert")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary directory left behind"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--task", "RTX", "--method", "bert", "--out", "x"], "unknown task 'RTX'"),
+    (["train", "--task", "RTE", "--method", "smartbrt", "--out", "x"], "unknown method 'smartbrt'"),
+    (["trace", "--model", "/nonexistent/model", "--out", "t.npz"], "is not a trained model directory"),
+    (["sweep", "--trace", "/nonexistent.npz", "--out", "s.csv"], "trace /nonexistent.npz not found"),
+    (["train", "--task", "RTE", "--method", "bert", "--backbone", "tiny", "--out", "x"], "GLUE_DIR"),
+    (["train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--config",
+      '{"train": {"learning_rate": "fast"}}', "--out", "x"], "learning_rate must be float, got 'fast'"),
+    (["train", "--task", "synthetic-sentiment", "--method", "smartbert", "--backbone", "tiny", "--config",
+      '{"method": {"gate_mode": "sometimes"}}', "--out", "x"], "gate_mode must be one of ['sp', 'soft', 'hard']"),
+    (["train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--config",
+      '{"train": {"epochs": 3', "--out", "x"], "inline config is not valid JSON"),
+    (["train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--config",
+      '{"train": {"precision": "fp8"}}', "--out", "x"], "precision must be one of ['bf16', 'fp16', 'fp32', 'tf32']"),
+    (["latency", "--task", "synthetic-sentiment", "--models", "no/such/model", "--out", "x"], "model directory no/such/model not found"),
+])
+def test_cli_errors_name_the_problem(argv, message, capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("GLUE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["-q", *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("thresholds, message", [("-0.5", "-0.5"), ("0.1,abc", "comma-separated numbers")])
+def test_sweep_threshold_out_of_range_is_named(trained, thresholds, message, capsys) -> None:
+    root = trained["root"]
+    main(["-q", "trace", "--model", str(trained["model"]), "--out", str(root / "t.npz")])
+    capsys.readouterr()
+    assert main(["-q", "sweep", "--trace", str(root / "t.npz"), "--policy", "entropy", "--thresholds", thresholds,
+                 "--out", str(root / "bad.csv")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (root / "bad.csv").exists()
+
+
+def test_reusing_a_model_of_another_method_is_refused_before_training(trained, capsys, tmp_path) -> None:
+    assert main(["-q", "train", "--task", "synthetic-sentiment", "--method", "deebert", "--backbone", "tiny",
+                 "--init-from", f"bert={tmp_path}", "--out", str(tmp_path / "d")]) == 2
+    assert "is not a trained model directory" in capsys.readouterr().err
+    wrong = trained["model"]  # a bert model: fine for deebert; a fastbert claiming to be bert is not
+    meta = json.loads((wrong / "smartbert.json").read_text())
+    fake = tmp_path / "fake"
+    shutil.copytree(wrong, fake)
+    (fake / "smartbert.json").write_text(json.dumps(dict(meta, method="fastbert")))
+    assert main(["-q", "train", "--task", "synthetic-sentiment", "--method", "deebert", "--backbone", "tiny",
+                 "--init-from", f"bert={fake}", "--out", str(tmp_path / "d")]) == 2
+    assert "fastbert" in capsys.readouterr().err and not (tmp_path / "d").exists()
+
+
+def test_config_file_unknown_key_is_named(tmp_path, capsys) -> None:
+    (tmp_path / "c.yaml").write_text("train:\n  learning_rat: 0.1\n")
+    assert main(["-q", "train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny",
+                 "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "m")]) == 2
+    assert "unknown key(s) ['learning_rat']" in capsys.readouterr().err
+
+
+def test_flops_command_prints_paper_numbers(capsys) -> None:
+    assert main(["flops", "--backbone", "bert-base-uncased", "--seq-len", "128"]) == 0
+    out = capsys.readouterr().out
+    assert "1,811.9" in out and "21,744.5" in out
+
+
+def test_deebert_reuses_the_trained_bert_and_trains_only_offramps(trained, capsys) -> None:
+    from safetensors.torch import load_file
+
+    out = trained["root"] / "deebert"
+    base = ["-q", "train", "--task", "synthetic-sentiment", "--method", "deebert", "--backbone", "tiny",
+            "--epochs", "1", "--learning-rate", "1e-3", "--max-train-examples", "320", "--out", str(out)]
+    assert main(base) == 2
+    assert "pass --init-from bert=DIR" in capsys.readouterr().err
+    assert main([*base, "--init-from", f"bert={out}"]) == 2  # not a model directory yet
+    assert main([*base, "--init-from", f"bert={trained['model']}"]) == 0
+    bert, dee = load_file(str(trained["model"] / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    for key, value in bert.items():  # stage 1 is BERT's model, untouched by stage 2
+        assert torch.equal(dee[key], value), key
+    meta = json.loads((out / "smartbert.json").read_text())
+    assert meta["stages"][0]["reused_from"] == str(trained["model"])
+    assert set(meta["dev_exit_head_metrics"]) == {"1", "2", "3", "4"}
+
+
+def test_distilbert_student_is_half_depth_and_costs_half(trained, capsys) -> None:
+    root = trained["root"]
+    base = ["-q", "train", "--task", "synthetic-sentiment", "--method", "distilbert", "--backbone", "tiny",
+            "--epochs", "1", "--learning-rate", "1e-3", "--max-train-examples", "320", "--out", str(root / "distil")]
+    assert main(base) == 2
+    assert "distils from the trained 'bert' model" in capsys.readouterr().err
+    assert main([*base, "--init-from", f"bert={trained['model']}"]) == 0
+    loaded = load_model(root / "distil")
+    assert loaded.model.num_layers == 2
+    assert main(["-q", "trace", "--model", str(root / "distil"), "--out", str(root / "distil.npz")]) == 0
+    assert main(["-q", "sweep", "--trace", str(root / "distil.npz"), "--out", str(root / "distil.csv")]) == 0
+    sweep = pd.read_csv(root / "distil.csv")
+    # 2 of 4 layers; embeddings and the classifier are a sliver of the tiny model's cost
+    assert sweep["cost_pct_paper"].iloc[0] == pytest.approx(50.0, abs=1.0)
+    assert (sweep["avg_layers_run"] == 2).all()
+
+
+def test_sweep_defaults_to_the_policy_grid(trained) -> None:
+    from smartbert.replay.policies import EntropyExit
+    from smartbert.replay.sweep import sweep
+    from smartbert.replay.trace import Trace
+
+    root = trained["root"]
+    if not (root / "trace.npz").exists():
+        assert main(["-q", "trace", "--model", str(trained["model"]), "--out", str(root / "trace.npz")]) == 0
+    trace = Trace.load(root / "trace.npz")
+    table = sweep(trace, trace_costs(trace.meta), policy="entropy")
+    assert table["threshold"].tolist() == list(EntropyExit.grid)
+
+
+def test_latency_times_every_model_at_its_table_points_and_predicts_as_the_sweep(trained, capsys) -> None:
+    """`smartbert latency`: BERT once (speedup 1), an early-exit model at each S; the timed dynamic
+    predictions on the whole dev set score exactly what replay of the trace scores at the same S."""
+    root = trained["root"]
+    if not (root / "deebert").exists():
+        assert main(["-q", "train", "--task", "synthetic-sentiment", "--method", "deebert", "--backbone", "tiny", "--epochs", "1",
+                     "--learning-rate", "1e-3", "--max-train-examples", "320", "--init-from", f"bert={trained['model']}",
+                     "--out", str(root / "deebert")]) == 0
+    assert main(["-q", "latency", "--task", "synthetic-sentiment", "--models", str(trained["model"]), str(root / "deebert"),
+                 "--thresholds", "entropy=0.1,0.5", "--examples", "100000", "--repeats", "1", "--out", str(root / "latency.csv")]) == 0
+    latency = pd.read_csv(root / "latency.csv")
+    assert list(zip(latency["method"], latency["threshold"])) == [("bert", 0.0), ("deebert", 0.1), ("deebert", 0.5)]
+    assert (latency["ms_per_example"] > 0).all()
+    # both speedups over the BERT row (the CSV keeps 4 decimals)
+    assert latency["flops_speedup"].tolist() == pytest.approx((latency["cost_pct"].iloc[0] / latency["cost_pct"]).tolist(), abs=1e-3)
+    assert main(["-q", "trace", "--model", str(root / "deebert"), "--out", str(root / "deebert.npz")]) == 0
+    assert main(["-q", "sweep", "--trace", str(root / "deebert.npz"), "--thresholds", "0.1,0.5", "--out", str(root / "dee.csv")]) == 0
+    sweep = pd.read_csv(root / "dee.csv")
+    dee = latency[latency["method"] == "deebert"]
+    assert dee["metric"].tolist() == pytest.approx(sweep["metric"].tolist())
+    assert dee["cost_pct"].tolist() == pytest.approx(sweep["cost_pct_paper"].tolist())
