@@ -168,7 +168,8 @@ def test_a_profile_writes_only_under_its_own_roots(profile, tmp_path):
     assert [path for path in inputs if not path.startswith(roots) and not path.startswith(str(REPO / "results" / "paper"))] == []
 
 
-@pytest.mark.parametrize("gpus, cores, slots", [(0, 16, 4), (0, 2, 1), (4, 16, 4), (4, 16, 1), (2, 2, 2)])
+# The policy over every case: tests/unit/app/test_plan.py; here, that the Snakefile applies it.
+@pytest.mark.parametrize("gpus, cores, slots", [(0, 2, 1), (4, 16, 1)])
 def test_gpu_jobs_get_a_gpu_each_and_a_few_threads_where_gpus_are(gpus, cores, slots, tmp_path):
     """--resources gpu=N runs N GPU jobs at once (each asks for one GPU) with threads left for the CPU
     jobs beside them; with no GPU, GPU jobs ask for none (the gpu resource holds nothing back) and
@@ -309,19 +310,11 @@ def test_a_profile_must_name_itself(tmp_path):
         assert "should not be valid" in result.stdout + result.stderr or "required" in message
 
 
+# Every check: tests/unit/app/test_plan.py and test_profile.py; here, that the Snakefile runs them first.
 @pytest.mark.parametrize("change, message", [
-    ({"unknown_key": 1}, "unknown_key"),
-    ({"methods": {"bert": {}, "bertt": {}}}, "bertt"),
-    ({"methods": {"smartbert": {"config": {"lamda": 0.1}}}}, "lamda"),
-    ({"tasks": ["RTEE"]}, "RTEE"),
-    ({"thresholds": {"entropy": [-0.1]}}, "-0.1"),
-    ({"thresholds": {"normalised_entropy": [1.5]}}, "1.5"),
-    ({"thresholds": {"entrpy": [0.1]}}, "entrpy"),
-    ({"thresholds": {"none": [0.1]}}, "takes no threshold"),
-    ({"variants": {"soft": {"method": "smartbert", "tasks": ["QQP"]}}}, "QQP"),
-    ({"methods": {"smartbert": {"config": {"lam": -1.0}}}}, "lam must be >= 0"),
-    ({"methods": {"fastbert": {"config": {"stage2_keep": "first"}}}}, "stage2_keep must be one of"),
-    ({"selection": {"grid": {"lam": [0.01, -1.0]}}}, "lam must be >= 0"),
+    ({"unknown_key": 1}, "unknown_key"),                                    # the schema
+    ({"methods": {"smartbert": {"config": {"lamda": 0.1}}}}, "lamda"),      # the plan's checks
+    ({"selection": {"tolerance": float("nan")}}, "config.selection.tolerance must be a finite number"),
 ])
 def test_bad_config_is_named_before_any_job(change, message, tmp_path):
     config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())

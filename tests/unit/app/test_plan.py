@@ -1,0 +1,162 @@
+"""The workflow's plan (smartbert.app.plan) without Snakemake: which models a profile trains and
+sweeps, what each training gets, the config checks, threads and GPUs per job, and the cluster cost
+model. Milliseconds each; tests/integration/test_workflow.py checks that the Snakefile wires them."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from smartbert.app.plan.experiment import Experiment
+from smartbert.app.plan.resources import MAX_RUNTIME_MIN, ClusterCost, JobThreads, split_size, visible_gpus
+from smartbert.core.errors import SmartBertError
+from tests.helpers import REPO
+
+SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def profile(name: str, **changes) -> dict:
+    """A shipped profile, validated (defaults filled in) as Snakemake does, with ``changes`` on top."""
+    config = yaml.safe_load((REPO / "config" / f"{name}.yaml").read_text())
+    config.update(copy.deepcopy(changes))
+    validate(config, SCHEMA)
+    return config
+
+
+@pytest.fixture(scope="module")
+def smoke() -> Experiment:
+    return Experiment(profile("smoke"), repo_dir=REPO)
+
+
+def test_models_are_every_method_on_every_task_and_seed_plus_each_variant_on_its_tasks(smoke):
+    models = smoke.models()
+    assert len(models) == 2 * 6 * 2 + 4 * 1 * 2  # 2 tasks x 6 methods x 2 seeds + 4 variants on one task x 2 seeds
+    assert ("synthetic-nli", "smartbert", "soft", "1") not in models  # the variant runs on synthetic-sentiment only
+    assert ("synthetic-sentiment", "smartbert", "soft", "2") in models
+    skip_only = [m for m in smoke.swept_models() if m[2] == "skiponly"]
+    assert skip_only == [(t, "smartbert", "skiponly", s) for t in smoke.tasks for s in smoke.seeds]
+
+
+def test_a_run_without_smartbert_has_no_skip_only_sweep():
+    plan = Experiment(profile("smoke", methods={"bert": {}}, variants={}, figures={"fig5_variants": [], "fig6_variants": []},
+                              selection={"grid": {}}), repo_dir=REPO)
+    assert plan.swept_models() == plan.models() and not plan.selects()
+
+
+def test_mnli_mm_evaluates_the_mnli_model_and_trains_nothing_of_its_own():
+    plan = Experiment(profile("paper"), repo_dir=REPO)
+    assert "MNLI-mm" in plan.tasks and "MNLI-mm" not in plan.train_tasks and "MNLI" in plan.train_tasks
+    assert plan.latency_models("MNLI-mm")[0][0] == "MNLI"
+
+
+def test_a_training_gets_the_shared_settings_the_methods_the_variants_and_the_task_budget(smoke):
+    config = json.loads(smoke.run_config("synthetic-sentiment", "smartbert", "soft"))
+    assert config["train"]["epochs"] == 2 and config["train"]["max_train_examples"] == 400  # train: and data budget
+    assert config["method"]["gate_mode"] == "soft" and config["method"]["lam"] == 0.001  # variant on top of the method
+    assert json.loads(smoke.run_config("synthetic-sentiment", "smartbert"))["method"].get("gate_mode") is None
+
+
+def test_stages_that_reuse_or_distil_another_model_make_it_an_input(smoke):
+    assert smoke.reused_methods("deebert") == ["bert"] and smoke.reused_methods("distilbert") == ["bert"]
+    assert smoke.reused_methods("bert") == [] and smoke.reused_methods("smartbert") == []
+    assert smoke.needs_selection("smartbert") and not smoke.needs_selection("bert")
+    assert smoke.grid_args() == "--grid lam=0.001,0.01"
+
+
+def test_sweep_and_oracle_arguments_follow_the_methods_exit_rule(smoke):
+    assert smoke.table_thresholds_arg("smartbert") == "--thresholds 0.1,0.3,0.5"
+    assert smoke.table_thresholds_arg("pabee") == "--thresholds 3,4"
+    assert smoke.table_thresholds_arg("bert") == "" and smoke.middle_threshold_arg("bert") == ""
+    assert smoke.middle_threshold_arg("smartbert") == "--threshold 0.3"
+
+
+def test_figures_draw_the_tasks_all_their_variants_ran_on(smoke):
+    figures = smoke.figures()
+    assert figures["fig5_contrast"].tasks == ["synthetic-sentiment"] and figures["fig4_tradeoff"].tasks == smoke.tasks
+    assert {m[2] for m in smoke.figure_models("fig6_gate_training")} == {"default", "soft", "hard"}
+    assert smoke.drawn_figures()[-1] == "fig4_latency"
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"methods": {"bert": {}, "bertt": {}}}, "bertt"),
+    ({"methods": {"smartbert": {"config": {"lamda": 0.1}}}}, "lamda"),
+    ({"tasks": ["RTEE"]}, "RTEE"),
+    ({"thresholds": {"entrpy": [0.1]}}, "entrpy"),
+    ({"thresholds": {"none": [0.1]}}, "takes no threshold"),
+    ({"variants": {"soft": {"method": "smartbert", "tasks": ["QQP"]}}}, "QQP"),
+    ({"variants": {"soft": {"method": "bertt"}}}, "bertt"),
+    ({"methods": {"smartbert": {"config": {"lam": -1.0}}}}, "lam must be >= 0"),
+    ({"methods": {"fastbert": {"config": {"stage2_keep": "first"}}}}, "stage2_keep must be one of"),
+    ({"selection": {"grid": {"lam": [0.01, -1.0]}}}, "lam must be >= 0"),
+    ({"selection": {"method": "nothere", "grid": {"lam": [0.1]}}}, "selection.method 'nothere' is not under `methods:`"),
+    ({"external": {"bert": {"rules": "x.smk", "sweep": "e/{task}.csv"}}}, "registered method"),
+    ({"external": {"mine": {"rules": "nowhere.smk", "sweep": "e/{task}.csv"}}}, "nowhere.smk not found"),
+    ({"figures": {"fig5_variants": ["nothere"], "fig6_variants": []}}, "nothere"),
+    ({"variants": {"soft": {"method": "smartbert", "tasks": ["synthetic-nli"]}}}, "fig6_gate_training has no task"),
+    ({"selection": {"tolerance": math.nan}}, "config.selection.tolerance must be a finite number"),
+    ({"thresholds": {"entropy": [0.1, math.inf]}}, "config.thresholds.entropy[1] must be a finite number"),
+])
+def test_bad_config_is_named_before_any_job(changes, message):
+    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    for key, value in changes.items():
+        config[key] = {**config.get(key, {}), **value} if key in ("selection", "figures", "variants") else value
+    validate(config, SCHEMA)
+    with pytest.raises(SmartBertError) as caught:
+        Experiment(config, repo_dir=REPO).check()
+    assert message in str(caught.value)
+
+
+def test_every_shipped_profile_passes_its_checks():
+    for name in ("smoke", "config", "cpu-full", "paper"):
+        Experiment(profile(name), repo_dir=REPO).check()
+
+
+def test_a_run_narrowed_to_some_tasks_leaves_out_variants_and_figures_on_others():
+    config = profile("smoke", tasks=["synthetic-nli"])
+    with pytest.raises(SmartBertError, match="not in `tasks:`"):
+        Experiment(config, repo_dir=REPO).check()
+    narrowed = Experiment(config, narrowed=True, repo_dir=REPO)
+    narrowed.check()
+    assert narrowed.variant_tasks("soft") == [] and "fig5_contrast" not in narrowed.drawn_figures()
+
+
+@pytest.mark.parametrize("gpus, cores, slots", [(0, 16, 4), (0, 2, 1), (4, 16, 4), (4, 16, 1), (2, 2, 2)])
+def test_gpu_jobs_get_a_gpu_each_and_a_few_threads_where_gpus_are(gpus, cores, slots):
+    threads = JobThreads.plan(gpus, cores, slots)
+    if gpus:
+        assert threads.device_gpus == 1
+        assert threads.device_threads == max(1, min(4, cores // (min(slots, gpus) + 1)))
+        assert min(slots, gpus) * threads.device_threads < cores or threads.device_threads == 1  # cores left beside them
+        assert threads.timing_threads == threads.device_threads
+    else:  # two at once, half the cores each; latency times alone on every core
+        assert threads.device_gpus == 0 and threads.device_threads == max(1, cores // 2) and threads.timing_threads == cores
+    assert (threads.gpu_note(slots) is not None) == bool(gpus and slots != gpus)
+
+
+def test_visible_gpus_never_imports_torch_for_a_cpu_plan():
+    def no_cuda() -> int:
+        raise AssertionError("a CPU or planned-GPU run must not ask CUDA")
+
+    assert visible_gpus({"SMARTBERT_DEVICE": "cpu"}, no_cuda) == 0
+    assert visible_gpus({"SMARTBERT_GPUS": "3"}, no_cuda) == 3
+    assert visible_gpus({"SMARTBERT_DEVICE": "cuda:1"}, lambda: 4) == 1
+    assert visible_gpus({}, lambda: 4) == 4
+
+
+def test_cluster_runtime_and_memory_follow_the_work():
+    cost = ClusterCost(Experiment(profile("paper"), repo_dir=REPO))
+    assert split_size("WNLI", "train") == 635 and split_size("synthetic-nli", "dev") == 500  # from the task specs
+    wnli, mnli = cost.train_runtime("WNLI", "smartbert", "default", 1), cost.train_runtime("MNLI", "smartbert", "default", 1)
+    assert wnli <= 15 and mnli > 50 * wnli
+    bert = cost.train_runtime("MNLI", "bert", "default", 1)
+    assert mnli > bert  # 5 + 4 epochs, not 5
+    assert cost.train_runtime("MNLI", "deebert", "default", 1) <= bert  # stage 1 is BERT's model, reused
+    assert cost.train_runtime("MNLI", "bert", "default", 2) == min(MAX_RUNTIME_MIN, 2 * bert)  # a retry asks for twice
+    assert cost.select_runtime("MNLI", 1) > mnli  # 3 grid points x stage 1
+    assert cost.train_mem_mb("MNLI", 1) > cost.train_mem_mb("WNLI", 1) >= 8000
+    assert cost.latency_mem_mb("RTE", 1) > cost.trace_mem_mb("RTE", 1) - 8000 + 4000
