@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from transformers import BertModel
 
+from smartbert.methods.registry import Method, MethodConfig, Stage, final_cross_entropy, register
 from smartbert.modeling.encoder import LayeredEncoder
 from smartbert.modeling.heads import pooled_head
 from smartbert.modeling.model import EarlyExitModel
-from smartbert.methods.registry import Method, MethodConfig, Stage, final_cross_entropy, register
 
 
 @dataclass

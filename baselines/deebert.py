@@ -25,11 +25,11 @@ from typing import Literal
 from transformers import BertModel
 
 from smartbert.core.config import AT_LEAST_ONE, POSITIVE, setting
+from smartbert.methods.registry import Method, MethodConfig, Stage, frozen_exit_logits, frozen_layer_states, register
 from smartbert.modeling.encoder import LayeredEncoder
 from smartbert.modeling.heads import PooledClassifier, pooled_head
 from smartbert.modeling.losses import per_exit_cross_entropy
 from smartbert.modeling.model import EarlyExitModel
-from smartbert.methods.registry import Method, MethodConfig, Stage, frozen_exit_logits, frozen_layer_states, register
 
 
 @dataclass

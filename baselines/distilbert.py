@@ -17,10 +17,10 @@ from torch.nn import functional as F
 from transformers import BertModel
 
 from smartbert.core.config import POSITIVE, WEIGHT, setting
+from smartbert.methods.registry import Method, MethodConfig, Stage, final_logits, register
 from smartbert.modeling.encoder import LayeredEncoder
 from smartbert.modeling.heads import pooled_head
 from smartbert.modeling.model import EarlyExitModel
-from smartbert.methods.registry import Method, MethodConfig, Stage, final_logits, register
 
 
 @dataclass

@@ -17,12 +17,19 @@ from torch.nn import functional as F
 from transformers import BertModel
 
 from smartbert.core.config import AT_LEAST_ONE, POSITIVE, setting
+from smartbert.methods.registry import (
+    Method,
+    MethodConfig,
+    Stage,
+    final_cross_entropy,
+    frozen_exit_logits,
+    frozen_layer_states,
+    register,
+)
 from smartbert.modeling.encoder import LayeredEncoder
+from smartbert.modeling.frozen import frozen_inputs
 from smartbert.modeling.heads import NARROW_WIDTH, ExitClassifier, check_head_width
 from smartbert.modeling.model import EarlyExitModel
-from smartbert.modeling.frozen import frozen_inputs
-from smartbert.methods.registry import (Method, MethodConfig, Stage, final_cross_entropy, frozen_exit_logits,
-                                frozen_layer_states, register)
 
 
 @dataclass

@@ -17,11 +17,11 @@ from typing import Literal
 import torch
 from transformers import BertModel
 
+from smartbert.methods.registry import Method, MethodConfig, Stage, exit_logits, register
 from smartbert.modeling.encoder import LayeredEncoder
 from smartbert.modeling.heads import PooledClassifier
 from smartbert.modeling.losses import per_exit_cross_entropy
 from smartbert.modeling.model import EarlyExitModel
-from smartbert.methods.registry import Method, MethodConfig, Stage, exit_logits, register
 
 
 @dataclass

@@ -8,12 +8,15 @@ Usage: GLUE_DIR=../shared/glue python benchmarks/cls_probe.py MODEL_DIR OUT.json
 import argparse
 import json
 import os
-import numpy as np, torch
+
+import numpy as np
+import torch
 from sklearn.linear_model import LogisticRegression
-from smartbert.methods.checkpoint import load_model
+
 from smartbert.data.encode import iterate_batches
 from smartbert.data.prepare import DataOptions, load_encoded
 from smartbert.data.tasks import get_task
+from smartbert.methods.checkpoint import load_model
 from smartbert.modeling.encoder import additive_mask
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -28,7 +31,8 @@ spec = get_task(args.task)
 layers = model.num_layers
 def features(split, n=None):
     data = load_encoded(spec, split, loaded.tokenizer, 128, DataOptions("auto", os.environ.get("GLUE_DIR")))
-    if n: data = data.subset(list(range(min(n, len(data)))))
+    if n:
+        data = data.subset(list(range(min(n, len(data)))))
     cls, mean, sat, labels = [[] for _ in range(layers)], [[] for _ in range(layers)], [[] for _ in range(layers)], []
     pooler = model.head(layers).pooler
     with torch.inference_mode():
@@ -38,7 +42,8 @@ def features(split, n=None):
             w = batch["attention_mask"].unsqueeze(-1).float()
             for i in range(layers):
                 h = model.encoder.layer(i, h, m)
-                cls[i].append(h[:, 0].numpy()); mean[i].append(((h * w).sum(1) / w.sum(1)).numpy())
+                cls[i].append(h[:, 0].numpy())
+                mean[i].append(((h * w).sum(1) / w.sum(1)).numpy())
                 sat[i].append((torch.tanh(pooler(h[:, 0])).abs() > 0.99).float().mean(1).numpy())
             labels.append(batch["labels"].numpy())
     cat = lambda xs: [np.concatenate(x) for x in xs]

@@ -30,8 +30,8 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / ".gpu-check"
@@ -83,7 +83,7 @@ class Check:
         return chosen, f"{chosen} (pretrained all-MiniLM-L6-v2)"
 
     def _random_minilm(self, folder: Path) -> str:
-        from transformers import BertConfig, BertModel, AutoTokenizer
+        from transformers import AutoTokenizer, BertConfig, BertModel
 
         target = self.work / "random-minilm"
         BertModel(BertConfig.from_pretrained(str(folder)), add_pooling_layer=False).save_pretrained(str(target))
@@ -137,8 +137,8 @@ class Check:
     # ---- checks ----------------------------------------------------------------------------------
 
     def environment(self) -> dict:
-        from smartbert.modeling.device import device_info
         from smartbert.core.provenance import git_commit, versions
+        from smartbert.modeling.device import device_info
 
         manifest = BUNDLE / "manifest.json"
         return {"device": device_info(self.device), "versions": versions(), "commit": git_commit(ROOT),
@@ -203,14 +203,14 @@ class Check:
         import numpy as np
         import torch
 
-        from smartbert.modeling import backbones
-        from smartbert.methods.checkpoint import load_model
+        from smartbert.data.prepare import load_encoded
         from smartbert.data.tasks import get_task
         from smartbert.inference.dynamic import predict_batched, predict_dynamic
-        from smartbert.data.prepare import load_encoded
-        from smartbert.replay.policies import POLICIES
-        from smartbert.methods.registry import get_method, method_names
         from smartbert.inference.record import record_trace
+        from smartbert.methods.checkpoint import load_model
+        from smartbert.methods.registry import get_method, method_names
+        from smartbert.modeling import backbones
+        from smartbert.replay.policies import POLICIES
         from smartbert.replay.trace import replay
 
         spec = get_task(self.task)

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from smartbert.inference.latency import Bench
 from smartbert.data.encode import collate
 from smartbert.inference.dynamic import predict_one
+from smartbert.inference.latency import Bench
 from smartbert.replay.policies import NoExit
 from smartbert.replay.sweep import summarise
 from smartbert.replay.trace import replay

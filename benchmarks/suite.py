@@ -17,20 +17,17 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
-from smartbert.core.provenance import describe
-from smartbert.modeling.device import device_info, resolve_device, synchronize, to_device
-from smartbert.inference.latency import Bench, latency_rows
+from smartbert.core.provenance import describe, peak_rss_mb
 from smartbert.data.prepare import DataOptions, load_encoded
+from smartbert.inference.latency import Bench, latency_rows
+from smartbert.modeling.device import device_info, peak_gpu_memory_mb, resolve_device, synchronize, to_device
 from smartbert.training.precision import MixedPrecision
-from smartbert.core.provenance import peak_rss_mb
-from smartbert.modeling.device import peak_gpu_memory_mb
 from smartbert.training.trainer import TrainConfig, make_optimizer, optimisation_step
-
 
 #: The official SmartBERT code on real RTE, MiniLM-L6, batch 16, 5 + 4 epochs, inputs padded to 128,
 #: 2 threads on this kind of machine (issue 6's measurement): seconds per stage and peak RSS.
@@ -74,10 +71,10 @@ def training_step_cost(method: str, task: str, backbone: str, batch_size: int, s
 
 def _train_steps(method_name: str, task: str, backbone: str, batch_size: int, seq_len: int, steps: int,
                  precision: str, device: str = "cpu") -> dict:
-    from smartbert.modeling import backbones
     from smartbert.data.encode import collate
     from smartbert.data.tasks import get_task
     from smartbert.methods.registry import get_method
+    from smartbert.modeling import backbones
 
     spec, method = get_task(task), get_method(method_name)
     tokenizer = backbones.load_tokenizer(backbone)

@@ -58,11 +58,11 @@ def run_plain(task: str, seed: int, precision: str, glue_dir: str) -> list[float
     import torch
     from transformers import BertForSequenceClassification
 
-    from smartbert.modeling import backbones
     from smartbert.data.encode import iterate_batches
-    from smartbert.data.tasks import get_task
     from smartbert.data.metrics import compute_metrics
     from smartbert.data.prepare import DataOptions, load_encoded
+    from smartbert.data.tasks import get_task
+    from smartbert.modeling import backbones
 
     spec = get_task(task)
     tokenizer = backbones.load_tokenizer("minilm-l6")

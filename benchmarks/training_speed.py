@@ -31,12 +31,12 @@ def bert_steps(glue_dir: str, precision: str, steps: int) -> dict:
     """One process: ``steps`` BERT optimisation steps on full RTE after a warm-up; examples/s."""
     import torch
 
-    from smartbert.modeling import backbones
     from smartbert.data.encode import iterate_batches
-    from smartbert.data.tasks import get_task
     from smartbert.data.prepare import DataOptions, load_encoded
-    from smartbert.training.precision import MixedPrecision
+    from smartbert.data.tasks import get_task
     from smartbert.methods.registry import get_method
+    from smartbert.modeling import backbones
+    from smartbert.training.precision import MixedPrecision
     from smartbert.training.trainer import TrainConfig, _parameter_groups, freeze_to, make_optimizer, optimisation_step
 
     spec = get_task("RTE")
@@ -83,11 +83,11 @@ def second_stage(glue_dir: str, method_name: str, epochs: int, cached: bool, pre
     """The method's frozen-model stage for ``epochs`` epochs on the full ``task``, live or cached."""
     import torch
 
-    from smartbert.modeling import backbones
-    from smartbert.data.tasks import get_task
     from smartbert.data.prepare import DataOptions
-    from smartbert.training.pipeline import training_splits
+    from smartbert.data.tasks import get_task
     from smartbert.methods.registry import get_method
+    from smartbert.modeling import backbones
+    from smartbert.training.pipeline import training_splits
     from smartbert.training.trainer import TrainConfig, train_stage
 
     os.environ["SMARTBERT_FROZEN_CACHE_MB"] = "4096" if cached else "0"

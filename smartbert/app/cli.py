@@ -9,12 +9,12 @@ import importlib
 import logging
 import sys
 import typing
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from smartbert.core.config import AT_LEAST_ONE, NON_NEGATIVE, Range
 from smartbert.core.errors import EXIT_ON_USER_ERROR, SmartBertError, error_line
 from smartbert.training.trainer import TrainConfig
-
 
 #: TrainConfig fields the training commands override by flag (help, type, range and choices from the dataclass)
 TRAIN_FLAGS = ("seed", "epochs", "batch_size", "learning_rate", "max_train_examples", "selection")

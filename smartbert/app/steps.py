@@ -4,8 +4,8 @@ and FLOPs counted with torch."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from smartbert.app.catalogue import method_catalogue
 from smartbert.modeling.backbones import backbone_shape

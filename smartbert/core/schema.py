@@ -13,7 +13,8 @@ import dataclasses
 import math
 import types
 import typing
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from smartbert.core.config import Range
 from smartbert.core.errors import SmartBertError

@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import torch
 
-from smartbert.data.tasks import Example
 from smartbert.core.io import atomic_write_bytes, cache_root
+from smartbert.data.tasks import Example
 
 MAX_SEQ_LEN = 128  # the paper's max input length (section 4.3)
 
@@ -31,7 +31,7 @@ class EncodedSplit:
     def lengths(self) -> list[int]:
         return [len(ids) for ids in self.input_ids]
 
-    def subset(self, indices: Sequence[int]) -> "EncodedSplit":
+    def subset(self, indices: Sequence[int]) -> EncodedSplit:
         return EncodedSplit(
             [self.input_ids[i] for i in indices],
             [self.token_type_ids[i] for i in indices],

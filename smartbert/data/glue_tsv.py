@@ -11,8 +11,8 @@ import csv
 import sys
 from pathlib import Path
 
-from smartbert.data.tasks import Example, TaskSpec
 from smartbert.core.errors import DataFormatError, DataUnavailableError
+from smartbert.data.tasks import Example, TaskSpec
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 

@@ -11,8 +11,8 @@ import contextlib
 import logging
 import os
 
-from smartbert.data.tasks import Example, TaskSpec
 from smartbert.core.errors import DataUnavailableError, one_line
+from smartbert.data.tasks import Example, TaskSpec
 
 HUB_DATASET = "nyu-mll/glue"
 DATASETS_OFFLINE = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")      # what keeps `datasets` off the network

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from smartbert.core.errors import SmartBertError
 from smartbert.data import glue_tsv, hub, synthetic
 from smartbert.data.tasks import Example, TaskSpec, get_task
-from smartbert.core.errors import SmartBertError
 
 Source = Literal["auto", "tsv", "hub", "synthetic"]
 

@@ -7,7 +7,7 @@ accuracy for the rest. Values are in percent, as the paper reports them.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from smartbert.data.load import Source, load_split, resolve_source, source_fingerprint
-from smartbert.data.tasks import get_task
 from smartbert.data.metrics import majority_class
+from smartbert.data.tasks import get_task
 
 
 def summarise_task(task: str, source: Source = "auto", glue_dir: str | Path | None = None) -> dict[str, Any]:

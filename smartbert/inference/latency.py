@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from smartbert.methods.checkpoint import load_model
-from smartbert.data.encode import EncodedSplit, collate
 from smartbert.core.provenance import describe
-from smartbert.modeling.device import device_info, synchronize, to_device
-from smartbert.inference.dynamic import DynamicResult, gather, predict_batched, predict_dynamic, predict_one
+from smartbert.data.encode import EncodedSplit, collate
 from smartbert.data.prepare import DataOptions, load_encoded
+from smartbert.inference.dynamic import DynamicResult, gather, predict_batched, predict_dynamic, predict_one
 from smartbert.inference.record import record_trace
 from smartbert.inference.tracing import check_task_fits, trace_meta
+from smartbert.methods.checkpoint import load_model
+from smartbert.modeling.device import device_info, synchronize, to_device
 from smartbert.modeling.flops import trace_costs
 from smartbert.replay.policies import POLICIES, ExitPolicy, make_policy
 from smartbert.replay.sweep import summarise

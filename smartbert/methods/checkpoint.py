@@ -20,8 +20,8 @@ from transformers import BertConfig, BertModel
 from smartbert.core.config import from_dict
 from smartbert.core.errors import CheckpointError, SmartBertError, one_line
 from smartbert.core.io import atomic_path
-from smartbert.modeling.model import EarlyExitModel
 from smartbert.methods.registry import Method, MethodConfig, get_method
+from smartbert.modeling.model import EarlyExitModel
 
 FORMAT_VERSION = 1
 META_FILE, WEIGHTS_FILE, PROVENANCE_FILE, TOKENIZER_DIR = "smartbert.json", "model.safetensors", "provenance.json", "tokenizer"
@@ -51,7 +51,7 @@ class ModelMeta:
         return int(self.train_config["seed"])
 
     @classmethod
-    def from_document(cls, document: dict[str, Any], path: Path) -> "ModelMeta":
+    def from_document(cls, document: dict[str, Any], path: Path) -> ModelMeta:
         """The typed fields of ``document`` (each of the type it must have, or a CheckpointError naming
         ``path``) and the rest as the training's report."""
         known = {f.name for f in dataclasses.fields(cls)} - {"report"}

@@ -16,8 +16,9 @@ import inspect
 import pkgutil
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Iterable
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -25,8 +26,8 @@ from torch.nn import functional as F
 from transformers import BertModel
 
 from smartbert.core.config import PROBABILITY, check_settings, setting
-from smartbert.modeling.encoder import additive_mask
 from smartbert.core.errors import SmartBertError, UnknownNameError, one_line
+from smartbert.modeling.encoder import additive_mask
 from smartbert.modeling.frozen import FrozenFn, FrozenInputs, frozen_inputs
 from smartbert.modeling.model import EarlyExitModel
 from smartbert.replay.policies import POLICIES, ExitPolicy, make_policy, policy_class

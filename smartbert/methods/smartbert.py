@@ -21,13 +21,13 @@ from torch.nn import functional as F
 from transformers import BertModel
 
 from smartbert.core.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, setting
-from smartbert.modeling.encoder import LayeredEncoder, additive_mask
 from smartbert.core.errors import SmartBertError
+from smartbert.methods.registry import Method, MethodConfig, Stage, register
+from smartbert.modeling.encoder import LayeredEncoder, additive_mask
 from smartbert.modeling.frozen import FrozenInputs, frozen_inputs
 from smartbert.modeling.heads import NARROW_WIDTH, ExitClassifier, SkipGate, check_head_width
 from smartbert.modeling.losses import hard_gate, mean_consecutive_contrastive, skip_regulariser
 from smartbert.modeling.model import EarlyExitModel
-from smartbert.methods.registry import Method, MethodConfig, Stage, register
 
 
 @dataclass

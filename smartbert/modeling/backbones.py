@@ -148,8 +148,8 @@ def _load_error(name: str, error: Exception) -> DataUnavailableError:
 
 
 def _unreachable(name: str, error: Exception) -> str:
-    from smartbert.data.hub import TRANSFORMERS_OFFLINE, cache_miss_message
     from smartbert.core.errors import one_line
+    from smartbert.data.hub import TRANSFORMERS_OFFLINE, cache_miss_message
 
     missing = cache_miss_message(TRANSFORMERS_OFFLINE, f"backbone {name!r}", f"--backbone {name}", "HF_HOME",
                                  "or use --backbone minilm-l6 (bundled) or a local directory", error)

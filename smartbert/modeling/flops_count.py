@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from smartbert.modeling.backbones import bert_config
-from smartbert.replay.cost import BackboneShape
 from smartbert.modeling.heads import ExitClassifier, PooledClassifier, SkipGate
+from smartbert.replay.cost import BackboneShape
 
 
 def sdpa_flop_jit(inputs: list[Any], outputs: list[Any]) -> int:
@@ -48,7 +48,7 @@ class _NoMask(nn.Module):
 
 
 def count_macs(module: nn.Module, inputs: tuple) -> dict[str, int]:
-    """fvcore's MACs of ``module(*inputs)`` by operator (``scaled_dot_product_attention`` counted)."""
+    """Fvcore's MACs of ``module(*inputs)`` by operator (``scaled_dot_product_attention`` counted)."""
     from fvcore.nn import FlopCountAnalysis
 
     analysis = FlopCountAnalysis(module.eval(), inputs)

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
+from smartbert.core.errors import SmartBertError
 from smartbert.data.encode import EncodedSplit, iterate_batches
 from smartbert.modeling.device import model_device, to_device
-from smartbert.core.errors import SmartBertError
 
 log = logging.getLogger("smartbert.train")
 
@@ -41,7 +41,7 @@ class FrozenInputs:
     tokens: dict[str, torch.Tensor] = field(default_factory=dict)
     rows: dict[str, torch.Tensor] = field(default_factory=dict)
 
-    def to(self, device: torch.device) -> "FrozenInputs":
+    def to(self, device: torch.device) -> FrozenInputs:
         return FrozenInputs({k: v.to(device) for k, v in self.tokens.items()}, {k: v.to(device) for k, v in self.rows.items()})
 
 
@@ -83,7 +83,7 @@ class FrozenCache:
 
     @classmethod
     def build(cls, model: torch.nn.Module, compute: FrozenFn, data: EncodedSplit, batch_size: int,
-              limit_mb: float, what: str) -> "FrozenCache | None":
+              limit_mb: float, what: str) -> FrozenCache | None:
         """The cache of ``data`` (None, with a log line, when it would exceed ``limit_mb``). The
         model's frozen modules must already be in eval mode (``trainer.freeze_to``)."""
         if limit_mb <= 0 or len(data) == 0:

@@ -159,7 +159,7 @@ class PooledClassifier(nn.Module):
         return (hidden * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1.0)
 
 
-def pooled_head(backbone: "BertModel", num_labels: int, dropout: float, pretrained_pooler: bool) -> PooledClassifier:
+def pooled_head(backbone: BertModel, num_labels: int, dropout: float, pretrained_pooler: bool) -> PooledClassifier:
     """BERT's classifier; its pooler copied from the backbone's when asked and available."""
     head = PooledClassifier(backbone.config.hidden_size, num_labels, dropout)
     if pretrained_pooler and backbone.pooler is not None:

@@ -19,7 +19,7 @@ def per_exit_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.
 
 
 def skip_regulariser(gate_probs: list[torch.Tensor], lam: float) -> torch.Tensor:
-    """lambda / sum_i G^i (eq. 3, "the sloth of skipping"): rewards skipping. Per-sample gates
+    """Lambda / sum_i G^i (eq. 3, "the sloth of skipping"): rewards skipping. Per-sample gates
     are averaged over the batch before the sum, as the official code does."""
     return lam / torch.stack([g.mean() for g in gate_probs]).sum().clamp_min(1e-6)
 

@@ -7,15 +7,14 @@ the inference path (:meth:`EarlyExitModel.walk`) is written once, here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import nn
 
 from smartbert.modeling.encoder import LayeredEncoder, additive_mask
 from smartbert.replay.gates import GATE_THRESHOLD
-
 
 
 @dataclass

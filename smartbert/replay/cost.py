@@ -27,7 +27,7 @@ class BackboneShape:
     vocab_size: int = 30522
 
     @classmethod
-    def from_config(cls, config) -> "BackboneShape":
+    def from_config(cls, config) -> BackboneShape:
         get = lambda *names: next(getattr(config, n) for n in names if hasattr(config, n))  # noqa: E731
         return cls(
             num_layers=get("num_hidden_layers", "n_layers"),
@@ -62,7 +62,7 @@ class ComponentCosts:
         return getattr(self, convention)
 
     def model_cost(self, convention: str, layers: Any, heads: Any, gates: Any, head_kind: str) -> Any:
-        """embeddings + layers x layer + heads x head + gates x gate (scalars or arrays)."""
+        """Embeddings + layers x layer + heads x head + gates x gate (scalars or arrays)."""
         c = self.of(convention)
         return c["embeddings"] + layers * c["layer"] + heads * c[head_kind] + gates * c["skip_gate"]
 

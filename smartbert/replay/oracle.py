@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from smartbert.replay.curves import attainable
+from smartbert.data.metrics import compute_metrics
 from smartbert.data.tasks import get_task
+from smartbert.replay.cost import ComponentCosts
+from smartbert.replay.curves import attainable
 from smartbert.replay.gates import gate_statistics
 from smartbert.replay.policies import POLICIES, make_policy, policy_class
-from smartbert.data.metrics import compute_metrics
-from smartbert.replay.cost import ComponentCosts
 from smartbert.replay.sweep import summarise, sweep
 from smartbert.replay.trace import Trace, replay, resolve_exits
 

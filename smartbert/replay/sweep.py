@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
+from smartbert.core.errors import SmartBertError
+from smartbert.data.metrics import compute_metrics
 from smartbert.data.tasks import get_task
 from smartbert.replay.cost import CONVENTIONS, ComponentCosts
-from smartbert.data.metrics import compute_metrics
-from smartbert.core.errors import SmartBertError
 from smartbert.replay.policies import ExitPolicy, check_table_thresholds, make_policy, policy_class
 from smartbert.replay.trace import Replay, Trace, replay
 

@@ -14,15 +14,13 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from smartbert.core.formats import TRACE, VERSION_FIELD
 from smartbert.core.io import atomic_path
 from smartbert.replay.policies import ExitPolicy
-
-
 
 TRACE_ARRAYS = ("labels", "ran", "evaluated", "logits", "gate_prob", "lengths")
 
@@ -58,7 +56,7 @@ class TraceMeta:
         return TRACE.stamp_document(dataclasses.asdict(self))
 
     @classmethod
-    def from_document(cls, document: Any, path: str | Path) -> "TraceMeta":
+    def from_document(cls, document: Any, path: str | Path) -> TraceMeta:
         """The meta of the trace at ``path``: its version checked, unknown or missing fields named."""
         from smartbert.core.errors import SmartBertError
 
@@ -111,7 +109,7 @@ class Trace:
                                     meta=np.array(json.dumps(self.meta.to_document())))
 
     @classmethod
-    def load(cls, path: str | Path) -> "Trace":
+    def load(cls, path: str | Path) -> Trace:
         """A trace written by :meth:`save`; anything else (another file, a damaged or truncated one)
         is a one-line :class:`smartbert.core.errors.SmartBertError` naming the file."""
         from smartbert.core.errors import SmartBertError

@@ -16,14 +16,14 @@ Never tuned to a result of this suite. Shared conventions:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
-from smartbert.replay.curves import gaps
 from smartbert.core.names import SMARTBERT
+from smartbert.replay.curves import gaps
 from smartbert.reporting.methods import MethodCatalogue
 from smartbert.reporting.results import at_or_below, majority_floor
 

@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from smartbert.replay.curves import area_between, common_range, normalised_area, pareto_front
 from smartbert.reporting.methods import MethodCatalogue
 from smartbert.reporting.table_files import format_mean_std, write_table
-
-from smartbert.replay.curves import area_between, common_range, normalised_area, pareto_front
 
 REFERENCE = "smartbert"
 AXES = {"flops": "cost_pct_paper", "latency": "latency_pct"}

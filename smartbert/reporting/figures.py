@@ -9,9 +9,9 @@ The majority class is a dashed line: a curve on it learned nothing.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -21,6 +21,10 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from smartbert.core.io import atomic_path  # noqa: E402
+from smartbert.core.names import DEFAULT_VARIANT  # noqa: E402
+from smartbert.reporting.methods import MethodCatalogue  # noqa: E402
+from smartbert.reporting.results import aggregate, load_data_summaries, load_sweeps  # noqa: E402
+from smartbert.reporting.tables import latency_devices  # noqa: E402
 
 
 @dataclass(frozen=True)

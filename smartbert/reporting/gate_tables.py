@@ -4,8 +4,9 @@ path (gates on, no early exit: Table 3) costs in metric against BERT."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd

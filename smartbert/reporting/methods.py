@@ -7,8 +7,8 @@ reads the registry once (:func:`smartbert.app.catalogue.method_catalogue`) and h
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from smartbert.core.names import BERT, DEFAULT_VARIANT, SKIP_ONLY, SMARTBERT
 from smartbert.replay.policies import ExitPolicy, policy_class

@@ -4,15 +4,15 @@ the heads that learned nothing (at or below the majority class where BERT is abo
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 
 from smartbert.core.formats import ORACLE
 from smartbert.reporting.methods import MethodCatalogue
-from smartbert.reporting.table_files import write_table
 from smartbert.reporting.results import at_or_below, majority_floor
+from smartbert.reporting.table_files import write_table
 
 SUMMARY_COLUMNS = ["task", "method", "variant", "seed", "policy", "oracle_metric", "oracle_cost_pct", "oracle_avg_exit_layer",
                    "oracle_avg_layers_run", "policy_cost_pct_at_oracle_metric", "policy_metric_at_oracle_cost",

@@ -9,21 +9,41 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
-from smartbert.reporting.claims import (DROP, Claim, TaskWeight, bert_metrics, cheapest_within, evaluate_claims, model_rows,
-                              paper_verdicts, smartbert_thresholds, task_weights, variant_claims)
 from smartbert.core.errors import SmartBertError, one_line
 from smartbert.core.formats import SELECTION
 from smartbert.core.io import atomic_write_text
 from smartbert.core.provenance import provenance
+from smartbert.reporting.claims import (
+    DROP,
+    Claim,
+    TaskWeight,
+    bert_metrics,
+    cheapest_within,
+    evaluate_claims,
+    model_rows,
+    paper_verdicts,
+    smartbert_thresholds,
+    task_weights,
+    variant_claims,
+)
 from smartbert.reporting.gate_tables import SKIP_ONLY_MARGIN
 from smartbert.reporting.methods import MethodCatalogue
 from smartbert.reporting.oracle_table import degenerate_heads
-from smartbert.reporting.results import aggregate, at_or_below, load_data_summaries, load_latency, load_sweeps, majority_floor, recorded_values
+from smartbert.reporting.results import (
+    aggregate,
+    at_or_below,
+    load_data_summaries,
+    load_latency,
+    load_sweeps,
+    majority_floor,
+    recorded_values,
+)
+
 
 def degenerate_results(agg: pd.DataFrame, majority: dict[str, dict]) -> list[str]:
     """Results at or below the majority class, and gates that skip every layer or none."""
@@ -102,7 +122,7 @@ def selection_lines(paths: Sequence[str | Path], tolerance: float | None = None)
             raise SELECTION.error(path, "must mark exactly one row selected (True/False in column 'selected')")
         task = Path(path).parent.name
         keys = [c for c in table.columns if c not in SELECTION_COLUMNS]
-        point = lambda row: ", ".join(f"{k}={row[k]:g}" if isinstance(row[k], float) else f"{k}={row[k]}" for k in keys)  # noqa: E731
+        point = lambda row, keys=keys: ", ".join(f"{k}={row[k]:g}" if isinstance(row[k], float) else f"{k}={row[k]}" for k in keys)
         layers = lambda row: f", {row['mean_layers_run']:.2f} layers run" if "mean_layers_run" in row and pd.notna(row["mean_layers_run"]) else ""  # noqa: E731
         for row in table[table["selected"].astype(bool)].to_dict("records"):
             flag = " **inactive: its gates skip nothing, so skipping is not tested on this task**" if row.get("inactive") else ""

@@ -8,8 +8,8 @@ anything else means results of different configurations were mixed, and is refus
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 

@@ -9,23 +9,30 @@ a model at or below it learned nothing (the paper's WNLI 56.3 is that number for
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from smartbert.data.tasks import PAPER_TASKS
 from smartbert.core.names import BERT, DEFAULT_VARIANT, MAJORITY, SKIP_ONLY
+from smartbert.data.tasks import PAPER_TASKS
 from smartbert.replay.cost import ComponentCosts
 from smartbert.replay.policies import policy_class
 from smartbert.reporting.curve_table import write_curve_tables
 from smartbert.reporting.gate_tables import write_gate_tables
 from smartbert.reporting.methods import MethodCatalogue
 from smartbert.reporting.oracle_table import read_oracles, write_oracle_tables
+from smartbert.reporting.results import (
+    aggregate,
+    at_or_below,
+    load_data_summaries,
+    load_latency,
+    load_sweeps,
+    majority_floor,
+    recorded_values,
+)
 from smartbert.reporting.table_files import format_mean_std, write_table
-from smartbert.reporting.results import (aggregate, at_or_below, load_data_summaries, load_latency, load_sweeps, majority_floor,
-                                         recorded_values)
 
 TIDY_COLUMNS = ["table", "task", "row", "label", "method", "variant", "policy", "threshold", "metric_name", "metric",
                 "metric_std", "flops_M", "cost_pct", "cost_pct_std", "cost_pct_fvcore", "avg_layers_run", "ms_per_example",
@@ -42,7 +49,7 @@ def _pick(agg: pd.DataFrame, thresholds: Mapping[str, Sequence[float]]) -> pd.Da
             keep[group.index] = True
             continue
         wanted = rule.table_thresholds(thresholds)
-        keep[group.index] = group["threshold"].apply(lambda t: any(math.isclose(t, w) for w in wanted))
+        keep[group.index] = group["threshold"].apply(lambda t, wanted=wanted: any(math.isclose(t, w) for w in wanted))
     return agg[keep]
 
 

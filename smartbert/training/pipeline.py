@@ -5,29 +5,28 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from smartbert.modeling import backbones
-from smartbert.methods.checkpoint import LoadedModel, load_model, read_meta, read_provenance, save_model
 from smartbert.core.config import config_hash
+from smartbert.core.errors import CheckpointError, SmartBertError
+from smartbert.core.provenance import peak_rss_mb, provenance
 from smartbert.data.encode import EncodedSplit
+from smartbert.data.metrics import compute_metrics, majority_class
 from smartbert.data.prepare import DataOptions, load_encoded
 from smartbert.data.splits import holdout, subsample
 from smartbert.data.tasks import TaskSpec, get_task
-from smartbert.modeling.device import device_info, model_device, peak_gpu_memory_mb
-from smartbert.core.errors import CheckpointError, SmartBertError
-from smartbert.data.metrics import compute_metrics, majority_class
-from smartbert.training.precision import get_precision
-from smartbert.core.provenance import peak_rss_mb, provenance
-from smartbert.replay.policies import NoExit
-from smartbert.methods.registry import MethodConfig, get_method
-from smartbert.training.resume import ResumeDir
 from smartbert.inference.record import record_trace
+from smartbert.methods.checkpoint import load_model, read_meta, read_provenance, save_model
+from smartbert.methods.registry import MethodConfig, get_method
+from smartbert.modeling import backbones
+from smartbert.modeling.device import device_info, peak_gpu_memory_mb
+from smartbert.replay.policies import NoExit
 from smartbert.replay.trace import replay, skip_statistics
+from smartbert.training.precision import get_precision
+from smartbert.training.resume import ResumeDir
 from smartbert.training.trainer import StageReport, TrainConfig, train_stage
 
 log = logging.getLogger("smartbert")

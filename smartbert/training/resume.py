@@ -44,7 +44,7 @@ class ResumeDir:
     key: str
 
     @classmethod
-    def beside(cls, out: str | Path, key: str) -> "ResumeDir":
+    def beside(cls, out: str | Path, key: str) -> ResumeDir:
         """The default place for ``out``'s checkpoints: :func:`folder_beside`."""
         return cls(folder_beside(out), key)
 

@@ -24,20 +24,20 @@ import pandas as pd
 import torch
 import yaml
 
-from smartbert.modeling import backbones
 from smartbert.core.config import config_hash, from_dict
-from smartbert.data.tasks import get_task
 from smartbert.core.errors import SmartBertError
-from smartbert.core.schema import check_finite
 from smartbert.core.formats import SELECTION
 from smartbert.core.io import atomic_write_text
+from smartbert.core.schema import check_finite
 from smartbert.data.prepare import DataOptions
+from smartbert.data.tasks import get_task
+from smartbert.inference.record import record_trace
+from smartbert.methods.registry import MethodConfig, get_method
+from smartbert.modeling import backbones
+from smartbert.replay.trace import skip_statistics
 from smartbert.training.pipeline import training_splits
 from smartbert.training.precision import get_precision
-from smartbert.methods.registry import MethodConfig, get_method
 from smartbert.training.resume import ResumeDir
-from smartbert.inference.record import record_trace
-from smartbert.replay.trace import skip_statistics
 from smartbert.training.trainer import TrainConfig, train_stage
 
 log = logging.getLogger("smartbert.select")

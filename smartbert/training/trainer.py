@@ -12,8 +12,9 @@ import dataclasses
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -21,14 +22,13 @@ from torch import nn
 
 from smartbert.core.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, PROBABILITY, Range, check_settings, setting
 from smartbert.data.encode import EncodedSplit, iterate_batches
-from smartbert.data.tasks import TaskSpec
-from smartbert.modeling.device import model_device, rng_state, set_rng_state, to_device
-from smartbert.core.errors import SmartBertError
-from smartbert.modeling.frozen import FrozenCache, cache_limit_mb
 from smartbert.data.metrics import compute_metrics
+from smartbert.data.tasks import TaskSpec
+from smartbert.methods.registry import Stage
+from smartbert.modeling.device import model_device, rng_state, set_rng_state, to_device
+from smartbert.modeling.frozen import FrozenCache, cache_limit_mb
 from smartbert.modeling.model import EarlyExitModel
 from smartbert.training.precision import MixedPrecision, NonFiniteLossError, get_precision  # noqa: F401 (NonFiniteLossError: re-exported)
-from smartbert.methods.registry import Stage
 from smartbert.training.resume import ResumeDir
 
 log = logging.getLogger("smartbert.train")
@@ -84,7 +84,7 @@ def _parameter_groups(params: list[nn.Parameter], names: dict[int, str], weight_
 
 
 def linear_warmup(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """lr x step/warmup during warmup, then linearly down to 0 at ``total_steps``."""
+    """Lr x step/warmup during warmup, then linearly down to 0 at ``total_steps``."""
     def factor(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / max(1, warmup_steps)
@@ -145,7 +145,7 @@ class FrozenFeed:
 
     @classmethod
     def for_split(cls, model: EarlyExitModel, stage: Stage, data: EncodedSplit, amp: MixedPrecision,
-                  batch_size: int, what: str) -> "FrozenFeed | None":
+                  batch_size: int, what: str) -> FrozenFeed | None:
         """None for a stage without frozen inputs; a cache unless dropout runs in the frozen part."""
         if stage.frozen is None:
             return None

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from smartbert.core.config import from_dict, merge_layers
 from smartbert.core.errors import SmartBertError
-from smartbert.core.schema import check_finite
 from smartbert.core.names import DEFAULT_VARIANT, SKIP_ONLY, SMARTBERT
+from smartbert.core.schema import check_finite
 from smartbert.data.tasks import get_task, training_task
 from smartbert.methods.registry import Stage, get_method, method_names
 from smartbert.replay.policies import ExitPolicy, check_table_thresholds

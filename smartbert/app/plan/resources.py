@@ -18,8 +18,8 @@ GPUs: raise the rates, or set one rule's request with ``--set-resources train:ru
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from smartbert.app.plan.experiment import Experiment
 from smartbert.core.names import DEFAULT_VARIANT
@@ -65,7 +65,7 @@ class JobThreads:
     gpu_slots: int     # GPU jobs at once (--resources gpu=N, at most the GPUs)
 
     @classmethod
-    def plan(cls, gpus: int, cores: int, given_gpu_resource: int | None) -> "JobThreads":
+    def plan(cls, gpus: int, cores: int, given_gpu_resource: int | None) -> JobThreads:
         return cls(gpus, max(1, cores), min(gpus, gpus if given_gpu_resource is None else given_gpu_resource))
 
     @property

@@ -56,7 +56,7 @@ def backends_tokenizer():
     return backbones.load_tokenizer("tiny")
 
 
-def _damaged_resume(checkpoint_dir: Path, tmp_path: Path, change) -> "object":
+def _damaged_resume(checkpoint_dir: Path, tmp_path: Path, change) -> object:
     import shutil as _shutil
 
     from smartbert.training.resume import ResumeDir

@@ -91,7 +91,7 @@ def _required(kind: str) -> tuple[str, ...]:
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_file_lacking_a_required_field_is_refused_by_name(written, tmp_path, kind: str) -> None:
     for field in _required(kind):
-        drop = (lambda f: f.drop(columns=[field])) if kind in CSV_KINDS else (lambda d: d.pop(field))
+        drop = (lambda f, field=field: f.drop(columns=[field])) if kind in CSV_KINDS else (lambda d, field=field: d.pop(field))
         refused(kind, damaged(written, kind, tmp_path, _rewritten(written, kind, drop)), rf"lacks \w+\(s\) \['{field}'\]")
 
 
@@ -156,7 +156,7 @@ def test_a_json_field_of_the_wrong_type_is_refused_by_name(written, tmp_path, ki
         for wrong in ([1, 2], "text", 3, None, {"a": 1}):
             if isinstance(wrong, expected):
                 continue
-            path = damaged(written, kind, tmp_path, _rewritten(written, kind, lambda d: d.__setitem__(key, wrong)))
+            path = damaged(written, kind, tmp_path, _rewritten(written, kind, lambda d, key=key, wrong=wrong: d.__setitem__(key, wrong)))
             refused(kind, path, key)
 
 

@@ -8,6 +8,7 @@ import copy
 import pytest
 import yaml
 from snakemake.utils import validate
+from snakemake_interface_common.exceptions import WorkflowError
 
 from smartbert.app.plan.profile import Profile, profile_schema, schema_text, train_section
 from smartbert.training.trainer import TrainConfig
@@ -58,7 +59,7 @@ def test_the_schema_refuses_what_the_dataclasses_refuse(change, valid, tmp_path)
         validate(config, str(COMMITTED))
         assert config["latency"]["repeats"] == 1 and config["figures"]["fig4_tasks"] is None  # defaults filled in
     else:
-        with pytest.raises(Exception):
+        with pytest.raises(WorkflowError):
             validate(config, str(COMMITTED))
 
 

@@ -38,7 +38,7 @@ def test_a_user_error_is_one_line_on_stderr_and_in_the_log(tmp_path, capsys):
 def test_a_bug_keeps_its_exception(tmp_path):
     with pytest.raises(ZeroDivisionError):
         with workflow_step(str(tmp_path / "report.log"), "report"):
-            1 / 0
+            _ = 1 / 0
 
 
 def test_the_step_logs_to_the_rules_log(tmp_path):

@@ -86,7 +86,7 @@ def test_each_stage_takes_a_mixed_precision_step(name: str, precision: str, dtyp
     for model, stage, batch, params, before in trained_stages(name, sentiment_dev, device):
         seen = []
 
-        def recording_loss(*args, loss=stage.loss):
+        def recording_loss(*args, loss=stage.loss, seen=seen):
             seen.append((torch.is_autocast_enabled(device.type), torch.get_autocast_dtype(device.type)))
             return loss(*args)
 
