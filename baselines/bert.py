@@ -29,7 +29,7 @@ class BertMethodConfig(MethodConfig):
 
 
 @register
-class Bert(Method):
+class Bert(Method[BertMethodConfig]):
     name = "bert"
     config_class = BertMethodConfig
     default_policy = "none"

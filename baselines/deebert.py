@@ -20,7 +20,7 @@ learn whatever the recipe; ``offramp_pooling: mean`` shows what they could do wi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from transformers import BertModel
 
@@ -54,7 +54,7 @@ def offramp_cross_entropy(model: EarlyExitModel, batch: dict, epoch: int):
 
 
 @register
-class DeeBert(Method):
+class DeeBert(Method[DeeBertConfig]):
     name = "deebert"
     config_class = DeeBertConfig
     default_policy = "entropy"
@@ -74,9 +74,9 @@ class DeeBert(Method):
     def stages(self, config: DeeBertConfig) -> list[Stage]:
         def after_reuse(model: EarlyExitModel) -> None:
             if config.offramp_init == "trained_pooler":
-                trained = model.head(model.num_layers).pooler.state_dict()
+                trained = cast(PooledClassifier, model.head(model.num_layers)).pooler.state_dict()
                 for layer in range(1, model.num_layers):
-                    model.head(layer).pooler.load_state_dict(trained)
+                    cast(PooledClassifier, model.head(layer)).pooler.load_state_dict(trained)
 
         def offramps(model: EarlyExitModel):
             for layer in range(1, model.num_layers):

@@ -50,7 +50,7 @@ def distillation_loss(config: DistilBertConfig):
 
 
 @register
-class DistilBert(Method):
+class DistilBert(Method[DistilBertConfig]):
     name = "distilbert"
     config_class = DistilBertConfig
     default_policy = "none"

@@ -73,7 +73,7 @@ def exit_classifier_model(backbone: BertModel, num_labels: int, width: int, head
 
 
 @register
-class FastBert(Method):
+class FastBert(Method[FastBertConfig]):
     name = "fastbert"
     config_class = FastBertConfig
     default_policy = "normalised_entropy"

@@ -43,7 +43,7 @@ def weighted_average_loss(model: EarlyExitModel, batch: dict, epoch: int):
 
 
 @register
-class Pabee(Method):
+class Pabee(Method[PabeeConfig]):
     name = "pabee"
     config_class = PabeeConfig
     default_policy = "patience"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from smartbert.core.errors import SmartBertError
 from smartbert.data.hub import hub_offline, load_hub_split
-from smartbert.data.load import resolve_source
+from smartbert.data.load import Source, resolve_source
 from smartbert.data.tasks import get_task
 from smartbert.modeling import backbones
 
@@ -29,7 +29,7 @@ def check_online() -> None:
                              f"unset it (run this on a machine with network, e.g. the login node)")
 
 
-def download_task(name: str, source: str = "auto", glue_dir: str | Path | None = None) -> dict[str, str]:
+def download_task(name: str, source: Source = "auto", glue_dir: str | Path | None = None) -> dict[str, str]:
     """Every split of task ``name`` into the ``datasets`` cache, unless it comes from elsewhere."""
     spec = get_task(name)
     kind, path = resolve_source(spec, source, glue_dir)
@@ -49,7 +49,7 @@ def download_backbone(name: str) -> dict[str, str]:
     return {"item": f"backbone {name}", "status": f"cached ({layers} layers)"}
 
 
-def download(tasks: list[str], backbone_names: list[str], source: str = "auto",
+def download(tasks: list[str], backbone_names: list[str], source: Source = "auto",
              glue_dir: str | Path | None = None) -> list[dict[str, str]]:
     """Every task and backbone named, each reported as one row; task names (and GLUE_DIR) are checked
     before any download (a backbone's hub id can only be checked by fetching it)."""

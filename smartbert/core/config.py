@@ -129,7 +129,7 @@ def from_dict(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
     """``cls(**values)`` with a clear error naming any key ``cls`` does not have, or a value of the
     wrong type (``learning_rate: '5e-5'`` is a string, not a number)."""
     values = dict(values or {})
-    known = {f.name for f in dataclasses.fields(cls)}
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]  # cls is a dataclass
     unknown = sorted(set(values) - known)
     if unknown:
         raise SmartBertError(f"unknown key(s) {unknown} in {where}; known keys: {sorted(known)}")

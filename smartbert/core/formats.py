@@ -22,7 +22,7 @@ import pandas as pd
 from smartbert.core.errors import SmartBertError
 
 VERSION_FIELD = "format_version"
-JSON_NAMES = {dict: "JSON object", list: "JSON array", str: "JSON string"}
+JSON_NAMES: dict[type, str] = {dict: "JSON object", list: "JSON array", str: "JSON string"}
 
 
 class FormatError(SmartBertError):

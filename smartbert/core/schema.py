@@ -45,7 +45,7 @@ def type_schema(hint: Any) -> Schema:
     if origin is dict or hint is dict:
         value = args[1] if len(args) == 2 else Any
         return {"type": "object", **({"additionalProperties": type_schema(value)} if value is not Any else {})}
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return object_schema(hint)
     raise TypeError(f"no JSON schema for type hint {hint!r}")
 

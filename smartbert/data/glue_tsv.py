@@ -52,8 +52,8 @@ def read_glue_tsv(path: Path, spec: TaskSpec) -> list[Example]:
                 f"{path}: header lacks column(s) {missing}; found {header}. Is this the "
                 f"{spec.name} file in the original GLUE layout?"
             )
-        text_idx = [index[c] for c in layout.text_columns]
-        label_idx = index[layout.label_column]
+        text_idx = [index[str(c)] for c in layout.text_columns]
+        label_idx = index[str(layout.label_column)]
         first_line = 2
     else:
         text_idx = [int(c) for c in layout.text_columns]

@@ -46,6 +46,7 @@ def load_split(
     if kind == "synthetic":
         return synthetic.generate(spec, split, seed=synthetic_seed)
     if kind == "tsv":
+        assert path is not None  # resolve_source gives the GLUE folder with "tsv"
         return glue_tsv.read_glue_tsv(glue_tsv.tsv_path(spec, split, path), spec)
     return hub.load_hub_split(spec, split)
 
@@ -54,6 +55,7 @@ def source_fingerprint(spec: TaskSpec, split: str, source: Source = "auto", glue
     """A string that changes when the underlying data does (for caches and provenance)."""
     kind, path = resolve_source(spec, source, glue_dir)
     if kind == "tsv":
+        assert path is not None  # resolve_source gives the GLUE folder with "tsv"
         file = glue_tsv.tsv_path(spec, split, path)
         stat = file.stat()
         return f"tsv:{file.resolve()}:{stat.st_size}:{int(stat.st_mtime)}"

@@ -21,7 +21,7 @@ _METRICS = {
 }
 
 
-def compute_metrics(task: str | TaskSpec, predictions: Sequence[int], references: Sequence[int]) -> dict[str, float]:
+def compute_metrics(task: str | TaskSpec, predictions: Sequence[int] | np.ndarray, references: Sequence[int] | np.ndarray) -> dict[str, float]:
     """Main and secondary metrics of ``task`` in percent, plus ``metric`` (= the main one)."""
     spec = task if isinstance(task, TaskSpec) else get_task(task)
     y, p = np.asarray(references), np.asarray(predictions)

@@ -130,7 +130,7 @@ def paired_latency(runs: Sequence[tuple[Bench, float | None]], repeats: int = 3,
     for repeat in range(warmup + repeats):
         results: list[list[DynamicResult]] = [[] for _ in runs]
         for i in range(n):
-            for r in np.roll(np.arange(len(runs)), -i):
+            for r in (int(k) for k in np.roll(np.arange(len(runs)), -i)):
                 batch = inputs[r][i]
                 synchronize(device)
                 start = time.perf_counter()

@@ -18,7 +18,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 import torch
 from torch import nn
@@ -123,9 +123,13 @@ class MethodConfig:
         check_settings(self)
 
 
-class Method(ABC):
+ConfigT = TypeVar("ConfigT", bound=MethodConfig)
+
+
+class Method(ABC, Generic[ConfigT]):
     """A method: subclasses set ``name``, ``config_class``, ``default_policy`` and implement
-    :meth:`build` and :meth:`stages`, then decorate themselves with :func:`register`."""
+    :meth:`build` and :meth:`stages`, then decorate themselves with :func:`register`. Typed by its
+    config (``class Bert(Method[BertMethodConfig])``); a plain ``Method`` subclass works as well."""
 
     name: ClassVar[str]
     config_class: ClassVar[type[MethodConfig]] = MethodConfig
@@ -142,14 +146,14 @@ class Method(ABC):
         return self.display_name
 
     @abstractmethod
-    def build(self, backbone: BertModel, num_labels: int, config: MethodConfig) -> EarlyExitModel:
+    def build(self, backbone: BertModel, num_labels: int, config: ConfigT) -> EarlyExitModel:
         """The method's model on ``backbone`` (a transformers BertModel, weights loaded)."""
 
     @abstractmethod
-    def stages(self, config: MethodConfig) -> list[Stage]:
+    def stages(self, config: ConfigT) -> list[Stage]:
         """Training stages, in order."""
 
-    def policy(self, config: MethodConfig, threshold: float | None) -> ExitPolicy:
+    def policy(self, config: ConfigT, threshold: float | None) -> ExitPolicy:
         """The method's exit rule at ``threshold`` (ignored by static methods)."""
         return make_policy(self.default_policy, threshold)
 

@@ -13,7 +13,7 @@ iff G >= 0.5; where the layer ran, classifier i exits iff entropy < S. Training 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import nn
@@ -106,7 +106,7 @@ def gated_pass(model: EarlyExitModel, batch: dict, hard: bool) -> GatedPass:
     mask = additive_mask(batch["attention_mask"], hidden.dtype)
     states, raw, probs = [], [], []
     for i in range(model.num_layers):
-        prob = model.gates[i](hidden, mask)
+        prob = model.gate_modules()[i](hidden, mask)
         weight = (hard_gate(prob) if hard else prob)[:, None, None]
         out = model.encoder.layer(i, hidden, mask)
         hidden = weight * hidden + (1.0 - weight) * out
@@ -166,7 +166,7 @@ def stage2_loss(config: SmartBertConfig):
         mask = additive_mask(batch["attention_mask"], inputs.dtype)
         ce_terms, features = [], []
         for i in range(model.num_layers):
-            head: ExitClassifier = model.head(i + 1)
+            head = cast(ExitClassifier, model.head(i + 1))
             if config.stage2_contrast == "paper":
                 states = head.token_states(inputs[:, :, i], mask)          # H^i (eq. 5)
             else:
@@ -183,7 +183,7 @@ def stage2_loss(config: SmartBertConfig):
 
 
 @register
-class SmartBert(Method):
+class SmartBert(Method[SmartBertConfig]):
     name = "smartbert"
     config_class = SmartBertConfig
     default_policy = "entropy"
@@ -202,7 +202,7 @@ class SmartBert(Method):
     def stages(self, config: SmartBertConfig) -> list[Stage]:
         def stage1_params(model: EarlyExitModel):
             yield from model.encoder.parameters()
-            yield from model.gates.parameters()
+            yield from model.gate_modules().parameters()
             yield from model.head(model.num_layers).parameters()
             yield from model.extras["stage1_projection"].parameters()
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ from smartbert.replay.cost import BackboneShape
 if TYPE_CHECKING:  # transformers is imported where it is used: replaying a trace never needs it
     from transformers import BertConfig, BertModel
 
-TINY_SHAPE = dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64)
+TINY_SHAPE = BackboneShape(num_layers=4, hidden=32, heads=2, ffn=64)  # the random test backbone
 
 def bert_config(shape: BackboneShape) -> BertConfig:
     """A random-init BERT config of ``shape`` (SDPA attention), for counting and the tiny backbone."""
@@ -27,7 +28,7 @@ def bert_config(shape: BackboneShape) -> BertConfig:
 
     return BertConfig(hidden_size=shape.hidden, num_hidden_layers=shape.num_layers,
                       num_attention_heads=shape.heads, intermediate_size=shape.ffn,
-                      vocab_size=shape.vocab_size, attn_implementation="sdpa")
+                      vocab_size=shape.vocab_size, attn_implementation="sdpa")  # type: ignore[call-arg]  # via **kwargs
 
 
 _BERT_BASE = BackboneShape(num_layers=12, hidden=768, heads=12, ffn=3072)
@@ -62,8 +63,7 @@ def load_config(name: str) -> BertConfig:
     from transformers import BertConfig
 
     if name == "tiny":
-        return BertConfig(**TINY_SHAPE, vocab_size=BertConfig.from_pretrained(minilm_path()).vocab_size,
-                          attn_implementation="sdpa")
+        return bert_config(dataclasses.replace(TINY_SHAPE, vocab_size=BertConfig.from_pretrained(minilm_path()).vocab_size))
     path = local_path(name)
     if path is None and name in KNOWN_SHAPES:
         return bert_config(KNOWN_SHAPES[name])
@@ -155,9 +155,9 @@ def _unreachable(name: str, error: Exception) -> str:
                                  "or use --backbone minilm-l6 (bundled) or a local directory", error)
     if missing:
         return missing
-    error = one_line(error)
+    reason = one_line(error)
     return (
         f"cannot load backbone {name!r}: it is neither 'tiny', 'minilm-l6', a local directory, nor "
         f"reachable on the Hugging Face hub (offline?). Use --backbone minilm-l6 (bundled, offline), "
-        f"--backbone tiny, or a local directory holding config.json, weights and vocab. ({error})"
+        f"--backbone tiny, or a local directory holding config.json, weights and vocab. ({reason})"
     )

@@ -16,7 +16,7 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import torch
 from torch import nn
@@ -138,7 +138,7 @@ def rng_state() -> dict[str, object]:
     return state
 
 
-def set_rng_state(state: dict[str, object] | torch.Tensor) -> None:
+def set_rng_state(state: dict[str, Any] | torch.Tensor) -> None:
     """Restore :func:`rng_state` (or an old checkpoint's bare CPU state). A checkpoint written on
     GPUs and resumed where there are none restores the CPU part and says so."""
     if isinstance(state, torch.Tensor):

@@ -111,6 +111,7 @@ class FrozenCache:
                     for row, i in enumerate(index.tolist()):
                         start = int(cache.offsets[i])
                         cache.tokens[key][start:start + lengths[i]] = value[row, :lengths[i]]
+        assert cache is not None  # made at the first batch of a non-empty split
         log.info("%s: frozen pass cached once for %d examples (%.0f MB)", what, len(data), cache.megabytes)
         return cache
 

@@ -50,7 +50,7 @@ class NarrowSelfAttention(nn.Module):
             self.qkv.weight.copy_(torch.cat([layer.weight for layer in separate]))
             self.qkv.bias.copy_(torch.cat([layer.bias for layer in separate]))
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         fuse_separate_qkv(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 

@@ -7,7 +7,7 @@ the inference path (:meth:`EarlyExitModel.walk`) is written once, here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -36,8 +36,8 @@ class LayerStep:
 class EarlyExitModel(nn.Module):
     """Backbone + skipping gates (optional) + exit heads at ``heads``' layers (1-based keys)."""
 
-    def __init__(self, encoder: LayeredEncoder, heads: dict[int, nn.Module], num_labels: int,
-                 gates: list[nn.Module] | None = None, extras: dict[str, nn.Module] | None = None) -> None:
+    def __init__(self, encoder: LayeredEncoder, heads: Mapping[int, nn.Module], num_labels: int,
+                 gates: Sequence[nn.Module] | None = None, extras: Mapping[str, nn.Module] | None = None) -> None:
         """``extras``: training-only modules of a method (e.g. projection heads), saved with it."""
         super().__init__()
         if encoder.num_layers not in heads:
@@ -60,10 +60,22 @@ class EarlyExitModel(nn.Module):
 
     @property
     def head_kind(self) -> str:
-        return next(iter(self.heads.values())).kind
+        return str(next(iter(self.heads.values())).kind)
 
-    def head(self, layer: int) -> nn.Module | None:
-        return self.heads[str(layer)] if str(layer) in self.heads else None
+    def has_head(self, layer: int) -> bool:
+        return str(layer) in self.heads
+
+    def head(self, layer: int) -> nn.Module:
+        """The exit head at ``layer`` (1-based); every model has one at its last layer."""
+        if str(layer) not in self.heads:
+            raise KeyError(f"no exit head at layer {layer}; heads at {self.exit_layers}")
+        return self.heads[str(layer)]
+
+    def gate_modules(self) -> nn.ModuleList:
+        """The skipping gates (a gated model's; eq. 1)."""
+        if self.gates is None:
+            raise ValueError("this model has no skipping gates")
+        return self.gates
 
     @torch.inference_mode()
     def walk(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
@@ -98,15 +110,15 @@ class EarlyExitModel(nn.Module):
         elif bool(ran.any()):
             hidden = hidden.clone()
             hidden[ran] = self.encoder.layer(layer - 1, hidden[ran], _rows(mask, ran))
-        head = self.head(layer) if exit_heads or layer == self.num_layers else None
-        if layer == self.num_layers or (head is not None and every_row_ran):
+        head = self.head(layer) if (exit_heads or layer == self.num_layers) and self.has_head(layer) else None
+        if head is not None and (layer == self.num_layers or every_row_ran):  # the last layer always has a head
             # every row's head is evaluated (the last one always): no row selection, no NaN filling
             evaluated = torch.ones_like(ran)
             logits = head(hidden, mask).float()
         else:
             evaluated = ran.clone() if head is not None else torch.zeros_like(ran)
             logits = torch.full((batch, self.num_labels), float("nan"), device=hidden.device)
-            if bool(evaluated.any()):
+            if head is not None and bool(evaluated.any()):
                 logits[evaluated] = head(hidden[evaluated], _rows(mask, evaluated)).float()
         return hidden, LayerStep(layer, ran, evaluated, logits, gate_prob)
 
@@ -129,9 +141,8 @@ class EarlyExitModel(nn.Module):
         logits = {}
         for layer in range(1, self.num_layers + 1):
             hidden = self.encoder.layer(layer - 1, hidden, mask)
-            head = self.head(layer)
-            if head is not None:
-                logits[layer] = head(hidden, mask)
+            if self.has_head(layer):
+                logits[layer] = self.head(layer)(hidden, mask)
         return logits
 
 

@@ -69,7 +69,7 @@ def head_table(trace: Trace, threshold: float | None = None) -> list[dict[str, A
                "accuracy": 100.0 * float((mine == trace.labels[where]).mean()),
                "agreement_with_last": 100.0 * float((mine == final[where]).mean()),
                "top_class_share": 100.0 * float(np.bincount(mine).max() / len(mine))}
-        if exits is not None:
+        if exits is not None and threshold is not None:
             leaving = exits == layer
             row.update(threshold=threshold, exits_here=int(leaving.sum()),
                        exit_agreement_with_last=100.0 * float((predictions[leaving, layer - 1] == final[leaving]).mean())

@@ -55,6 +55,8 @@ class ExitPolicy(ABC):
         """'S=0.3', 'patience=4', or '' for a static policy (how tables and figures name a point)."""
         if cls.is_static():
             return ""
+        if threshold is None:
+            raise ValueError(f"{cls.__name__} names a point by its {cls.knob}; none given")
         return f"{cls.knob}={int(threshold)}" if cls.knob == "patience" else f"{cls.knob}={threshold:g}"
 
     @classmethod
@@ -199,7 +201,7 @@ def make_policy(name: str, threshold: float | None = None) -> ExitPolicy:
         return cls()
     if threshold is None:
         raise SmartBertError(f"exit policy {name!r} needs a threshold ({cls.knob})")
-    return cls(threshold)
+    return cls(threshold)  # type: ignore[call-arg]  # a threshold policy is a dataclass of its threshold
 
 
 def check_table_thresholds(configured: Mapping[str, Sequence[float]]) -> None:

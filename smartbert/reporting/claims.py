@@ -190,7 +190,9 @@ def claim_reduction(agg: pd.DataFrame, tasks: Sequence[str], thresholds: Sequenc
 
 def claim_dominance(agg: pd.DataFrame, tasks: Sequence[str], baselines: Sequence[str],
                     majority: dict[str, dict] | None = None) -> Claim:
-    evidence, outcomes, majority = [], {b: [] for b in baselines}, majority or {}
+    evidence: list[str] = []
+    outcomes: dict[str, list[str]] = {b: [] for b in baselines}
+    majority = majority or {}
     for task in tasks:
         if reason := uninformative(agg, majority, task):
             evidence.append(reason)
@@ -255,7 +257,9 @@ def claim_skip_only(agg: pd.DataFrame, tasks: Sequence[str], majority: dict[str,
 
 def claim_ablation(agg: pd.DataFrame, claim: str, better: str, worse: Sequence[str], label: str,
                    majority: dict[str, dict] | None = None) -> Claim:
-    evidence, outcomes, majority = [], {v: [] for v in worse}, majority or {}
+    evidence: list[str] = []
+    outcomes: dict[str, list[str]] = {v: [] for v in worse}
+    majority = majority or {}
     for task in sorted(set(agg["task"])):
         if not any(len(model_rows(agg, task, "smartbert", v)) for v in worse):
             continue
@@ -379,7 +383,7 @@ def curve_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, tas
 
 def smartbert_thresholds(config: dict, methods: MethodCatalogue) -> list[float]:
     """SmartBERT's Table 1 thresholds in this run."""
-    return list(methods[SMARTBERT].policy_class.table_thresholds(config["thresholds"]))
+    return [float(t) for t in methods[SMARTBERT].policy_class.table_thresholds(config["thresholds"]) if t is not None]
 
 
 PAPER_TASKS = ("MRPC", "SST-2", "QNLI", "QQP", "MNLI", "MNLI-mm", "CoLA", "RTE", "WNLI")

@@ -149,8 +149,8 @@ def _rejected_because(row: dict, all_collapsed: bool, tolerance: float | None) -
 def runtime_table(benchmark_paths: Sequence[str]) -> pd.DataFrame:
     """Wall time per rule from Snakemake's benchmark files (results/runtime/<rule>/...)."""
     rows = []
-    for path in benchmark_paths:
-        path = Path(path)
+    for name in benchmark_paths:
+        path = Path(name)
         try:
             frame = pd.read_csv(path, sep="\t")
             seconds = float(frame["s"].iloc[0])

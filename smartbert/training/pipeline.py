@@ -165,12 +165,12 @@ def evaluate_trained(model, select: EncodedSplit, dev: EncodedSplit, spec: TaskS
     traces = {"dev": record_trace(model, dev, config.eval_batch_size, meta={})}
     traces["selection"] = traces["dev"] if select is dev else record_trace(model, select, config.eval_batch_size, meta={})
     dev_trace = traces["dev"]
-    heads = {}
+    heads: dict[str, float] = {}
     for layer in model.exit_layers:
         rows = dev_trace.evaluated[:, layer - 1]
         if rows.any():
             heads[str(layer)] = compute_metrics(spec, dev_trace.logits[rows, layer - 1].argmax(-1), dev_trace.labels[rows])["metric"]
-    report = {
+    report: dict[str, Any] = {
         "dev_metrics_no_exit": compute_metrics(spec, replay(dev_trace, NoExit()).prediction, dev_trace.labels),
         "dev_exit_head_metrics": heads,
         "gates": None,

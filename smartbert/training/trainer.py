@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -113,7 +113,7 @@ def predict_logits(model: EarlyExitModel, data: EncodedSplit, logits_fn: Callabl
     return out
 
 
-def score(task: TaskSpec, logits: np.ndarray, labels: list[int]) -> dict[str, float]:
+def score(task: TaskSpec, logits: np.ndarray, labels: list[int]) -> dict[str, Any]:
     """Metrics of [N, C] logits; for [N, K, C] (K heads) each head's metric and their mean."""
     if logits.ndim == 2:
         return compute_metrics(task, logits.argmax(-1), labels)
@@ -160,6 +160,7 @@ class FrozenFeed:
         if self.cache is not None:
             batch["frozen"] = self.cache.gather(batch["index"], batch["input_ids"].shape[1], model_device(model))
         else:
+            assert self.stage.frozen is not None  # a feed is made for stages that read a frozen part
             with torch.no_grad(), self.amp.autocast():
                 batch["frozen"] = self.stage.frozen(model, batch)
 
@@ -208,7 +209,7 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
     started = time.perf_counter()
     step, first_epoch = 0, 0
     saved = resume.load(stage.name) if resume else None
-    if saved is not None:
+    if resume is not None and saved is not None:
         model.load_state_dict(saved["model"])
         set_rng_state(saved["rng"])
         report = StageReport(**saved["report"])
@@ -243,10 +244,10 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
             step += 1
             if progress and step % 50 == 0:
                 bar.set_postfix(loss=f"{torch.stack(losses[-50:]).mean().item():.4f}")
-        losses = torch.stack(losses).float().cpu().numpy()
+        epoch_losses = torch.stack(losses).float().cpu().numpy()
         train_seconds = time.perf_counter() - epoch_started
         metrics = score(task, predict_logits(model, select, stage.score_logits, config.eval_batch_size, select_feed), select.labels)
-        mean_loss = float(np.mean(losses[np.isfinite(losses)])) if np.isfinite(losses).any() else float("nan")  # fp16: skipped steps
+        mean_loss = float(np.mean(epoch_losses[np.isfinite(epoch_losses)])) if np.isfinite(epoch_losses).any() else float("nan")  # fp16: skipped steps
         report.epochs.append({"epoch": epoch + 1, "train_loss": mean_loss, **metrics,
                               "seconds": round(time.perf_counter() - epoch_started, 2),
                               "examples_per_s": round(len(train) / train_seconds, 1)})
@@ -261,6 +262,7 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
                                      "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                                      "best_state": best_state, "rng": rng_state(), "scaler": amp.state_dict(),
                                      "report": _report_state(report, started)})
+    assert best_state is not None  # every stage trains at least one epoch (TrainConfig.epochs >= 1)
     model.load_state_dict(best_state)
     for p in model.parameters():
         p.requires_grad_(True)

@@ -98,7 +98,7 @@ print(json.dumps({{"train": [[e.text_a, e.text_b, e.label] for e in train], "dev
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["train"] == [[f"premise {i}", f"hypothesis {i}", i % 2] for i in range(3)]
-    assert loaded["dev"] == RTE_ROWS["validation"] and loaded["layers"] == TINY_SHAPE["num_hidden_layers"] and len(loaded["ids"]) >= 3
+    assert loaded["dev"] == RTE_ROWS["validation"] and loaded["layers"] == TINY_SHAPE.num_layers and len(loaded["ids"]) >= 3
 
 
 def test_an_item_the_cache_lacks_names_the_command_that_fetches_it(hf_home, tmp_path):
