@@ -49,3 +49,14 @@ def test_a_deliberate_violation_breaks_its_contract(tmp_path: Path, module: str,
     assert found.returncode != 0, found.stdout
     broken = [row for row in found.stdout.splitlines() if row.endswith("BROKEN")]
     assert any(contract in row for row in broken), found.stdout
+
+
+@pytest.mark.parametrize("old, new", [("smartbert.registry", "smartbert.methods.registry"), ("smartbert.cli", "smartbert.app.cli"),
+                                      ("smartbert.trace", "smartbert.replay.trace")])
+def test_a_module_of_the_flat_layout_names_its_new_place(old: str, new: str) -> None:
+    import importlib
+
+    with pytest.raises(ModuleNotFoundError, match=f"{old} moved to {new}"):
+        importlib.import_module(old)
+    with pytest.raises(ModuleNotFoundError, match="No module named 'smartbert.nothing'"):
+        importlib.import_module("smartbert.nothing")  # a name that never existed is Python's own error
