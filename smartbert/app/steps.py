@@ -26,7 +26,8 @@ def tables(sweeps: Sequence[str], data: Sequence[str], paper_dir: str | Path, ou
            thresholds: Mapping[str, Sequence[float]], table3_tasks: Sequence[str], latency: Sequence[str] = (),
            oracles: Sequence[str] = ()) -> None:
     """Tables 1 and 3, paper vs reproduction, curves, oracle, heads and gates (:func:`write_result_tables`)."""
-    write_result_tables(sweeps, data, paper_dir, out_dir, thresholds, table3_tasks, latency, oracles, methods=method_catalogue())
+    write_result_tables(sweep_paths=sweeps, data_paths=data, paper_dir=paper_dir, out_dir=out_dir, thresholds=thresholds,
+                        table3_tasks=table3_tasks, latency_paths=latency, oracle_paths=oracles, methods=method_catalogue())
 
 
 def flops_table(backbones: Sequence[str], seq_len: int, paper_dir: str | Path, out_dir: str | Path) -> None:
@@ -55,4 +56,5 @@ def report(sweeps: Sequence[str], data: Sequence[str], table_dir: str | Path, ru
            out: str | Path, latency: Sequence[str] = (), paper_dir: str | Path | None = None,
            selection: Sequence[str] = ()) -> None:
     """REPORT.md (:func:`write_report`)."""
-    write_report(sweeps, data, table_dir, runtime, config, out, latency, paper_dir, selection, methods=method_catalogue())
+    write_report(sweep_paths=sweeps, data_paths=data, table_dir=table_dir, benchmark_paths=runtime, config=config, out=out,
+                 latency_paths=latency, paper_dir=paper_dir, selection_paths=selection, methods=method_catalogue())

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from smartbert.core.names import SMARTBERT
+from smartbert.core.names import BERT, DEFAULT_VARIANT, SKIP_ONLY, SMARTBERT
 from smartbert.replay.curves import gaps
 from smartbert.reporting.methods import MethodCatalogue
 from smartbert.reporting.results import at_or_below, majority_floor
@@ -81,13 +81,13 @@ def _verdict(hits: int, total: int) -> str:
     return "partly reproduced" if hits else "not reproduced"
 
 
-def model_rows(agg: pd.DataFrame, task: str, method: str, variant: str = "default") -> pd.DataFrame:
+def model_rows(agg: pd.DataFrame, task: str, method: str, variant: str = DEFAULT_VARIANT) -> pd.DataFrame:
     """One model's aggregated points (every threshold) on one task."""
     return agg[(agg["task"] == task) & (agg["method"] == method) & (agg["variant"] == variant)]
 
 
 def _bert(agg: pd.DataFrame, task: str) -> float | None:
-    rows = model_rows(agg, task, "bert")
+    rows = model_rows(agg, task, BERT)
     return float(rows["metric"].iloc[0]) if len(rows) else None
 
 
@@ -161,7 +161,7 @@ def claim_reduction(agg: pd.DataFrame, tasks: Sequence[str], thresholds: Sequenc
                     majority: dict[str, dict] | None = None) -> Claim:
     evidence, costs, majority = [], [], majority or {}
     for task in tasks:
-        bert, rows = _bert(agg, task), model_rows(agg, task, "smartbert")
+        bert, rows = _bert(agg, task), model_rows(agg, task, SMARTBERT)
         if bert is None or rows.empty:
             continue
         if reason := uninformative(agg, majority, task):
@@ -197,7 +197,7 @@ def claim_dominance(agg: pd.DataFrame, tasks: Sequence[str], baselines: Sequence
         if reason := uninformative(agg, majority, task):
             evidence.append(reason)
             continue
-        curve = model_rows(agg, task, "smartbert")
+        curve = model_rows(agg, task, SMARTBERT)
         for baseline in baselines:
             points = model_rows(agg, task, baseline)
             if curve.empty or points.empty:
@@ -224,7 +224,7 @@ def claim_hard_tasks(agg: pd.DataFrame, tasks: Sequence[str], majority: dict[str
                 total += 1
                 hits += row["cost_pct_paper"] >= EXPENSIVE
                 evidence.append(f"{task} {baseline} S=0.5: {row['cost_pct_paper']:.0f}% cost, metric {row['metric']:.1f}")
-        row = _at(model_rows(agg, task, "smartbert"), 0.5)
+        row = _at(model_rows(agg, task, SMARTBERT), 0.5)
         if row is not None and bert is not None:
             total += 1
             hits += (row["cost_pct_paper"] < EXPENSIVE and row["metric"] >= bert - DROP - EPS
@@ -239,7 +239,7 @@ def claim_hard_tasks(agg: pd.DataFrame, tasks: Sequence[str], majority: dict[str
 def claim_skip_only(agg: pd.DataFrame, tasks: Sequence[str], majority: dict[str, dict] | None = None) -> Claim:
     evidence, hits, total, majority = [], 0, 0, majority or {}
     for task in tasks:
-        bert, rows = _bert(agg, task), model_rows(agg, task, "smartbert", "skiponly")
+        bert, rows = _bert(agg, task), model_rows(agg, task, SMARTBERT, SKIP_ONLY)
         if bert is None or rows.empty:
             continue
         if reason := uninformative(agg, majority, task):
@@ -261,14 +261,14 @@ def claim_ablation(agg: pd.DataFrame, claim: str, better: str, worse: Sequence[s
     outcomes: dict[str, list[str]] = {v: [] for v in worse}
     majority = majority or {}
     for task in sorted(set(agg["task"])):
-        if not any(len(model_rows(agg, task, "smartbert", v)) for v in worse):
+        if not any(len(model_rows(agg, task, SMARTBERT, v)) for v in worse):
             continue
         if reason := uninformative(agg, majority, task):
             evidence.append(reason)
             continue
-        curve = model_rows(agg, task, "smartbert", better)
+        curve = model_rows(agg, task, SMARTBERT, better)
         for variant in worse:
-            points = model_rows(agg, task, "smartbert", variant)
+            points = model_rows(agg, task, SMARTBERT, variant)
             if curve.empty or points.empty:
                 continue
             result = compare(curve, points, majority_floor(majority, task))
@@ -296,11 +296,11 @@ def paper_results(paper_dir: str | Path) -> tuple[pd.DataFrame, dict[str, dict]]
     (``majority.csv``), so every rule can be applied to the paper's own numbers."""
     paper_dir = Path(paper_dir)
     tables = pd.concat([pd.read_csv(paper_dir / name) for name in ("table1.csv", "table3.csv")], ignore_index=True)
-    tables = tables.assign(threshold=tables["threshold"].fillna(0.0), variant=tables["variant"].fillna("default"))
+    tables = tables.assign(threshold=tables["threshold"].fillna(0.0), variant=tables["variant"].fillna(DEFAULT_VARIANT))
     tables = tables.drop_duplicates(["task", "method", "variant", "threshold"])
     agg = tables.rename(columns={"cost_pct": "cost_pct_paper", "flops_M": "avg_flops_paper_M"}).assign(
         metric_std=0.0, n_seeds=1, avg_layers_run=math.nan,
-        policy=lambda f: ["none" if m in ("bert", "distilbert") or v == "skiponly" else "entropy"
+        policy=lambda f: ["none" if m in (BERT, "distilbert") or v == SKIP_ONLY else "entropy"
                           for m, v in zip(f["method"], f["variant"])])
     majority_rows = pd.read_csv(paper_dir / "majority.csv")
     majority = {r.task: {"task": r.task, "main_metric": r.metric_name, "majority_class": {"metric": float(r.majority_metric)}}
@@ -336,7 +336,7 @@ def task_weights(agg: pd.DataFrame, majority: dict[str, dict], tasks: Sequence[s
     paper = {}
     if paper_dir is not None:
         table = pd.read_csv(Path(paper_dir) / "table1.csv")
-        paper = {r.task: float(r.metric) for r in table[table["method"] == "bert"].itertuples(index=False)}
+        paper = {r.task: float(r.metric) for r in table[table["method"] == BERT].itertuples(index=False)}
     return [TaskWeight(task, _bert(agg, task), majority_floor(majority, task), paper.get(task)) for task in tasks]
 
 
@@ -347,9 +347,9 @@ def evaluate_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, 
     return [
         *curve_claims(agg, majority, config, tasks, methods=methods),
         claim_skip_only(agg, [t for t in config["tables"]["table3_tasks"] if t in tasks], majority),
-        claim_ablation(agg, "Cross-layer contrastive learning further reduces computation (Figure 5).", "default",
+        claim_ablation(agg, "Cross-layer contrastive learning further reduces computation (Figure 5).", DEFAULT_VARIANT,
                        config["figures"]["fig5_variants"], "contrast", majority),
-        claim_ablation(agg, "The special training way (SP) beats soft and hard gate training (Figure 6).", "default",
+        claim_ablation(agg, "The special training way (SP) beats soft and hard gate training (Figure 6).", DEFAULT_VARIANT,
                        config["figures"]["fig6_variants"], "SP", majority),
         claim_cheap_heads(table2),
     ]
@@ -358,17 +358,17 @@ def evaluate_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, 
 def as_default(agg: pd.DataFrame, method: str, variant: str) -> pd.DataFrame:
     """``agg`` with ``method``'s ``variant`` in place of its default, so that a claim about the
     default can be read for the variant by the same rule."""
-    default = (agg["method"] == method) & (agg["variant"] == "default")
+    default = (agg["method"] == method) & (agg["variant"] == DEFAULT_VARIANT)
     chosen = (agg["method"] == method) & (agg["variant"] == variant)
-    return pd.concat([agg[~default & ~chosen], agg[chosen].assign(variant="default")], ignore_index=True)
+    return pd.concat([agg[~default & ~chosen], agg[chosen].assign(variant=DEFAULT_VARIANT)], ignore_index=True)
 
 
 def variant_claims(agg: pd.DataFrame, majority: dict[str, dict], config: dict, variant: str, *,
                    methods: MethodCatalogue) -> list[Claim]:
     """The claims about SmartBERT's own curve (Table 1's reduction, Figure 4's comparison, RTE/WNLI)
     by the same rules, with SmartBERT's ``variant`` in its default's place, on the tasks it ran."""
-    agg = as_default(agg, "smartbert", variant)
-    tasks = [t for t in config["tasks"] if len(model_rows(agg, t, "smartbert"))]
+    agg = as_default(agg, SMARTBERT, variant)
+    tasks = [t for t in config["tasks"] if len(model_rows(agg, t, SMARTBERT))]
     return curve_claims(agg[agg["task"].isin(tasks)], majority, config, tasks, methods=methods)
 
 

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from smartbert.core.names import DEFAULT_VARIANT, SMARTBERT
 from smartbert.replay.curves import area_between, common_range, normalised_area, pareto_front
 from smartbert.reporting.methods import MethodCatalogue
 from smartbert.reporting.table_files import format_mean_std, write_table
 
-REFERENCE = "smartbert"
+REFERENCE = SMARTBERT  # the method every other is compared with
 AXES = {"flops": "cost_pct_paper", "latency": "latency_pct"}
 
 
@@ -41,41 +42,41 @@ def latency_points(latency: pd.DataFrame, sweeps: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["task", "method", "variant", "seed", "metric", "latency_pct"])
     points = latency[latency["measured_speedup"].notna()].copy()
     seed = int(sweeps["seed"].min()) if len(sweeps) else 1
-    dev = sweeps[(sweeps["variant"] == "default") & (sweeps["seed"] == seed)]
+    dev = sweeps[(sweeps["variant"] == DEFAULT_VARIANT) & (sweeps["seed"] == seed)]
     lookup = {(t, m, round(float(s), 6)): v for t, m, s, v in zip(dev["task"], dev["method"], dev["threshold"], dev["metric"])}
     points["metric"] = [lookup.get((t, m, round(float(s), 6)), v)
                         for t, m, s, v in zip(points["task"], points["method"], points["threshold"], points["metric"])]
-    return points.assign(variant="default", seed=seed, latency_pct=100.0 / points["measured_speedup"])
+    return points.assign(variant=DEFAULT_VARIANT, seed=seed, latency_pct=100.0 / points["measured_speedup"])
 
 
 def task_curves(frame: pd.DataFrame, task: str, axis: str) -> tuple[list[dict], list[dict]]:
     """AUC rows and area-between rows of one task on one axis."""
     cost = AXES[axis]
     curves = _curves(frame[frame["task"] == task], cost)
-    defaults = [points for (method, variant, _), points in curves.items() if variant == "default"]
+    defaults = [points for (method, variant, _), points in curves.items() if variant == DEFAULT_VARIANT]
     if not defaults:
         return [], []
     lo, hi = common_range(defaults, cost)
     auc, between = [], []
-    reference = [points for (m, v, _), points in curves.items() if (m, v) == (REFERENCE, "default")]
+    reference = [points for (m, v, _), points in curves.items() if (m, v) == (REFERENCE, DEFAULT_VARIANT)]
     for (method, variant) in dict.fromkeys((m, v) for m, v, _ in curves):
         seeds = sorted(s for m, v, s in curves if (m, v) == (method, variant))
         mine = [curves[(method, variant, s)] for s in seeds]
         # an ablation is set against SmartBERT's default curve over the range the two share
-        low, high = (lo, hi) if variant == "default" or not reference else common_range(mine + reference, cost)
+        low, high = (lo, hi) if variant == DEFAULT_VARIANT or not reference else common_range(mine + reference, cost)
         areas = [normalised_area(points, low, high, cost) for points in mine]
         front = pareto_front(mine[0], cost)
         auc.append({"task": task, "axis": axis, "method": method, "variant": variant, "lo": low, "hi": high,
                     "auc": _mean(areas), "auc_std": _std(areas), "n_seeds": len(seeds), "front_points": len(front),
                     "front": " ".join(f"{c:.0f}:{m:.1f}" for c, m in zip(front[cost], front["metric"]))})
-        if method == REFERENCE or variant != "default":
+        if method == REFERENCE or variant != DEFAULT_VARIANT:
             continue
-        shared = [s for s in seeds if (REFERENCE, "default", s) in curves]  # seed s against seed s
+        shared = [s for s in seeds if (REFERENCE, DEFAULT_VARIANT, s) in curves]  # seed s against seed s
         if not shared:
             continue
-        pair = [curves[(m, "default", s)] for m in (REFERENCE, method) for s in shared]
+        pair = [curves[(m, DEFAULT_VARIANT, s)] for m in (REFERENCE, method) for s in shared]
         pair_lo, pair_hi = common_range(pair, cost)  # the two curves' shared range, wider than the task's
-        found = [area_between(curves[(REFERENCE, "default", s)], curves[(method, variant, s)], pair_lo, pair_hi, cost)
+        found = [area_between(curves[(REFERENCE, DEFAULT_VARIANT, s)], curves[(method, variant, s)], pair_lo, pair_hi, cost)
                  for s in shared]
         between.append({"task": task, "axis": axis, "baseline": method, "lo": pair_lo, "hi": pair_hi,
                         "mean_gap": _mean([f["mean_gap"] for f in found]), "mean_gap_std": _std([f["mean_gap"] for f in found]),

@@ -31,6 +31,7 @@ import pandas as pd
 
 from smartbert.core.errors import SmartBertError
 from smartbert.core.formats import SWEEP
+from smartbert.core.names import DEFAULT_VARIANT
 from smartbert.reporting.methods import MethodInfo
 
 #: the columns an external sweep must have beyond those every sweep has
@@ -43,14 +44,14 @@ def paper_sweep(table1_csv: str | Path, task: str, method: MethodInfo, name: str
     (bert-base, sequence length 128)."""
     paper = pd.read_csv(table1_csv)
     ours = paper["method"] == method.name
-    rows = paper[(paper["task"] == task) & ours & (paper["variant"].fillna("default") == "default")]
+    rows = paper[(paper["task"] == task) & ours & (paper["variant"].fillna(DEFAULT_VARIANT) == DEFAULT_VARIANT)]
     if rows.empty:
         known = sorted(paper.loc[ours, "task"].unique())
         raise SmartBertError(f"the paper's Table 1 ({table1_csv}) has no {method.name} row for {task!r}; it has {known}: "
                              f"narrow the external sweep's `tasks:` to those")
     static = method.static
     return pd.DataFrame({
-        "variant": "default", "method": name, "label": f"{method.display_name} (paper, BERT-base)", "task": task,
+        "variant": DEFAULT_VARIANT, "method": name, "label": f"{method.display_name} (paper, BERT-base)", "task": task,
         "policy": "none" if static else method.policy, "threshold": 0.0 if static else rows["threshold"].astype(float),
         "accuracy": rows["metric"].where(rows["metric_name"] == "accuracy"), "metric": rows["metric"].astype(float),
         "avg_flops_paper_M": rows["flops_M"].astype(float), "cost_pct_paper": rows["cost_pct"].astype(float),

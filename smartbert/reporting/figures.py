@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from smartbert.core.io import atomic_path  # noqa: E402
-from smartbert.core.names import DEFAULT_VARIANT  # noqa: E402
+from smartbert.core.names import DEFAULT_VARIANT, SMARTBERT  # noqa: E402
 from smartbert.reporting.methods import MethodCatalogue  # noqa: E402
 from smartbert.reporting.results import aggregate, load_data_summaries, load_sweeps  # noqa: E402
 from smartbert.reporting.tables import latency_devices  # noqa: E402
@@ -95,7 +95,7 @@ def table1_series(methods: Sequence[str], labels: dict[str, str] | None = None, 
 
 def ablation_series(method: str, variants: Sequence[str], default_label: str) -> list[Series]:
     """Figures 5 and 6: the method's default beside its variants."""
-    return [Series(method, "default", default_label)] + [Series(method, v, v) for v in variants]
+    return [Series(method, DEFAULT_VARIANT, default_label)] + [Series(method, v, v) for v in variants]
 
 
 def write_figure(kind: str, sweep_paths: Sequence[str], data_paths: Sequence[str], tasks: Sequence[str],
@@ -104,13 +104,13 @@ def write_figure(kind: str, sweep_paths: Sequence[str], data_paths: Sequence[str
     agg = aggregate(load_sweeps(sweep_paths))
     majority = load_data_summaries(data_paths)
     if kind == "fig4":
-        defaults = agg[agg["variant"] == "default"]
+        defaults = agg[agg["variant"] == DEFAULT_VARIANT]
         labels = dict(zip(defaults["method"], defaults["label"])) if "label" in agg else {}
         series, title = table1_series(methods, labels, catalogue=catalogue), "Figure 4: metric vs computational cost"
     elif kind == "fig5":
-        series, title = ablation_series("smartbert", variants, "contrast"), "Figure 5: cross-layer contrastive learning"
+        series, title = ablation_series(SMARTBERT, variants, "contrast"), "Figure 5: cross-layer contrastive learning"
     elif kind == "fig6":
-        series, title = ablation_series("smartbert", variants, "SP"), "Figure 6: gate training (SP, soft, hard)"
+        series, title = ablation_series(SMARTBERT, variants, "SP"), "Figure 6: gate training (SP, soft, hard)"
     else:
         raise ValueError(f"unknown figure {kind!r}; known: fig4, fig5, fig6")
     tasks = [t for t in tasks if t in set(agg["task"])]

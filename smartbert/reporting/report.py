@@ -17,6 +17,7 @@ import pandas as pd
 from smartbert.core.errors import SmartBertError, one_line
 from smartbert.core.formats import SELECTION
 from smartbert.core.io import atomic_write_text
+from smartbert.core.names import BERT, DEFAULT_VARIANT, SMARTBERT
 from smartbert.core.provenance import provenance
 from smartbert.reporting.claims import (
     DROP,
@@ -53,12 +54,12 @@ def degenerate_results(agg: pd.DataFrame, majority: dict[str, dict]) -> list[str
         best = rows["metric"].max()
         if at_or_below(best, floor):
             flags.append(f"{task} {method}/{variant}: best metric {best:.1f} <= majority class {floor:.1f}: learned nothing usable")
-        if method == "smartbert":
+        if method == SMARTBERT:
             full = rows.sort_values("cost_pct_paper").iloc[-1]
             layers = full["avg_layers_run"] + full["avg_layers_skipped"]
             if full["avg_layers_run"] == 0:
                 flags.append(f"{task} {method}/{variant}: gates skip every layer for every example (collapsed)")
-            elif full["avg_layers_skipped"] == 0 and layers > 0 and variant != "default":  # the default's: its skip-only row
+            elif full["avg_layers_skipped"] == 0 and layers > 0 and variant != DEFAULT_VARIANT:  # the default's: its skip-only row
                 flags.append(f"{task} {method}/{variant}: gates never skip (skipping does nothing)")
     return flags
 
@@ -69,7 +70,7 @@ def latency_lines(latency: pd.DataFrame, root: str = "results/quick", *, methods
     one, both on the same timed examples."""
     lines = [f"| {r.task} | {methods.row_label(r.method, 'default', r.policy, r.threshold, r.label)} | {r.cost_pct:.0f}% | "
              f"{r.flops_speedup:.2f}x | {r.ms_per_example:.1f} | {r.measured_speedup:.2f}x | {r.measured_over_flops:.2f} |"
-             for r in latency.itertuples(index=False) if r.method != "bert" and not math.isnan(r.measured_speedup)]
+             for r in latency.itertuples(index=False) if r.method != BERT and not math.isnan(r.measured_speedup)]
     if not lines:
         return ["- not measured in this run (`latency.examples: 0`)"]
     return ["Batch-1 dynamic inference; the models of a task were timed together, example by example, on the same "
@@ -205,8 +206,8 @@ def variant_lines(agg: pd.DataFrame, majority: dict[str, dict], config: dict, *,
     claims about SmartBERT's curve read by the same rules with the variant in the default's place."""
     bert, thresholds, lines = bert_metrics(agg), smartbert_thresholds(config, methods), []
     for name, spec in (config.get("variants") or {}).items():
-        rows = agg[(agg["method"] == "smartbert") & (agg["variant"] == name)]
-        if spec.get("method") != "smartbert" or rows.empty:
+        rows = agg[(agg["method"] == SMARTBERT) & (agg["variant"] == name)]
+        if spec.get("method") != SMARTBERT or rows.empty:
             continue
         settings = ", ".join(f"{k}: {json.dumps(v)}" for k, v in (spec.get("config") or {}).items()) or "no change"
         within = f"cheapest S in {thresholds} within {DROP:g} of BERT"
@@ -214,7 +215,7 @@ def variant_lines(agg: pd.DataFrame, majority: dict[str, dict], config: dict, *,
                   f"| task | BERT | default: best (cost) | default: {within} | [{name}]: best (cost) | [{name}]: {within} | "
                   f"[{name}]: layers skipped at its dearest point |", "|---|---|---|---|---|---|---|"]
         for task in dict.fromkeys(rows["task"]):
-            default, mine = model_rows(agg, task, "smartbert"), model_rows(agg, task, "smartbert", name)
+            default, mine = model_rows(agg, task, SMARTBERT), model_rows(agg, task, SMARTBERT, name)
             floor = majority_floor(majority, task)
             skipped = mine.sort_values("cost_pct_paper").iloc[-1].get("avg_layers_skipped")
             lines.append(f"| {task} | {_number(bert.get(task))} | {_best(default)} | {_within(default, bert.get(task), floor, thresholds)} | "
@@ -291,9 +292,9 @@ def render(claims: Sequence[Claim], flags: Sequence[str], table1_md: str, runtim
     return "\n".join(lines) + "\n"
 
 
-def write_report(sweep_paths: Sequence[str], data_paths: Sequence[str], table_dir: str | Path, benchmark_paths: Sequence[str],
+def write_report(*, sweep_paths: Sequence[str], data_paths: Sequence[str], table_dir: str | Path, benchmark_paths: Sequence[str],
                  config: dict, out: str | Path, latency_paths: Sequence[str] = (), paper_dir: str | Path | None = None,
-                 selection_paths: Sequence[str] = (), *, methods: MethodCatalogue) -> None:
+                 selection_paths: Sequence[str] = (), methods: MethodCatalogue) -> None:
     sweeps = load_sweeps(sweep_paths)
     agg = aggregate(sweeps)
     majority = load_data_summaries(data_paths)

@@ -140,7 +140,7 @@ def table2(backbones: Mapping[str, ComponentCosts], paper: pd.DataFrame | None) 
 def paper_vs_repro(repro: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
     """Paper and reproduction side by side on the rows both have, with deltas (repro - paper)."""
     key = ["table", "task", "method", "variant", "threshold"]
-    paper = paper.assign(threshold=paper["threshold"].fillna(0.0), variant=paper["variant"].fillna("default"))
+    paper = paper.assign(threshold=paper["threshold"].fillna(0.0), variant=paper["variant"].fillna(DEFAULT_VARIANT))
     repro = repro[repro["method"] != MAJORITY].assign(
         threshold=lambda f: np.where(f["policy"].map(lambda p: policy_class(p).is_static()), 0.0, f["threshold"]))
     merged = paper.rename(columns={"metric": "paper_metric", "cost_pct": "paper_cost_pct", "flops_M": "paper_flops_M"}).merge(
@@ -188,9 +188,9 @@ CAPTIONS = {
 }
 
 
-def write_result_tables(sweep_paths: Iterable[str], data_paths: Iterable[str], paper_dir: str | Path, out_dir: str | Path,
+def write_result_tables(*, sweep_paths: Iterable[str], data_paths: Iterable[str], paper_dir: str | Path, out_dir: str | Path,
                         thresholds: Mapping[str, Sequence[float]], table3_tasks: Sequence[str],
-                        latency_paths: Iterable[str] = (), oracle_paths: Iterable[str] = (), *,
+                        latency_paths: Iterable[str] = (), oracle_paths: Iterable[str] = (),
                         methods: MethodCatalogue) -> None:
     """Tables 1 and 3, paper-vs-reproduction, the curve-level tables (:mod:`smartbert.reporting.curve_table`) and
     the oracle and per-head tables (:mod:`smartbert.reporting.oracle_table`) from sweeps, data summaries and

@@ -24,7 +24,7 @@ rule sweep:
 
 rule sweep_skip_only:
     input:
-        fill(TRACE, method=GATED_METHOD, variant="default"),
+        fill(TRACE, method=GATED_METHOD, variant=DEFAULT_VARIANT),
     output:
         fill(SWEEP, method=GATED_METHOD, variant=SKIP_ONLY),
     log:
