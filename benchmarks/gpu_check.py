@@ -189,12 +189,12 @@ class Check:
                                        data=self.data, progress=False, resume=False, device=self.device)
                 self.models[(method, precision)] = out
                 stages = [{"stage": s["stage"], "seconds": round(s["seconds"], 1),
-                           "examples_per_s": [e.get("examples_per_s") for e in s["epochs"]]} for s in summary["stages"]]
-                runs.append({"method": method, "precision": precision, "train_examples": summary["sizes"]["train"],
-                             "stages": stages, "peak_gpu_memory_MB": summary["peak_gpu_memory_MB"],
-                             "dev_metric": summary["dev_metrics_no_exit"]["metric"] if self.accuracy_meaningful else None,
-                             "dev_exit_heads": summary["dev_exit_head_metrics"] if self.accuracy_meaningful else None,
-                             "device": summary["device"]})
+                           "examples_per_s": [e.get("examples_per_s") for e in s["epochs"]]} for s in summary.stages]
+                runs.append({"method": method, "precision": precision, "train_examples": summary.sizes["train"],
+                             "stages": stages, "peak_gpu_memory_MB": summary.peak_gpu_memory_MB,
+                             "dev_metric": summary.dev_metrics_no_exit["metric"] if self.accuracy_meaningful else None,
+                             "dev_exit_heads": summary.dev_exit_head_metrics if self.accuracy_meaningful else None,
+                             "device": summary.device})
         return {"task": self.task, "backbone": self.backbone_note, "data": self.data_note, "runs": runs,
                 "bf16_skipped": skipped_bf16,
                 "accuracy": "measured" if self.accuracy_meaningful else f"skipped: {self.backbone_note}; {self.data_note}"}

@@ -50,7 +50,7 @@ def run_ours(task: str, seed: int, precision: str, glue_dir: str, group_by_lengt
     with tempfile.TemporaryDirectory() as out:
         summary = train_method(task, "bert", "minilm-l6", Path(out) / "model", config,
                                data=DataOptions("tsv", glue_dir), progress=False, resume=False)
-    return [epoch["metric"] for epoch in summary["stages"][0]["epochs"]]
+    return [epoch["metric"] for epoch in summary.stages[0]["epochs"]]
 
 
 def run_plain(task: str, seed: int, precision: str, glue_dir: str) -> list[float]:

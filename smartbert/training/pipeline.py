@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,36 @@ def training_splits(spec: TaskSpec, tokenizer: Any, config: TrainConfig, data: D
     return full_train.subset(keep), dev, dev
 
 
+@dataclass
+class TrainingSummary:
+    """What a training reports and saves with its model (the model description's fields, in order)."""
+
+    task: str
+    labels: list[str]
+    train_config: dict[str, Any]
+    data: dict[str, Any]
+    sizes: dict[str, int]                       # train, selection, dev examples
+    stages: list[dict[str, Any]]                # each StageReport: epochs, best epoch, seconds
+    dev_metrics_no_exit: dict[str, float]       # full depth (a gated model: its skip-only path)
+    dev_exit_head_metrics: dict[str, float]     # each exit head where its layer ran
+    gates: dict[str, dict[str, Any]] | None     # skip statistics per split (gated models)
+    dev_majority_class: dict[str, Any]
+    train_seconds: float
+    peak_rss_MB: float                          # of this process (a resumed training: of the last process only)
+    peak_gpu_memory_MB: float | None
+    device: dict[str, object]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def best_epochs(self) -> dict[str, int | None]:
+        return {stage["stage"]: stage["best_epoch"] for stage in self.stages}
+
+
 def train_method(task: str, method_name: str, backbone: str, out: str | Path, train_config: TrainConfig,
                  method_config: MethodConfig | None = None, data: DataOptions | None = None,
                  progress: bool = True, init_from: dict[str, str] | None = None, resume: bool = True,
-                 device: torch.device | str = "cpu") -> dict[str, Any]:
+                 device: torch.device | str = "cpu") -> TrainingSummary:
     """Fine-tune ``method_name`` on ``task`` from ``backbone`` on ``device``; save to ``out``; return
     the summary. ``init_from`` maps a method name to its trained model directory, for stages that
     reuse it. With ``resume``, epochs are checkpointed beside ``out`` (:class:`ResumeDir`) and a rerun
@@ -91,24 +118,24 @@ def train_method(task: str, method_name: str, backbone: str, out: str | Path, tr
             continue
         teacher = teacher_logits(init_from[stage.teacher], train, train_config, device) if stage.teacher else None
         reports.append(train_stage(model, stage, train, select, spec, train_config, progress, teacher, checkpoints))
-    summary = {
-        "task": spec.name,
-        "labels": list(spec.labels),
-        "train_config": dataclasses.asdict(train_config),
-        "data": dataclasses.asdict(data),
-        "sizes": {"train": len(train), "selection": len(select), "dev": len(dev)},
-        "stages": [dataclasses.asdict(r) for r in reports],
+    summary = TrainingSummary(
+        task=spec.name,
+        labels=list(spec.labels),
+        train_config=dataclasses.asdict(train_config),
+        data=dataclasses.asdict(data),
+        sizes={"train": len(train), "selection": len(select), "dev": len(dev)},
+        stages=[dataclasses.asdict(r) for r in reports],
         **evaluate_trained(model, select, dev, spec, train_config),
-        "dev_majority_class": majority_class(spec, dev.labels),
-        "train_seconds": time.perf_counter() - started,
-        "peak_rss_MB": peak_rss_mb(),  # of this process (a resumed training: of the last process only)
-        "peak_gpu_memory_MB": peak_gpu_memory_mb(device),
-        "device": device_info(device, train_config.precision),
-    }
+        dev_majority_class=majority_class(spec, dev.labels),
+        train_seconds=time.perf_counter() - started,
+        peak_rss_MB=peak_rss_mb(),
+        peak_gpu_memory_MB=peak_gpu_memory_mb(device),
+        device=device_info(device, train_config.precision),
+    )
     # the same experiment at another seed: what tables may average over (and must not mix)
     experiment = config_hash(dataclasses.replace(train_config, seed=0), method_config, what)
-    save_model(out, model, method, method_config, backbone, bert.config, tokenizer, summary,
-               provenance(seed=train_config.seed, config_hash=chash, device=summary["device"], experiment_hash=experiment))
+    save_model(out, model, method, method_config, backbone, bert.config, tokenizer, summary.to_dict(),
+               provenance(seed=train_config.seed, config_hash=chash, device=summary.device, experiment_hash=experiment))
     if checkpoints:
         checkpoints.clear()
     return summary

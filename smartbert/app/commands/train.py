@@ -23,11 +23,10 @@ def run(args: argparse.Namespace) -> None:
     summary = train_method(args.task, args.method, args.backbone, args.out, train_config, method_config,
                            DataOptions(args.data_source, args.glue_dir), progress=not args.quiet, init_from=init_from,
                            resume=not args.no_resume, device=args.torch_device)
-    dev = summary["dev_metrics_no_exit"]
-    gates = summary["gates"] and {k: {"mean_layers_run": v["mean_layers_run"], "skip_rate_per_layer": v["skip_rate_per_layer"],
-                                      "collapsed": v["collapsed"]} for k, v in summary["gates"].items()}
-    print(json.dumps({"model": args.out, "task": summary["task"], "dev_no_exit": dev, "majority_class": summary["dev_majority_class"],
-                      "dev_exit_heads": summary["dev_exit_head_metrics"], "gates": gates,
-                      "best_epochs": {s["stage"]: s["best_epoch"] for s in summary["stages"]},
-                      "stage_seconds": {s["stage"]: round(s["seconds"], 1) for s in summary["stages"]},
-                      "train_seconds": round(summary["train_seconds"], 1), "device": summary["device"]}, indent=2))
+    gates = summary.gates and {k: {"mean_layers_run": v["mean_layers_run"], "skip_rate_per_layer": v["skip_rate_per_layer"],
+                                   "collapsed": v["collapsed"]} for k, v in summary.gates.items()}
+    print(json.dumps({"model": args.out, "task": summary.task, "dev_no_exit": summary.dev_metrics_no_exit,
+                      "majority_class": summary.dev_majority_class, "dev_exit_heads": summary.dev_exit_head_metrics,
+                      "gates": gates, "best_epochs": summary.best_epochs(),
+                      "stage_seconds": {s["stage"]: round(s["seconds"], 1) for s in summary.stages},
+                      "train_seconds": round(summary.train_seconds, 1), "device": summary.device}, indent=2))
