@@ -165,9 +165,9 @@ class Check:
     def training(self) -> dict:
         import torch
 
+        from smartbert.training.config import TrainConfig
         from smartbert.training.pipeline import train_method
         from smartbert.training.precision import get_precision
-        from smartbert.training.trainer import TrainConfig
 
         precisions = ["fp32"]
         try:

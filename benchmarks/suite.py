@@ -26,8 +26,9 @@ from smartbert.core.provenance import describe, peak_rss_mb
 from smartbert.data.prepare import DataOptions, load_encoded
 from smartbert.inference.latency import Bench, latency_rows
 from smartbert.modeling.device import device_info, peak_gpu_memory_mb, resolve_device, synchronize, to_device
+from smartbert.training.config import TrainConfig
 from smartbert.training.precision import MixedPrecision
-from smartbert.training.trainer import TrainConfig, make_optimizer, optimisation_step
+from smartbert.training.trainer import make_optimizer, optimisation_step
 
 #: The official SmartBERT code on real RTE, MiniLM-L6, batch 16, 5 + 4 epochs, inputs padded to 128,
 #: 2 threads on this kind of machine (issue 6's measurement): seconds per stage and peak RSS.

@@ -43,8 +43,8 @@ def _one_thread() -> None:
 
 def run_ours(task: str, seed: int, precision: str, glue_dir: str, group_by_length: bool) -> list[float]:
     from smartbert.data.prepare import DataOptions
+    from smartbert.training.config import TrainConfig
     from smartbert.training.pipeline import train_method
-    from smartbert.training.trainer import TrainConfig
 
     config = TrainConfig(**RECIPE, seed=seed, precision=precision, group_by_length=group_by_length)
     with tempfile.TemporaryDirectory() as out:

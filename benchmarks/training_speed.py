@@ -36,8 +36,9 @@ def bert_steps(glue_dir: str, precision: str, steps: int) -> dict:
     from smartbert.data.tasks import get_task
     from smartbert.methods.registry import get_method
     from smartbert.modeling import backbones
+    from smartbert.training.config import TrainConfig
     from smartbert.training.precision import MixedPrecision
-    from smartbert.training.trainer import TrainConfig, _parameter_groups, freeze_to, make_optimizer, optimisation_step
+    from smartbert.training.trainer import _parameter_groups, freeze_to, make_optimizer, optimisation_step
 
     spec = get_task("RTE")
     data = load_encoded(spec, "train", backbones.load_tokenizer("minilm-l6"), 128, DataOptions("tsv", glue_dir))
@@ -87,8 +88,9 @@ def second_stage(glue_dir: str, method_name: str, epochs: int, cached: bool, pre
     from smartbert.data.tasks import get_task
     from smartbert.methods.registry import get_method
     from smartbert.modeling import backbones
+    from smartbert.training.config import TrainConfig
     from smartbert.training.pipeline import training_splits
-    from smartbert.training.trainer import TrainConfig, train_stage
+    from smartbert.training.trainer import train_stage
 
     os.environ["SMARTBERT_FROZEN_CACHE_MB"] = "4096" if cached else "0"
     spec, method = get_task(task), get_method(method_name)

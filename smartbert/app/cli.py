@@ -14,7 +14,7 @@ from typing import Any
 
 from smartbert.core.config import AT_LEAST_ONE, NON_NEGATIVE, Range
 from smartbert.core.errors import EXIT_ON_USER_ERROR, SmartBertError, error_line
-from smartbert.training.trainer import TrainConfig
+from smartbert.training.config import TrainConfig
 
 #: TrainConfig fields the training commands override by flag (help, type, range and choices from the dataclass)
 TRAIN_FLAGS = ("seed", "epochs", "batch_size", "learning_rate", "max_train_examples", "selection")

@@ -26,9 +26,10 @@ from smartbert.modeling import backbones
 from smartbert.modeling.device import device_info, peak_gpu_memory_mb
 from smartbert.replay.policies import NoExit
 from smartbert.replay.trace import replay, skip_statistics
+from smartbert.training.config import TrainConfig
 from smartbert.training.precision import get_precision
 from smartbert.training.resume import ResumeDir
-from smartbert.training.trainer import StageReport, TrainConfig, train_stage
+from smartbert.training.trainer import StageReport, train_stage
 
 log = logging.getLogger("smartbert")
 

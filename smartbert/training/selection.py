@@ -35,10 +35,11 @@ from smartbert.inference.record import record_trace
 from smartbert.methods.registry import MethodConfig, get_method
 from smartbert.modeling import backbones
 from smartbert.replay.trace import skip_statistics
+from smartbert.training.config import TrainConfig
 from smartbert.training.pipeline import training_splits
 from smartbert.training.precision import get_precision
 from smartbert.training.resume import ResumeDir
-from smartbert.training.trainer import TrainConfig, train_stage
+from smartbert.training.trainer import train_stage
 
 log = logging.getLogger("smartbert.select")
 

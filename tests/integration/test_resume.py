@@ -17,8 +17,9 @@ import torch
 from smartbert.data.tasks import get_task
 from smartbert.methods.checkpoint import load_model
 from smartbert.methods.registry import Stage, get_method
+from smartbert.training.config import TrainConfig
 from smartbert.training.resume import ResumeDir
-from smartbert.training.trainer import TrainConfig, train_stage
+from smartbert.training.trainer import train_stage
 from tests.helpers import tiny_bert
 
 TASK = get_task("synthetic-sentiment")

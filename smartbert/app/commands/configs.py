@@ -6,7 +6,7 @@ import argparse
 
 from smartbert.core.config import from_dict, load_inline_or_file, merge_layers
 from smartbert.methods.registry import Method, MethodConfig
-from smartbert.training.trainer import TrainConfig
+from smartbert.training.config import TrainConfig
 
 
 def train_and_method_configs(args: argparse.Namespace, method: Method) -> tuple[TrainConfig, MethodConfig]:

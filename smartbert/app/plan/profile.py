@@ -3,7 +3,7 @@
 The JSON schema Snakemake validates a profile against (``workflow/schemas/config.schema.yaml``) is
 generated from :class:`Profile` (``make schema``; ``tests/unit/app/test_profile.py`` fails when the
 committed schema differs). A section's fields carry their help text, range and default; the
-``train:`` sections are :class:`smartbert.training.trainer.TrainConfig`'s fields, each method's
+``train:`` sections are :class:`smartbert.training.config.TrainConfig`'s fields, each method's
 ``config:`` its own config dataclass (checked when the workflow starts, :meth:`Experiment.check`).
 Run as a module it prints the schema."""
 
@@ -17,7 +17,7 @@ import yaml
 
 from smartbert.core.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, Range, setting
 from smartbert.core.schema import Schema, object_schema
-from smartbert.training.trainer import TrainConfig
+from smartbert.training.config import TrainConfig
 
 NAME = {"pattern": "^[a-z][a-z0-9_]*$"}
 #: TrainConfig fields a profile sets elsewhere: `seeds:` and `data.max_train_examples`
@@ -112,7 +112,7 @@ class Profile:
     seeds: list[int] = field(default_factory=lambda: [1], metadata=setting("training seeds", schema={"minItems": 1}))
     data: DataSection = field(default_factory=DataSection, metadata=setting("where task data comes from and how much"))
     train: dict[str, Any] = field(default_factory=dict, metadata=setting(
-        "smartbert.training.trainer.TrainConfig fields shared by every method (a method's `train` overrides them)"))
+        "smartbert.training.config.TrainConfig fields shared by every method (a method's `train` overrides them)"))
     methods: dict[str, MethodBlock] = field(default_factory=dict, metadata=setting(
         "registered method name -> its block; a method not listed is not run", schema={"minProperties": 1},
         default_in_schema=False))

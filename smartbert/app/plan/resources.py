@@ -25,7 +25,7 @@ from smartbert.app.plan.experiment import Experiment
 from smartbert.core.names import DEFAULT_VARIANT
 from smartbert.data.tasks import get_task
 from smartbert.replay.policies import POLICIES
-from smartbert.training.trainer import TrainConfig
+from smartbert.training.config import TrainConfig
 
 TRAIN_EXAMPLES_PER_S = 100  # training (forward + backward); every stage counted at this rate
 EVAL_EXAMPLES_PER_S = 400  # forward only, every layer (evaluation, traces)

@@ -10,7 +10,7 @@ import pytest
 from smartbert.app.cli import main
 from smartbert.data.load import load_split
 from smartbert.methods.checkpoint import META_FILE
-from smartbert.training.trainer import TrainConfig
+from smartbert.training.config import TrainConfig
 
 # ---- resume checkpoints: a damaged one is ignored (logged) and the stage starts afresh -------------
 

@@ -8,7 +8,7 @@ import pytest
 
 from smartbert.app.cli import main
 from smartbert.core.errors import SmartBertError
-from smartbert.training.trainer import TrainConfig
+from smartbert.training.config import TrainConfig
 
 # ---- settings out of range ----------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from snakemake.utils import validate
 from snakemake_interface_common.exceptions import WorkflowError
 
 from smartbert.app.plan.profile import Profile, profile_schema, schema_text, train_section
-from smartbert.training.trainer import TrainConfig
+from smartbert.training.config import TrainConfig
 from tests.helpers import REPO
 
 COMMITTED = REPO / "workflow" / "schemas" / "config.schema.yaml"

@@ -17,7 +17,8 @@ from smartbert.modeling.losses import (
     hard_gate,
     skip_regulariser,
 )
-from smartbert.training.trainer import TrainConfig, train_stage
+from smartbert.training.config import TrainConfig
+from smartbert.training.trainer import train_stage
 from tests.helpers import tiny_bert
 
 

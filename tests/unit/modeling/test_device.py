@@ -24,8 +24,8 @@ from smartbert.modeling.device import (
     set_rng_state,
     to_device,
 )
+from smartbert.training.config import TrainConfig
 from smartbert.training.pipeline import train_method
-from smartbert.training.trainer import TrainConfig
 from tests.device_guard import DeviceMismatch, HostTensorGuard
 from tests.unit.methods.test_methods import thresholds as five_thresholds
 

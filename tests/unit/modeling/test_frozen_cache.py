@@ -15,7 +15,8 @@ from smartbert.data.load import load_split
 from smartbert.data.tasks import get_task
 from smartbert.methods.registry import get_method, method_names
 from smartbert.modeling.frozen import CACHE_ENV, cache_limit_mb
-from smartbert.training.trainer import TrainConfig, train_stage
+from smartbert.training.config import TrainConfig
+from smartbert.training.trainer import train_stage
 from tests.helpers import tiny_bert
 
 FROZEN_STAGES = [(name, i) for name in method_names()

@@ -10,8 +10,8 @@ from smartbert.inference.tracing import trace_model
 from smartbert.methods.registry import get_method
 from smartbert.modeling.flops import trace_costs
 from smartbert.replay.sweep import sweep
+from smartbert.training.config import TrainConfig
 from smartbert.training.pipeline import train_method
-from smartbert.training.trainer import TrainConfig
 
 
 def trained_trace(tmp_path, name: str, seed: int, method: str = "smartbert", device: str = "cpu"):

@@ -13,7 +13,7 @@ import pytest
 from smartbert.core.errors import SmartBertError
 from smartbert.methods.smartbert import SmartBertConfig
 from smartbert.training import selection
-from smartbert.training.trainer import TrainConfig
+from smartbert.training.config import TrainConfig
 
 GRID = {"lam": [0.01, 0.1], "eta1": [0.05]}
 CONFIG = TrainConfig(batch_size=16, epochs=3, learning_rate=1e-3, seed=4, max_train_examples=160)
