@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from smartbert.core.errors import SmartBertError
+from smartbert.core.io import atomic_write_text
 
 VERSION_FIELD = "format_version"
 JSON_NAMES: dict[type, str] = {dict: "JSON object", list: "JSON array", str: "JSON string"}
@@ -47,14 +48,10 @@ class Format:
 
     def write_csv(self, frame: pd.DataFrame, path: str | Path) -> None:
         """``frame`` stamped with this format's version, written atomically (4 decimals)."""
-        from smartbert.core.io import atomic_write_text
-
         atomic_write_text(path, self.stamp_frame(frame).to_csv(index=False, float_format="%.4f"))
 
     def write_json(self, document: dict[str, Any], path: str | Path) -> None:
         """``document`` stamped with this format's version, written atomically (indented; NaN as NaN)."""
-        from smartbert.core.io import atomic_write_text
-
         atomic_write_text(path, json.dumps(self.stamp_document(document), indent=2, allow_nan=True) + "\n")
 
     def stamp_document(self, document: dict[str, Any]) -> dict[str, Any]:

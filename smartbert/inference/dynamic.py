@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
-from smartbert.data.encode import EncodedSplit, collate
+from smartbert.data.encode import EncodedSplit, collate, iterate_batches
 from smartbert.modeling.device import model_device, to_device
+from smartbert.modeling.encoder import additive_mask
 from smartbert.modeling.model import EarlyExitModel
 from smartbert.replay.policies import ExitPolicy
 from smartbert.replay.trace import Replay, resolve_exits
@@ -56,8 +58,6 @@ def predict_dynamic(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolic
     device = model_device(model)
     indices = range(len(data))
     if progress:
-        from tqdm import tqdm
-
         indices = tqdm(indices, desc="dynamic inference", unit="ex")
     results = []
     for i in indices:
@@ -79,9 +79,6 @@ def predict_batched(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolic
     compacts as examples leave (their rows, and padding no remaining row needs, are dropped), so
     computation follows the exits as at batch 1. Same predictions and exit layers as
     :func:`predict_dynamic` (tests prove it); batches group similar lengths (less padding)."""
-    from smartbert.data.encode import iterate_batches
-    from smartbert.modeling.encoder import additive_mask
-
     model.eval()
     device = model_device(model)
     n, num_layers = len(data), model.num_layers

@@ -14,7 +14,8 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smartbert.core.errors import DataUnavailableError, SmartBertError
+from smartbert.core.errors import DataUnavailableError, SmartBertError, one_line
+from smartbert.data.hub import TRANSFORMERS_OFFLINE, cache_miss_message
 from smartbert.replay.cost import BackboneShape
 
 if TYPE_CHECKING:  # transformers is imported where it is used: replaying a trace never needs it
@@ -134,8 +135,6 @@ def load_backbone(name: str, seed: int = 0) -> BertModel:
 def _load_error(name: str, error: Exception) -> DataUnavailableError:
     """A backbone that failed to load: a local directory (bundled or given) that is damaged or
     incomplete, or a hub id that is neither cached nor reachable."""
-    from smartbert.core.errors import one_line
-
     path = local_path(name) if name != "tiny" else minilm_path()
     if path is not None:
         return DataUnavailableError(
@@ -148,9 +147,6 @@ def _load_error(name: str, error: Exception) -> DataUnavailableError:
 
 
 def _unreachable(name: str, error: Exception) -> str:
-    from smartbert.core.errors import one_line
-    from smartbert.data.hub import TRANSFORMERS_OFFLINE, cache_miss_message
-
     missing = cache_miss_message(TRANSFORMERS_OFFLINE, f"backbone {name!r}", f"--backbone {name}", "HF_HOME",
                                  "or use --backbone minilm-l6 (bundled) or a local directory", error)
     if missing:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from smartbert.core.errors import SmartBertError
 from smartbert.core.formats import TRACE, VERSION_FIELD
 from smartbert.core.io import atomic_path
 from smartbert.replay.policies import ExitPolicy
@@ -58,8 +59,6 @@ class TraceMeta:
     @classmethod
     def from_document(cls, document: Any, path: str | Path) -> TraceMeta:
         """The meta of the trace at ``path``: its version checked, unknown or missing fields named."""
-        from smartbert.core.errors import SmartBertError
-
         if not isinstance(document, dict):
             raise SmartBertError(f"{path} is not a readable trace (its meta is not a JSON object); give a file written by "
                                  f"`smartbert trace`, or rerun it")
@@ -112,8 +111,6 @@ class Trace:
     def load(cls, path: str | Path) -> Trace:
         """A trace written by :meth:`save`; anything else (another file, a damaged or truncated one)
         is a one-line :class:`smartbert.core.errors.SmartBertError` naming the file."""
-        from smartbert.core.errors import SmartBertError
-
         fix = "give a file written by `smartbert trace`, or rerun it"
         try:
             data = np.load(path, allow_pickle=False)

@@ -21,15 +21,16 @@ from smartbert.data.splits import holdout, subsample
 from smartbert.data.tasks import TaskSpec, get_task
 from smartbert.inference.record import record_trace
 from smartbert.methods.checkpoint import load_model, read_meta, read_provenance, save_model
-from smartbert.methods.registry import MethodConfig, get_method
+from smartbert.methods.registry import MethodConfig, final_logits, get_method
 from smartbert.modeling import backbones
 from smartbert.modeling.device import device_info, peak_gpu_memory_mb
+from smartbert.modeling.heads import fuse_separate_qkv
 from smartbert.replay.policies import NoExit
 from smartbert.replay.trace import replay, skip_statistics
 from smartbert.training.config import TrainConfig
 from smartbert.training.precision import get_precision
 from smartbert.training.resume import ResumeDir
-from smartbert.training.trainer import StageReport, train_stage
+from smartbert.training.trainer import StageReport, predict_logits, train_stage
 
 log = logging.getLogger("smartbert")
 
@@ -158,7 +159,6 @@ def load_reused(model, directory: str | Path) -> list[str]:
     """Copy every weight of the saved model that the new model has (same name and shape)."""
     from safetensors.torch import load_file
 
-    from smartbert.modeling.heads import fuse_separate_qkv
 
     saved = load_file(str(Path(directory) / "model.safetensors"))
     own = model.state_dict()
@@ -176,9 +176,6 @@ def load_reused(model, directory: str | Path) -> list[str]:
 def teacher_logits(directory: str | Path, train: EncodedSplit, config: TrainConfig, device: torch.device | str = "cpu"):
     """The saved model's full-depth logits on every training example (distillation targets), as a
     host array (the trainer moves each batch's rows to the device)."""
-    from smartbert.methods.registry import final_logits
-    from smartbert.training.trainer import predict_logits
-
     teacher = load_model(directory, device=device).model
     logits = predict_logits(teacher, train, final_logits, config.eval_batch_size)
     del teacher  # its memory (a GPU's) goes before the student trains

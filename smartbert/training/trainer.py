@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from smartbert.data.encode import EncodedSplit, iterate_batches
 from smartbert.data.metrics import compute_metrics
@@ -162,8 +163,6 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
     """Train ``stage``'s parameters of ``model``; keep the epoch that scores best on ``select``.
     ``teacher_logits`` ([len(train), C]) reach the loss as ``batch["teacher_logits"]``; with
     ``resume``, every epoch is checkpointed and a killed run continues after its last epoch."""
-    from tqdm import tqdm
-
     trainable = list(dict.fromkeys(stage.trainable(model)))
     names = {id(p): n for n, p in model.named_parameters()}
     device = model_device(model)
