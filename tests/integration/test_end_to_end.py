@@ -90,7 +90,7 @@ def test_save_load_round_trip_gives_identical_logits(tmp_path, sentiment_dev, to
     (["train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--config",
       '{"train": {"epochs": 3', "--out", "x"], "inline config is not valid JSON"),
     (["train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--config",
-      '{"train": {"precision": "fp8"}}', "--out", "x"], "precision must be one of ['bf16', 'fp16', 'fp32', 'tf32']"),
+      '{"train": {"precision": "fp8"}}', "--out", "x"], "precision must be one of ['fp32', 'tf32', 'bf16', 'fp16']"),
     (["latency", "--task", "synthetic-sentiment", "--models", "no/such/model", "--out", "x"], "model directory no/such/model not found"),
 ])
 def test_cli_errors_name_the_problem(argv, message, capsys, monkeypatch, tmp_path) -> None:
