@@ -2,6 +2,8 @@
 #   make reproduce   create .venv, install, run the workflow (quick profile: every table, figure, REPORT.md)
 #   make test        create .venv, install, run the test suite
 #   make smoke       the smoke profile (results/smoke/, figures/smoke/)
+#   make lint        the import contracts, ruff and mypy (.ci/run runs it before make test)
+#   make schema      regenerate the workflow's config schema from the profile dataclasses
 # CUDA users: make TORCH="torch==2.13.0+cu124 --extra-index-url https://download.pytorch.org/whl/cu124" ...
 # (--extra-index-url adds PyTorch's index beside PyPI, which stays the index of every other package;
 # the +cu124 pin makes pip take torch from it. --index-url would replace PyPI for all of them.)
