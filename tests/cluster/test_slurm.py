@@ -26,6 +26,9 @@ from cluster_helpers import (PARTITION, PROFILE, ROOT, run_workflow, running_job
 TASK = "synthetic-sentiment"
 MODELS = {"bert": f"{TASK}_bert_default_1", "smartbert": f"{TASK}_smartbert_default_1"}
 GPU_RULES_HERE = {"train", "trace"}  # this profile has no selection and no latency job
+# the fault runs go as far as the sweeps (train, trace, sweep: what a fault can touch), not the tables
+SWEEPS = [f"{ROOT}/sweeps/{TASK}/{m}/{v}/seed1.csv" for m, v in (("bert", "default"), ("smartbert", "default"),
+                                                                   ("smartbert", "skiponly"))]
 LOCAL_RULES = {"data_summary", "sweep", "sweep_skip_only", "oracle", "tables", "table2", "figure", "report", "all"}
 
 
@@ -81,8 +84,7 @@ def test_outputs_equal_a_local_run_of_the_same_profile(cluster_run, local_run):
     workdir = cluster_run[0]
     outputs = compared_outputs(local_run)
     assert outputs == compared_outputs(workdir)
-    assert sweeps(local_run) == [f"{ROOT}/sweeps/{TASK}/{m}/{v}/seed1.csv"
-                                 for m, v in (("bert", "default"), ("smartbert", "default"), ("smartbert", "skiponly"))]
+    assert sweeps(local_run) == SWEEPS
     assert {"results/cluster/tables/table1.csv", "results/cluster/tables/skip_only_gap.csv"} <= set(outputs)
     different = [name for name in outputs if not filecmp.cmp(local_run / name, workdir / name, shallow=False)]
     assert different == [], different
@@ -125,7 +127,7 @@ def faulted_run(cluster, local_run, tmp_path_factory):
     """One cluster run of the profile in which SLURM cancels BERT's training (scancel) and requeues
     SmartBERT's (scontrol requeue, as a preemption does), each after its first finished epoch."""
     workdir = tmp_path_factory.mktemp("faults")
-    process = start_workflow(workdir, "--workflow-profile", str(site_profile(workdir / "site")))
+    process = start_workflow(workdir, "--workflow-profile", str(site_profile(workdir / "site")), *SWEEPS)
     try:
         done = {}
         for method, how in (("bert", ["scancel"]), ("smartbert", ["scontrol", "requeue"])):
@@ -203,7 +205,7 @@ def test_the_workflow_killed_with_jobs_in_the_queue_and_restarted_redoes_nothing
     SLURM's queue; the jobs go on without it. Started again (after --unlock), it redoes nothing that
     finished (the data summary, trainings that ended meanwhile) and ends in the undisturbed sweeps."""
     profile = site_profile(tmp_path / "site")
-    process = start_workflow(tmp_path, "--workflow-profile", str(profile))
+    process = start_workflow(tmp_path, "--workflow-profile", str(profile), *SWEEPS)
     try:
         jobids = {method: wait_for(lambda: running_job("train", wc), 180, f"{method}'s training job", process)
                   for method, wc in MODELS.items()}
@@ -218,7 +220,7 @@ def test_the_workflow_killed_with_jobs_in_the_queue_and_restarted_redoes_nothing
              "the orphaned trainings to finish", poll=1)
     models = {m: (tmp_path / model_dir(m) / "model.safetensors").stat().st_mtime_ns for m in MODELS}
     assert run_workflow(tmp_path, "--workflow-profile", str(profile), "--unlock", timeout=120).returncode == 0
-    result = run_workflow(tmp_path, "--workflow-profile", str(profile), timeout=420)
+    result = run_workflow(tmp_path, "--workflow-profile", str(profile), *SWEEPS, timeout=420)
     assert result.returncode == 0, result.stdout[-4000:]
     second = result.stdout[len(first_output):]
     rules = sorted(job["rule"] for job in submitted(second))
