@@ -95,6 +95,7 @@ if [ "$ACCOUNTING" = 1 ]; then
     ACCT_LINES="AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
 AccountingStoragePort=6819
+AccountingStoragePass=$MUNGE_SOCKET
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=30"
 fi
@@ -166,7 +167,7 @@ if [ "$ACCOUNTING" = 1 ]; then
     for _ in $(seq 100); do [ -S "$DB/mysqld.sock" ] && [ -s "$DB/mysqld.pid" ] && break; sleep 0.2; done
     [ -s "$DB/mysqld.pid" ] || fail "MariaDB did not start (see $STATE/log/mariadb.log)"
     cp "$DB/mysqld.pid" "$STATE/pids/mariadbd.pid"
-    mariadb --socket="$DB/mysqld.sock" -u root -e "CREATE DATABASE slurm_acct_db; CREATE USER 'slurm'@'localhost' IDENTIFIED BY 'slurmtest'; GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';" \
+    mariadb --socket="$DB/mysqld.sock" -u root -e "CREATE DATABASE slurm_acct_db; CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurmtest'; GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" \
         || fail "could not create the accounting database"
     cat >"$STATE/etc/slurmdbd.conf" <<CONF
 $MARK
@@ -179,13 +180,12 @@ SlurmUser=root
 PidFile=$STATE/pids/slurmdbd.pid
 LogFile=$STATE/log/slurmdbd.log
 StorageType=accounting_storage/mysql
-StorageHost=localhost
+StorageHost=127.0.0.1
 StorageLoc=slurm_acct_db
 StorageUser=slurm
 StoragePass=slurmtest
 CONF
-    echo "StoragePort=3307" >>"$STATE/etc/slurmdbd.conf"
-    echo "# StorageHost localhost: the client library takes the socket below" >>"$STATE/etc/slurmdbd.conf"
+    echo "StoragePort=3307" >>"$STATE/etc/slurmdbd.conf"  # TCP on 127.0.0.1: "localhost" would mean the default socket
     chmod 600 "$STATE/etc/slurmdbd.conf"
     ln -sfn "$STATE/etc/slurmdbd.conf" /etc/slurm/slurmdbd.conf
     /usr/sbin/slurmdbd || fail "slurmdbd did not start (see $STATE/log/slurmdbd.log)"
