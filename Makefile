@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint schema reproduce smoke bench gpu-bundle gpu-check restamp clean
+.PHONY: install test lint schema cluster-test reproduce smoke bench gpu-bundle gpu-check restamp clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ install: $(STAMP)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The workflow on a real SLURM (tests/cluster/, README "SLURM"): starts a one-node cluster on this machine
+# (installs Debian's slurmctld, slurmd, slurm-client and munge where missing; needs root), runs the slurm
+# profile and its faults on it, stops the daemons. Skips with one line where SLURM cannot be had. ~10 min.
+cluster-test: $(STAMP)
+	SMARTBERT_CLUSTER_TESTS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+	  $(BIN)/python -m pytest -m cluster --basetemp=/tmp/smartbert-cluster-test tests/cluster $(PYTEST_ARGS)
 
 # The whole paper (tables, figures, REPORT.md) with the quick profile, into results/quick/ and
 # figures/quick/; PROFILE=config/paper.yaml or config/smoke.yaml for the others (each into its own
