@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--config", action="append", default=[], help="YAML with `train:` and `method:` (the base of every grid point); repeatable")
     config_flags(select, TrainConfig, SELECT_FLAGS)
     number(select, "--tolerance", float, NON_NEGATIVE, default=1.0,
-                        help="metric points below the best that a cheaper point may score and still be chosen (default 1.0)")
+           help="metric points below the best that a cheaper point may score and still be chosen (default 1.0)")
     select.add_argument("--out", required=True, help="folder for selection.csv and selected.yaml")
     select.add_argument("--no-resume", action="store_true",
                         help="start afresh even if a killed run left grid points and epoch checkpoints "
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     oracle = commands.add_parser("oracle", help="oracle exits of a trace, the method's policy against them, and every head's metrics")
     oracle.add_argument("--trace", required=True, help="trace file written by `smartbert trace`")
     number(oracle, "--threshold", float, ANY_NUMBER, default=None,
-                        help="threshold of the method's policy at which exits per head are counted (default: 0.3; patience 4)")
+           help="threshold of the method's policy at which exits per head are counted (default: 0.3; patience 4)")
     oracle.add_argument("--reference-backbone", default=None, help="cost %% relative to this backbone's full depth (as sweep)")
     oracle.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a constant field (variant=..., seed=...)")
     oracle.add_argument("--out", required=True, help="JSON to write")
@@ -197,7 +197,6 @@ def _actions(parser: argparse.ArgumentParser, command: str) -> list[argparse.Act
 
 
 DEVICE_COMMANDS = ("train", "select", "trace", "predict", "latency")
-COMMANDS = ("train", "select", "data", "download", "trace", "sweep", "oracle", "predict", "flops", "latency", "list")
 
 
 def main(argv: list[str] | None = None) -> int:

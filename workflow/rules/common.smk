@@ -84,10 +84,6 @@ def model_paths(template, models):
     return [template.format(task=t, method=m, variant=v, seed=s) for (t, m, v, s) in models]
 
 
-def sweep_path(task, method, variant, seed):
-    return SWEEP.format(task=task, method=method, variant=variant, seed=seed)
-
-
 def model_dir(task, method, variant, seed):
     return MODEL.format(task=task, method=method, variant=variant, seed=seed)
 
@@ -144,7 +140,7 @@ def figure_sweeps(wildcards):
 # Wall times come from the benchmark files of the train, trace and select jobs, which Snakemake writes
 # beside those jobs (not outputs another job can depend on); the report reads those of this config.
 def runtime_files():
-    files = [MODEL_RUNTIME.format(step=step, task=t, method=m, variant=v, seed=s) for (t, m, v, s) in PLAN.timed_models()
+    files = [MODEL_RUNTIME.format(step=step, task=t, method=m, variant=v, seed=s) for (t, m, v, s) in PLAN.models()
              for step in ("train", "trace")]
     return files + ([SELECTION_RUNTIME.format(task=t) for t in TASKS] if PLAN.selects() else [])
 

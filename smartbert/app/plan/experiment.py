@@ -264,7 +264,3 @@ class Experiment:
     def latency_models(self, task: str) -> list[Model]:
         """Every method's default model (first seed) that ``task`` evaluates."""
         return [(training_task(task), m, DEFAULT_VARIANT, self.seeds[0]) for m in self.methods]
-
-    def timed_models(self) -> list[Model]:
-        """The models whose train and trace jobs leave benchmark files (the report's wall times)."""
-        return self.models()
