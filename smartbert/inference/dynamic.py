@@ -32,16 +32,19 @@ class DynamicResult:
 def predict_one(model: EarlyExitModel, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None,
                 policy: ExitPolicy, use_gates: bool = True) -> DynamicResult:
     """Walk one example (batch of 1, no padding, on the model's device) and stop at the first
-    layer the policy exits."""
+    layer the policy exits. The device is read once per evaluated head (its logits) and once per
+    gated layer: a static model (one head, no gates) is one forward and one read."""
     has_gates = model.gates is not None and use_gates
     num_layers = model.num_layers
     ran = np.zeros((1, num_layers), dtype=bool)
     evaluated = np.zeros((1, num_layers), dtype=bool)
     logits = np.full((1, num_layers, model.num_labels), np.nan, dtype=np.float32)
     for layer, step in enumerate(model.walk(input_ids, token_type_ids, None, use_gates, policy.reads_exit_heads), start=1):
-        ran[0, layer - 1], evaluated[0, layer - 1] = step.ran.item(), step.evaluated.item()
+        ran[0, layer - 1], evaluated[0, layer - 1] = step.ran[0], step.evaluated[0]
+        if step.logits is None:
+            continue
         logits[0, layer - 1] = step.logits.cpu().numpy()[0]
-        if evaluated[0, layer - 1] and policy.exits_at_last(logits[:, :layer], evaluated[:, :layer])[0]:
+        if policy.exits_at_last(logits[:, :layer], evaluated[:, :layer])[0]:
             break
     # the walk stopped at the exit (or the last layer): count exactly as replay does, on the
     # prefix that was computed, whose last layer is the exit
@@ -78,7 +81,8 @@ def predict_batched(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolic
     """Dynamic inference on batches: every example skips and exits on its own, and the batch
     compacts as examples leave (their rows, and padding no remaining row needs, are dropped), so
     computation follows the exits as at batch 1. Same predictions and exit layers as
-    :func:`predict_dynamic` (tests prove it); batches group similar lengths (less padding)."""
+    :func:`predict_dynamic` (tests prove it); batches group similar lengths (less padding). The
+    device is read once per layer with an evaluated head, and once per gated layer."""
     model.eval()
     device = model_device(model)
     n, num_layers = len(data), model.num_layers
@@ -88,25 +92,28 @@ def predict_batched(model: EarlyExitModel, data: EncodedSplit, policy: ExitPolic
     exits = np.zeros((n, num_layers), dtype=bool)
     for batch in iterate_batches(data, batch_size, shuffle=False, group_by_length=True):
         rows = batch["index"].numpy()
+        lengths = batch["attention_mask"].sum(dim=1).numpy()  # on the host: the width after compaction needs no read
         batch = to_device(batch, device)
-        lengths = batch["attention_mask"].sum(dim=1)
         hidden = model.encoder.embed(batch["input_ids"], batch["token_type_ids"])
         attention = batch["attention_mask"]
+        mask = additive_mask(attention, hidden.dtype)
         for layer in range(1, num_layers + 1):
-            hidden, step = model.step(layer, hidden, additive_mask(attention, hidden.dtype), use_gates,
-                                      policy.reads_exit_heads)
-            ran[rows, layer - 1] = step.ran.cpu().numpy()
-            evaluated[rows, layer - 1] = step.evaluated.cpu().numpy()
-            logits[rows, layer - 1] = step.logits.cpu().numpy()
+            hidden, step = model.step(layer, hidden, mask, use_gates, policy.reads_exit_heads)
+            ran[rows, layer - 1] = step.ran
+            evaluated[rows, layer - 1] = step.evaluated
+            if step.logits is not None:
+                logits[rows, layer - 1] = step.logits.cpu().numpy()  # the layer's one read (exit decisions)
             if layer == num_layers:
                 break
-            fired = policy.exits_at_last(logits[rows, :layer], evaluated[rows, :layer]) & evaluated[rows, layer - 1]
+            fired = policy.exits_at_last(logits[rows, :layer], evaluated[rows, :layer]) & step.evaluated
             exits[rows[fired], layer - 1] = True
             if fired.all():
                 break
             if fired.any():
-                keep = torch.from_numpy(~fired).to(device)
-                rows, lengths, hidden, attention = rows[~fired], lengths[keep], hidden[keep], attention[keep]
+                keep = torch.from_numpy(np.flatnonzero(~fired)).to(device, non_blocking=True)  # device idle: just read
+                rows, lengths = rows[~fired], lengths[~fired]
                 width = int(lengths.max())  # padding beyond the longest remaining row is dropped
-                hidden, attention = hidden[:, :width], attention[:, :width]
+                hidden = hidden.index_select(0, keep)[:, :width]
+                attention = attention.index_select(0, keep)[:, :width]
+                mask = additive_mask(attention, hidden.dtype)
     return resolve_exits(exits, ran, evaluated, logits, model.gates is not None and use_gates)

@@ -26,7 +26,7 @@ from smartbert.methods.registry import Method, MethodConfig, Stage, register
 from smartbert.modeling.encoder import LayeredEncoder, additive_mask
 from smartbert.modeling.frozen import FrozenInputs, frozen_inputs
 from smartbert.modeling.heads import NARROW_WIDTH, ExitClassifier, SkipGate, check_head_width
-from smartbert.modeling.losses import hard_gate, mean_consecutive_contrastive, skip_regulariser
+from smartbert.modeling.losses import consecutive_contrastive, hard_gate, skip_regulariser
 from smartbert.modeling.model import EarlyExitModel
 
 
@@ -109,7 +109,10 @@ def gated_pass(model: EarlyExitModel, batch: dict, hard: bool) -> GatedPass:
         prob = model.gate_modules()[i](hidden, mask)
         weight = (hard_gate(prob) if hard else prob)[:, None, None]
         out = model.encoder.layer(i, hidden, mask)
-        hidden = weight * hidden + (1.0 - weight) * out
+        # G X + (1 - G) E(X) as one operator (in the promoted dtype, as the sum would be under autocast);
+        # a hard weight of exactly 0 or 1 gives exactly E(X) or X
+        dtype = torch.promote_types(torch.promote_types(out.dtype, hidden.dtype), weight.dtype)
+        hidden = torch.lerp(out.to(dtype), hidden.to(dtype), weight.to(dtype))
         states.append(hidden)
         raw.append(out)
         probs.append(prob)
@@ -128,11 +131,13 @@ def stage1_loss(config: SmartBertConfig):
     def loss(model: EarlyExitModel, batch: dict, epoch: int):
         run = gated_pass(model, batch, hard=config.hard_at(epoch))
         ce = F.cross_entropy(model.head(model.num_layers)(run.final, run.mask), batch["labels"])
-        reg = skip_regulariser(run.gate_probs, config.lam)
-        project = model.extras["stage1_projection"]
-        ccl = mean_consecutive_contrastive([project(s) for s in run.states], _contrast_mask(batch, config), config.t1)
+        probs = torch.stack(run.gate_probs)  # [L, B]
+        reg = skip_regulariser(probs, config.lam)
+        # every layer's projection and every pair's contrast at once: [L, B, T, width]
+        projected = model.extras["stage1_projection"](torch.stack(run.states))
+        ccl = consecutive_contrastive(projected, _contrast_mask(batch, config), config.t1)
         total = _mix(ce + reg, ccl, config.eta1, config)
-        return total, {"ce": ce, "skip_reg": reg, "ccl": ccl, "mean_gate": torch.stack(run.gate_probs).mean()}
+        return total, {"ce": ce, "skip_reg": reg, "ccl": ccl, "mean_gate": probs.detach().mean()}
     return loss
 
 
@@ -174,10 +179,11 @@ def stage2_loss(config: SmartBertConfig):
             if i < model.num_layers - 1:
                 logits = head.classify(states) if config.stage2_contrast == "paper" else head(inputs[:, :, i], mask)
                 ce_terms.append(F.cross_entropy(logits, batch["labels"]))
-            features.append(model.extras["stage2_projection"](states))
+            features.append(states)
         ce = torch.stack(ce_terms).sum()
-        ccl = mean_consecutive_contrastive(features, _contrast_mask(batch, config), config.t2,
-                                           positive_in_denominator=config.stage2_contrast == "paper")
+        projected = model.extras["stage2_projection"](torch.stack(features))  # [L, B, T, width] at once
+        ccl = consecutive_contrastive(projected, _contrast_mask(batch, config), config.t2,
+                                      positive_in_denominator=config.stage2_contrast == "paper")
         return _mix(ce, ccl, config.eta2, config), {"ce_sum": ce, "ccl": ccl}
     return loss
 

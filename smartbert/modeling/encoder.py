@@ -10,9 +10,11 @@ from transformers import BertModel
 def additive_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
     """(B, S) 1/0 padding mask -> (B, 1, 1, S) additive float mask (0 keep, -inf-ish drop).
 
-    transformers 5 rejects a raw 2D mask inside a layer; a batch without padding needs none.
+    transformers 5 rejects a raw 2D mask inside a layer. A batch without padding gets a mask of
+    zeros, the same scores: asking whether it has padding would read the mask from the device, a
+    host sync per forward (batch-1 inference passes no mask at all).
     """
-    if attention_mask is None or bool(attention_mask.all()):
+    if attention_mask is None:
         return None
     return (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -21,15 +22,17 @@ from smartbert.replay.gates import GATE_THRESHOLD
 class LayerStep:
     """What happened at one layer (1-based ``layer``) for each example of a batch.
 
-    ``ran``: the layer was computed (its gate did not skip it). ``evaluated``: the exit head of
-    this layer produced ``logits`` for that row (NaN rows otherwise). ``gate_prob`` is None for
-    models without gates.
+    ``ran``: the layer was computed (its gate did not skip it); ``evaluated``: the exit head of this
+    layer produced ``logits`` for that row. Both are host (NumPy) arrays: the host decides which rows
+    to compute, so it knows them without reading the device again. ``logits`` ([B, C] float32 on the
+    device, NaN rows where not evaluated) is None when no row was evaluated; ``gate_prob`` is None
+    for models without gates.
     """
 
     layer: int
-    ran: torch.Tensor
-    evaluated: torch.Tensor
-    logits: torch.Tensor
+    ran: np.ndarray
+    evaluated: np.ndarray
+    logits: torch.Tensor | None
     gate_prob: torch.Tensor | None
 
 
@@ -98,28 +101,36 @@ class EarlyExitModel(nn.Module):
     def step(self, layer: int, hidden: torch.Tensor, mask: torch.Tensor | None,
              use_gates: bool = True, exit_heads: bool = True) -> tuple[torch.Tensor, LayerStep]:
         """One layer of :meth:`walk` for the rows of ``hidden`` (which the caller may shrink
-        between layers as examples exit: batched dynamic inference)."""
+        between layers as examples exit: batched dynamic inference). A gated layer reads its
+        decisions from the device once (which rows run: only those are computed); an ungated
+        layer reads nothing (docs/design.md, "Devices": host reads per layer)."""
         batch = hidden.shape[0]
-        gate_prob, ran = None, torch.ones(batch, dtype=torch.bool, device=hidden.device)
+        gate_prob = None
         if self.gates is not None and use_gates:
             gate_prob = self.gates[layer - 1](hidden, mask)
-            ran = gate_prob < GATE_THRESHOLD
+            ran = (gate_prob < GATE_THRESHOLD).cpu().numpy()
+        else:
+            ran = np.ones(batch, dtype=bool)
         every_row_ran = bool(ran.all())
         if every_row_ran:
             hidden = self.encoder.layer(layer - 1, hidden, mask)
-        elif bool(ran.any()):
-            hidden = hidden.clone()
-            hidden[ran] = self.encoder.layer(layer - 1, hidden[ran], _rows(mask, ran))
+        elif ran.any():
+            rows = _row_index(ran, hidden.device)
+            hidden = hidden.index_copy(0, rows, self.encoder.layer(layer - 1, hidden.index_select(0, rows),
+                                                                   _rows(mask, rows)))
         head = self.head(layer) if (exit_heads or layer == self.num_layers) and self.has_head(layer) else None
+        logits = None
         if head is not None and (layer == self.num_layers or every_row_ran):  # the last layer always has a head
             # every row's head is evaluated (the last one always): no row selection, no NaN filling
-            evaluated = torch.ones_like(ran)
+            evaluated = np.ones(batch, dtype=bool)
             logits = head(hidden, mask).float()
         else:
-            evaluated = ran.clone() if head is not None else torch.zeros_like(ran)
-            logits = torch.full((batch, self.num_labels), float("nan"), device=hidden.device)
-            if head is not None and bool(evaluated.any()):
-                logits[evaluated] = head(hidden[evaluated], _rows(mask, evaluated)).float()
+            evaluated = ran.copy() if head is not None else np.zeros(batch, dtype=bool)
+            if evaluated.any():
+                assert head is not None
+                rows = _row_index(evaluated, hidden.device)
+                logits = torch.full((batch, self.num_labels), float("nan"), device=hidden.device).index_copy(
+                    0, rows, head(hidden.index_select(0, rows), _rows(mask, rows)).float())
         return hidden, LayerStep(layer, ran, evaluated, logits, gate_prob)
 
     def layer_states(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
@@ -146,5 +157,12 @@ class EarlyExitModel(nn.Module):
         return logits
 
 
+def _row_index(selected: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The positions of the host mask ``selected`` as an index on ``device``. A copy to the device
+    (a boolean mask on the device would make the host wait for its ``nonzero``); it is made just
+    after the host read its decisions, when the device has nothing queued to wait for."""
+    return torch.from_numpy(np.flatnonzero(selected)).to(device, non_blocking=True)
+
+
 def _rows(mask: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
-    return None if mask is None else mask[rows]
+    return None if mask is None else mask.index_select(0, rows)

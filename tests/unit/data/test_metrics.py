@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 
 from smartbert.data.metrics import GlueMetric, compute_metrics, majority_class
@@ -35,3 +37,23 @@ def test_evaluate_style_interface_and_bad_input() -> None:
     with pytest.raises(ValueError, match="equal-length"):
         compute_metrics("RTE", [1], [1, 0])
     assert not math.isnan(compute_metrics("SST-2", [0], [0])["accuracy"])
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_the_numpy_metrics_equal_scikit_learn_bit_for_bit(classes: int) -> None:
+    """Same formulas as scikit-learn's, so published metrics do not move by a last bit."""
+    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+    from smartbert.data.metrics import accuracy, binary_f1, matthews_correlation
+
+    rng = np.random.default_rng(classes)
+    for trial in range(300):
+        n = int(rng.integers(1, 60))
+        y = rng.integers(0, classes, n)
+        p = y.copy() if trial % 7 == 0 else rng.integers(0, classes, n)
+        if trial % 11 == 0:
+            p[:] = p[0]  # a constant side
+        assert accuracy(y, p) == accuracy_score(y, p)
+        assert matthews_correlation(y, p) == matthews_corrcoef(y, p)
+        if classes == 2:
+            assert binary_f1(y, p) == f1_score(y, p, pos_label=1, average="binary", zero_division=0.0)
