@@ -13,10 +13,10 @@ import logging
 import os
 import platform
 import re
+import stat
 import subprocess
-import tempfile
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,11 +27,12 @@ log = logging.getLogger("smartbert.modeling.device")
 
 DEVICE_ENV = "SMARTBERT_DEVICE"            # the workflow's (and the user's) default for --device
 DETERMINISTIC_ENV = "SMARTBERT_DETERMINISTIC"
-GPU_LOCK_ENV = "SMARTBERT_GPU_LOCK_DIR"    # where processes on one machine claim GPUs (default: the temp folder)
+GPU_LOCK_ENV = "SMARTBERT_GPU_LOCK_DIR"    # where processes on one machine claim GPUs (default: gpu_lock_folder())
+GPU_LOCK_BASE = "/var/tmp"                 # machine-wide and kept at logout: the default lock folder's parent
 CUBLAS_WORKSPACE = ":4096:8"               # cuBLAS' documented setting for deterministic results
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask", "labels", "teacher_logits")
 
-_claimed: list[IO] = []  # open lock files of the GPUs this process claimed (held until it exits)
+_claimed: list[int] = []  # descriptors of the lock files of the GPUs this process claimed (held until it exits)
 
 
 def resolve_device(spec: str | None = None) -> torch.device:
@@ -57,6 +58,8 @@ def resolve_device(spec: str | None = None) -> torch.device:
     if index >= count:
         raise SmartBertError(f"device {spec!r} asked for, but {count} GPU(s) are visible (cuda:0..cuda:{count - 1}); "
                              "check CUDA_VISIBLE_DEVICES")
+    if count > 1:
+        _claim_pinned(index)
     torch.cuda.set_device(index)
     return torch.device("cuda", index)
 
@@ -64,31 +67,62 @@ def resolve_device(spec: str | None = None) -> torch.device:
 def claim_gpu() -> torch.device:
     """One visible GPU for this process. With one visible GPU (a SLURM job, or a pinned
     ``CUDA_VISIBLE_DEVICES``) that one. With several, the first that no other process holds an
-    exclusive lock on (``$SMARTBERT_GPU_LOCK_DIR/gpu-<uuid>.lock``, held until this process ends):
+    exclusive lock on (``gpu-<uuid>.lock`` in :func:`gpu_lock_folder`, held until this process ends):
     ``--resources gpu=N`` lets N jobs run and each gets its own GPU. If all are held, the one with
     the most free memory is shared, with a warning."""
     count = torch.cuda.device_count()
     if count <= 1:
         torch.cuda.set_device(0)
         return torch.device("cuda", 0)
-    import fcntl
-
-    folder = Path(os.environ.get(GPU_LOCK_ENV) or Path(tempfile.gettempdir()) / f"smartbert-gpu-locks-{os.getuid()}")
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        handle = open(folder / f"gpu-{_gpu_identity(index)}.lock", "w")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            continue
-        _claimed.append(handle)
-        torch.cuda.set_device(index)
-        return torch.device("cuda", index)
-    index = max(range(count), key=lambda i: torch.cuda.mem_get_info(i)[0])
-    log.warning("every visible GPU is claimed by another smartbert process (locks in %s): sharing cuda:%d", folder, index)
+    folder = gpu_lock_folder()
+    index = next((i for i in range(count) if _lock(folder, i)), None)
+    if index is None:
+        index = max(range(count), key=lambda i: torch.cuda.mem_get_info(i)[0])
+        log.warning("every visible GPU is claimed by another smartbert process (locks in %s): sharing cuda:%d", folder, index)
     torch.cuda.set_device(index)
     return torch.device("cuda", index)
+
+
+def _claim_pinned(index: int) -> None:
+    """``cuda:N`` asked for by name: take its lock too (``auto`` jobs then go elsewhere), and say so
+    when another process already holds it."""
+    folder = gpu_lock_folder()
+    if not _lock(folder, index):
+        log.warning("cuda:%d is already claimed by another smartbert process (locks in %s): both share one GPU; "
+                    "--device auto takes a free one", index, folder)
+
+
+def gpu_lock_folder() -> Path:
+    """Where the processes of one user on one machine claim GPUs: ``$SMARTBERT_GPU_LOCK_DIR``, else
+    ``/var/tmp/smartbert-gpu-locks-<uid>``. Never under ``$TMPDIR``, which differs per job or
+    container (jobs would not see each other's locks); not /dev/shm or ``$XDG_RUNTIME_DIR``, which
+    logind may empty when the user logs out while jobs still run."""
+    override = os.environ.get(GPU_LOCK_ENV)
+    if override:
+        folder = Path(override)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    folder = Path(GPU_LOCK_BASE) / f"smartbert-gpu-locks-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise SmartBertError(f"GPU lock folder {folder} is not a folder of this user: set ${GPU_LOCK_ENV} to one")
+    return folder
+
+
+def _lock(folder: Path, index: int) -> bool:
+    """Claim GPU ``index`` through its lock file in ``folder`` (held until this process ends);
+    False if another process holds it. Read-only, so a folder shared by several users works."""
+    import fcntl
+
+    fd = os.open(folder / f"gpu-{_gpu_identity(index)}.lock", os.O_RDONLY | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _claimed.append(fd)
+    return True
 
 
 def _gpu_identity(index: int) -> str:
@@ -130,28 +164,51 @@ def make_deterministic(enabled: bool | None = None) -> bool:
     return enabled
 
 
-def rng_state() -> dict[str, object]:
-    """Every random generator a training step draws from: CPU, and each CUDA device once CUDA is in use."""
+def rng_state(device: torch.device | None = None) -> dict[str, object]:
+    """Every random generator a training step draws from: the CPU's and, once CUDA is in use, the
+    generator of the GPU this process trains on (``device``, default the current one), with that
+    GPU's index and UUID. The other GPUs' generators are not this job's to restore."""
     state: dict[str, object] = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        index = _cuda_index(device)
+        state["cuda"] = torch.cuda.get_rng_state(index)
+        state["cuda_device"] = {"index": index, "uuid": _gpu_identity(index)}
     return state
 
 
-def set_rng_state(state: dict[str, Any] | torch.Tensor) -> None:
-    """Restore :func:`rng_state` (or an old checkpoint's bare CPU state). A checkpoint written on
-    GPUs and resumed where there are none restores the CPU part and says so."""
+def set_rng_state(state: dict[str, Any] | torch.Tensor, device: torch.device | None = None) -> None:
+    """Restore :func:`rng_state` onto the GPU this process trains on (``device``, default the current
+    one), whichever GPU wrote it: the generator continues where the checkpoint left it. Old checkpoints
+    (a bare CPU state; every GPU's state by index) still load. A checkpoint written on a GPU and resumed
+    where there is none restores the CPU part and says so."""
     if isinstance(state, torch.Tensor):
         state = {"cpu": state}
     torch.set_rng_state(state["cpu"])
     cuda = state.get("cuda")
     if cuda is None:
         return
-    if torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
+    if not torch.cuda.is_available():
+        log.warning("the checkpoint holds a GPU's RNG state and this machine has none: a resumed training will not "
+                    "equal an uninterrupted one")
+    elif isinstance(cuda, (list, tuple)):
+        _set_rng_state_by_index(list(cuda), device)
+    else:
+        torch.cuda.set_rng_state(cuda, _cuda_index(device))
+
+
+def _set_rng_state_by_index(states: list[torch.Tensor], device: torch.device | None) -> None:
+    """A checkpoint from before the training GPU was recorded: every visible GPU's state, by index."""
+    if len(states) == 1:  # one GPU was visible: that one trained
+        torch.cuda.set_rng_state(states[0], _cuda_index(device))
+    elif len(states) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states)
     else:
         log.warning("the checkpoint holds the RNG state of %d GPU(s), this machine has %d: a resumed training will not "
-                    "equal an uninterrupted one", len(cuda), torch.cuda.device_count() if torch.cuda.is_available() else 0)
+                    "equal an uninterrupted one", len(states), torch.cuda.device_count())
+
+
+def _cuda_index(device: torch.device | None) -> int:
+    return device.index if device is not None and device.index is not None else torch.cuda.current_device()
 
 
 def device_info(device: torch.device, precision: str | None = None) -> dict[str, object]:

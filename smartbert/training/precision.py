@@ -13,11 +13,19 @@ inference does not depend on how a model was trained.
 Measured on the CPU (full RTE, MiniLM-L6): SmartBERT's last head 57.4 (fp32) vs 57.0 (bf16),
 within one example's noise (benchmarks/README.md). On a GPU ``make gpu-check`` measures fp32 vs
 bf16; until it has run on one, no GPU accuracy is claimed.
+
+The TF32 switch is process-wide in torch: it is on only inside a stage's forward (``autocast()``)
+and its backward and optimizer step, and restored after, so evaluation, traces and latency measured
+later in the same process run in float32. Whether a step's loss and gradients were finite stays on
+the device (a skipped step never touches the weights) and is read every :data:`CHECK_EVERY` steps,
+not every step: waiting for the GPU once per step would cost more than the check.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +36,9 @@ from smartbert.core.errors import SmartBertError
 #: fp16 only: this many optimisation steps in a row with a non-finite loss or gradients (each
 #: skipped by the scaler, which halves its scale) means the model itself overflows float16.
 MAX_SKIPPED_STEPS = 20
+#: steps between two reads of the device's non-finite flags (one host sync each; the first step is
+#: read at once, so a setup that fails from the start stops at step 0).
+CHECK_EVERY = 50
 
 
 @dataclass(frozen=True)
@@ -72,59 +83,141 @@ class NonFiniteLossError(SmartBertError):
     """Training produced a NaN or infinite loss (fp16: for MAX_SKIPPED_STEPS steps in a row)."""
 
 
+@dataclass
+class _Pending:
+    """A step whose non-finite flag the host has not read yet."""
+
+    where: str
+    loss: torch.Tensor
+    terms: dict
+    bad: torch.Tensor  # on the device: True where the loss or a gradient was not finite (the step was skipped)
+
+
 class MixedPrecision:
-    """A training stage's precision at run time: autocast, the TF32 switch, and (fp16) the loss
-    scaler, whose state a resumed training restores."""
+    """A training stage's precision at run time: autocast, the TF32 switch (scoped), and (fp16) the
+    loss scaler, whose state a resumed training restores."""
 
     def __init__(self, precision: str, device: torch.device) -> None:
         self.precision = get_precision(precision)
         self.precision.check(device)
         self.device = device
         self.scaler = torch.amp.GradScaler(device.type) if self.precision.scaled else None
-        self.skipped_in_a_row = 0
-        if device.type == "cuda":  # TF32 only where asked for: fp32 means float32 products
-            torch.backends.cuda.matmul.allow_tf32 = self.precision.tf32
-            torch.backends.cudnn.allow_tf32 = self.precision.tf32
+        self._pending: list[_Pending] = []
+        self._skipped_run = 0  # fp16: skipped steps in a row, as of the last read
+        self._read = False     # whether a step was read yet (the first one is read at once)
 
-    def autocast(self) -> contextlib.AbstractContextManager:
+    @contextlib.contextmanager
+    def tf32(self) -> Iterator[None]:
+        """TF32 matmuls on or off as this precision says (CUDA), for the enclosed code only."""
+        if self.device.type != "cuda":
+            yield
+            return
+        matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+        saved = matmul.allow_tf32, cudnn.allow_tf32
+        matmul.allow_tf32 = cudnn.allow_tf32 = self.precision.tf32
+        try:
+            yield
+        finally:
+            matmul.allow_tf32, cudnn.allow_tf32 = saved
+
+    @contextlib.contextmanager
+    def autocast(self) -> Iterator[None]:
+        """The forward pass's precision: TF32 as asked (scoped), autocast to the precision's dtype."""
         dtype = self.precision.autocast
-        return torch.autocast(device_type=self.device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+        with self.tf32(), torch.autocast(device_type=self.device.type, dtype=dtype) if dtype else contextlib.nullcontext():
+            yield
 
     def step(self, loss: torch.Tensor, terms: dict, trainable: list[nn.Parameter], optimizer: torch.optim.Optimizer,
-             max_grad_norm: float, where: str) -> bool:
-        """Backward, gradient clipping (on unscaled gradients), optimizer step; False if the scaler
-        skipped the step. A non-finite loss is an error at once, except under fp16, where the
-        scaler skips the step and lowers its scale (an error only after MAX_SKIPPED_STEPS in a row)."""
-        if self.scaler is None:
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError(f"{where}: non-finite loss {loss.item()} (terms: {_terms(terms)}). "
-                                         "Lower the learning rate or check the loss weights.")
-            loss.backward()
-            nn.utils.clip_grad_norm_(trainable, max_grad_norm)
+             max_grad_norm: float, where: str) -> None:
+        """Backward, gradient clipping (on unscaled gradients), optimizer step. A step whose loss or
+        gradients are not finite is skipped on the device (the weights stay); :meth:`check` stops the
+        training at the next read. Under fp16 the scaler skips such steps and lowers its scale, and
+        only MAX_SKIPPED_STEPS in a row are an error."""
+        with self.tf32():
+            if self.scaler is None:
+                self._plain_step(loss, terms, trainable, optimizer, max_grad_norm, where)
+            else:
+                self._scaled_step(loss, terms, trainable, optimizer, max_grad_norm, where)
+        optimizer.zero_grad(set_to_none=True)
+        if self._due():
+            self.check()
+
+    def _plain_step(self, loss: torch.Tensor, terms: dict, trainable: list[nn.Parameter],
+                    optimizer: torch.optim.Optimizer, max_grad_norm: float, where: str) -> None:
+        loss.backward()
+        norm = nn.utils.clip_grad_norm_(trainable, max_grad_norm)
+        bad = ~(torch.isfinite(loss) & torch.isfinite(norm))
+        self._pending.append(_Pending(where, loss.detach(), terms, bad))
+        if not getattr(optimizer, "_step_supports_amp_scaling", False):
+            self.check()  # an optimizer that cannot skip a step on the device's word: read it now
             optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            return True
-        scale = self.scaler.get_scale()
+            return
+        optimizer.found_inf = bad.float()  # type: ignore[attr-defined]  # fused AdamW skips the update on the device
+        try:
+            optimizer.step()
+        finally:
+            del optimizer.found_inf  # type: ignore[attr-defined]
+
+    def _scaled_step(self, loss: torch.Tensor, terms: dict, trainable: list[nn.Parameter],
+                     optimizer: torch.optim.Optimizer, max_grad_norm: float, where: str) -> None:
+        assert self.scaler is not None
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(optimizer)
-        nn.utils.clip_grad_norm_(trainable, max_grad_norm)
+        norm = nn.utils.clip_grad_norm_(trainable, max_grad_norm)
         self.scaler.step(optimizer)  # skipped when a gradient is inf/NaN
         self.scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        stepped = self.scaler.get_scale() >= scale  # the scale only drops on a skipped step
-        self.skipped_in_a_row = 0 if stepped else self.skipped_in_a_row + 1
-        if self.skipped_in_a_row >= MAX_SKIPPED_STEPS:
-            raise NonFiniteLossError(f"{where}: fp16 gave non-finite losses or gradients for {MAX_SKIPPED_STEPS} steps in a "
-                                     f"row (loss {loss.item()}, loss scale now {self.scaler.get_scale():g}; terms: "
-                                     f"{_terms(terms)}): the model overflows float16; use bf16 or fp32")
-        return stepped
+        self._pending.append(_Pending(where, loss.detach(), terms, ~torch.isfinite(norm)))
+
+    def _due(self) -> bool:
+        """Whether to read the flags now: at the first step, every CHECK_EVERY steps, and under fp16
+        as soon as the pending steps could complete MAX_SKIPPED_STEPS in a row (so the error comes
+        at the step it would with a read every step)."""
+        if not self._read:
+            return True
+        limit = CHECK_EVERY if self.scaler is None else min(CHECK_EVERY, MAX_SKIPPED_STEPS - self._skipped_run)
+        return len(self._pending) >= limit
+
+    def check(self) -> None:
+        """Read the flags of the steps since the last read (one host sync) and stop on what they
+        show: a non-finite loss or gradients (fp32, tf32, bf16), MAX_SKIPPED_STEPS skipped steps in a
+        row (fp16). Meant for the end of every epoch too; :meth:`state_dict` calls it before a checkpoint."""
+        pending, self._pending, self._read = self._pending, [], True
+        if not pending:
+            return
+        flags = torch.stack([p.bad.to(pending[0].bad.device) for p in pending]).tolist()
+        for step, bad in zip(pending, flags):
+            if self.scaler is None and bad:
+                raise NonFiniteLossError(_non_finite(step))
+            self._skipped_run = self._skipped_run + 1 if bad else 0
+            if self._skipped_run >= MAX_SKIPPED_STEPS:
+                assert self.scaler is not None
+                raise NonFiniteLossError(f"{step.where}: fp16 gave non-finite losses or gradients for {MAX_SKIPPED_STEPS} "
+                                         f"steps in a row (loss {float(step.loss)}, loss scale now "
+                                         f"{self.scaler.get_scale():g}; terms: {_terms(step.terms)}): the model "
+                                         "overflows float16; use bf16 or fp32")
+
+    @property
+    def skipped_in_a_row(self) -> int:
+        """fp16: steps skipped in a row so far (reads the device: a host sync)."""
+        self.check()
+        return self._skipped_run
 
     def state_dict(self) -> dict | None:
+        """The scaler's state, for a checkpoint (the pending steps are read first: no checkpoint
+        follows a non-finite step unread)."""
+        self.check()
         return self.scaler.state_dict() if self.scaler else None
 
     def load_state_dict(self, state: dict | None) -> None:
         if self.scaler is not None and state:
             self.scaler.load_state_dict(state)
+
+
+def _non_finite(step: _Pending) -> str:
+    """The error of a skipped non-finite step: which loss, or which gradients, and the fix."""
+    loss = float(step.loss)
+    what = f"non-finite loss {loss}" if not math.isfinite(loss) else f"non-finite gradients (loss {loss:.4g})"
+    return f"{step.where}: {what} (terms: {_terms(step.terms)}). Lower the learning rate or check the loss weights."
 
 
 def _terms(terms: dict) -> str:

@@ -173,7 +173,7 @@ def test_a_profile_writes_only_under_its_own_roots(profile, tmp_path):
 def test_gpu_jobs_get_a_gpu_each_and_a_few_threads_where_gpus_are(gpus, cores, slots, tmp_path):
     """--resources gpu=N runs N GPU jobs at once (each asks for one GPU) with threads left for the CPU
     jobs beside them; with no GPU, GPU jobs ask for none (the gpu resource holds nothing back) and
-    take half the cores each (latency: every core, it times alone)."""
+    take half the cores each. Latency takes every core (and every GPU slot): it times alone."""
     env = {"SMARTBERT_GPUS": str(gpus)} if gpus else {"SMARTBERT_DEVICE": "cpu"}
     result = snakemake("-n", "--configfile", str(REPO / "config" / "smoke.yaml"), "--cores", str(cores),
                        "--resources", f"gpu={slots}", cwd=tmp_path, env=env)
@@ -181,13 +181,14 @@ def test_gpu_jobs_get_a_gpu_each_and_a_few_threads_where_gpus_are(gpus, cores, s
     assert {job["rule"] for job in jobs} >= GPU_RULES | {"sweep", "tables", "figure"}
     for job in jobs:
         gpu = int(job["resources"].get("gpu", 0))
-        if job["rule"] in GPU_RULES and gpus:
+        if job["rule"] == "latency":  # times alone: every core, every GPU slot
+            assert gpu == (min(slots, gpus) if gpus else 0) and job["threads"] == cores, job
+            assert f"--threads {cores} " in job["shell"]
+        elif job["rule"] in GPU_RULES and gpus:
             assert gpu == 1, job
             assert job["threads"] == max(1, min(4, cores // (min(slots, gpus) + 1))), job
             assert min(slots, gpus) * job["threads"] < cores or job["threads"] == 1  # cores left beside them
             assert f"--threads {job['threads']} " in job["shell"]
-        elif job["rule"] == "latency":  # times alone: every core
-            assert gpu == 0 and job["threads"] == cores, job
         elif job["rule"] in GPU_RULES:  # two at once, half the cores each: never more threads than cores
             assert gpu == 0 and job["threads"] == max(1, cores // 2), job
             assert f"--threads {job['threads']} " in job["shell"]
@@ -195,6 +196,17 @@ def test_gpu_jobs_get_a_gpu_each_and_a_few_threads_where_gpus_are(gpus, cores, s
             assert gpu == 0 and job["threads"] == 1, job
     if gpus and slots < gpus:
         assert f"pass --resources gpu={gpus}" in result.stderr
+
+
+def test_a_gpu_pinned_for_several_gpu_jobs_at_once_is_refused(tmp_path):
+    """SMARTBERT_DEVICE=cuda:0 with --resources gpu=4 would put four jobs on one GPU: one line naming the fix."""
+    env = {"SMARTBERT_GPUS": "4", "SMARTBERT_DEVICE": "cuda:0"}
+    args = ("-n", "--configfile", str(REPO / "config" / "smoke.yaml"), "--cores", "16")
+    result = snakemake(*args, "--resources", "gpu=4", cwd=tmp_path, env=env, check=False)
+    said = result.stdout + result.stderr
+    assert result.returncode != 0 and "SMARTBERT_DEVICE=cuda:0 puts every GPU job on one GPU" in said, said
+    assert "pass --resources gpu=1" in said and "Traceback" not in said
+    snakemake(*args, "--resources", "gpu=1", cwd=tmp_path, env=env)
 
 
 def submit_command(job: dict, settings: dict) -> str:

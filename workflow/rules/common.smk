@@ -8,7 +8,7 @@ import sys
 from snakemake.exceptions import WorkflowError
 
 from smartbert.app.plan.experiment import GATED_METHOD, Experiment
-from smartbert.app.plan.resources import ClusterCost, JobThreads, visible_gpus
+from smartbert.app.plan.resources import ClusterCost, JobThreads, check_pinned_gpu, frozen_cache_mb, visible_gpus
 from smartbert.core.errors import SmartBertError
 from smartbert.core.names import DEFAULT_VARIANT, SKIP_ONLY
 from smartbert.data.tasks import training_task
@@ -229,17 +229,26 @@ def _resource(name):
 _GIVEN_GPUS = _resource("gpu")  # --resources gpu=N: GPU jobs at once (Snakemake's limit, not a device choice)
 THREADS = JobThreads.plan(visible_gpus(os.environ, _cuda_count), _resource("_cores") or workflow.resource_settings.cores or 1,
                           _GIVEN_GPUS)
-_note = THREADS.gpu_note(_GIVEN_GPUS)
-if _note and workflow.is_main_process and workflow.local_exec:
-    print(_note, file=sys.stderr)
+if workflow.is_main_process and workflow.local_exec:
+    try:
+        check_pinned_gpu(os.environ, THREADS.gpus, _GIVEN_GPUS)  # SMARTBERT_DEVICE=cuda:N with several jobs at once
+    except SmartBertError as error:
+        raise WorkflowError(f"{error}")
+    _note = THREADS.gpu_note(_GIVEN_GPUS)
+    if _note:
+        print(_note, file=sys.stderr)
 GPUS = THREADS.gpus
 DEVICE_THREADS = THREADS.device_threads
-TIMING_THREADS = THREADS.timing_threads
 DEVICE_GPUS = THREADS.device_gpus
+TIMING_THREADS = THREADS.timing_threads  # the latency job: every core and every GPU slot, so it times alone
+TIMING_GPUS = THREADS.timing_gpus
 
 
 # ---- what a job costs on a cluster (smartbert.app.plan.resources.ClusterCost; a local run ignores it) --
-COST = ClusterCost(PLAN)
+try:
+    COST = ClusterCost(PLAN, frozen_cache_mb(os.environ))
+except SmartBertError as error:
+    raise WorkflowError(f"{error}")
 
 
 def train_runtime(wildcards, attempt):
@@ -247,7 +256,7 @@ def train_runtime(wildcards, attempt):
 
 
 def train_mem_mb(wildcards, attempt):
-    return COST.train_mem_mb(wildcards.task, attempt)
+    return COST.train_mem_mb(wildcards.task, attempt, method_of(wildcards), wildcards.variant)
 
 
 def select_runtime(wildcards, attempt):

@@ -1,7 +1,7 @@
 # Table 1's latency column: every method's default model timed at batch 1 on the same dev examples,
-# interleaved example by example (smartbert.inference.latency.paired_latency). A GPU job where GPUs are visible
-# (timed on its GPU); on a CPU-only machine it takes every core, so no other job runs beside it and
-# disturbs the timing.
+# interleaved example by example (smartbert.inference.latency.paired_latency). It takes every core and,
+# where GPUs are visible, every GPU slot (timed on its GPU), so no other job runs beside it and disturbs
+# the timing: batch-1 latency is bound by the host on a GPU too. On SLURM the profile sets its own.
 
 
 rule latency:
@@ -17,7 +17,7 @@ rule latency:
         repeats=config["latency"]["repeats"],
     threads: TIMING_THREADS
     resources:
-        gpu=DEVICE_GPUS,
+        gpu=TIMING_GPUS,
         runtime=latency_runtime,
         mem_mb=latency_mem_mb,
     conda:

@@ -3,25 +3,32 @@
 Threads and GPUs. The device is never in the experiment config (docs/design.md): every `smartbert`
 process picks its own (``--device``, default ``$SMARTBERT_DEVICE``, else a free CUDA GPU claimed through
 a lock file). The workflow only decides how many GPU jobs run at once and how many threads each gets.
-GPU jobs (train, select, trace, latency) ask for ``gpu=1`` where GPUs are visible, so
-``--resources gpu=N`` runs N of them at once, one per GPU, beside the CPU jobs. On a CPU-only machine
-they ask for none: there the cores are the limit. On a cluster the slurm profile sets both per rule.
+GPU jobs (train, select, trace) ask for ``gpu=1`` where GPUs are visible, so ``--resources gpu=N``
+runs N of them at once, one per GPU, beside the CPU jobs. On a CPU-only machine they ask for none:
+there the cores are the limit. The latency job takes every core and every GPU slot, so nothing runs
+beside it while it times. ``SMARTBERT_DEVICE=cuda:N`` puts every job on one GPU: a local run must
+then run one GPU job at a time (``--resources gpu=1``, else an error). On a cluster the slurm profile
+sets both per rule.
 
 Cluster cost. From the work each job does: training examples x epochs over every trained stage (+ the
 per-epoch evaluation), at stated throughputs on one GPU for a BERT-base-sized backbone at max length
 128, fp32: conservative guesses, not measurements. Then x 1.5 and + 10 minutes of start-up, and x
 attempt: a retry after a time limit or an out-of-memory kill asks for twice, then three times as much,
 up to :data:`MAX_RUNTIME_MIN` (a training cut there continues from its last finished epoch). Faster
-GPUs: raise the rates, or set one rule's request with ``--set-resources train:runtime=MIN``.
+GPUs: raise the rates, or set one rule's request with ``--set-resources train:runtime=MIN``. A
+training whose stage caches its frozen pass (``$SMARTBERT_FROZEN_CACHE_MB``; off on a GPU unless set)
+asks for that bound twice more (training and selection split).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from smartbert.app.plan.experiment import Experiment
+from smartbert.core.errors import SmartBertError
 from smartbert.core.names import DEFAULT_VARIANT
 from smartbert.data.tasks import get_task
 from smartbert.replay.policies import POLICIES
@@ -38,15 +45,34 @@ UNKNOWN_SIZE = (392702, 9832)  # a task without known sizes is costed as MNLI, t
 
 def visible_gpus(environ: Mapping[str, str], cuda_count: Callable[[], int]) -> int:
     """GPUs the planned jobs may use: none with ``SMARTBERT_DEVICE=cpu``; ``SMARTBERT_GPUS=N`` plans for
-    N (a dry run on a CPU login node); ``cuda:N`` puts every job on that one GPU; else every CUDA GPU
-    (``cuda_count`` is only called then, so a CPU plan never imports torch)."""
-    device = environ.get("SMARTBERT_DEVICE", "auto")
-    if device == "cpu":
+    N (a dry run on a CPU login node), else every CUDA GPU (``cuda_count`` is only called then, so a CPU
+    plan never asks CUDA); ``cuda:N`` puts every job on that one GPU."""
+    if _device(environ) == "cpu":
         return 0
-    if environ.get("SMARTBERT_GPUS"):
-        return int(environ["SMARTBERT_GPUS"])
-    count = cuda_count()
-    return min(count, 1) if device.startswith("cuda:") else count
+    count = int(environ["SMARTBERT_GPUS"]) if environ.get("SMARTBERT_GPUS") else cuda_count()
+    return min(count, 1) if pinned_gpu(environ) else count
+
+
+def _device(environ: Mapping[str, str]) -> str:
+    return (environ.get("SMARTBERT_DEVICE") or "auto").strip().lower()
+
+
+def pinned_gpu(environ: Mapping[str, str]) -> str | None:
+    """The one GPU ``SMARTBERT_DEVICE=cuda:N`` puts every job on (None for auto, cuda, cpu)."""
+    device = _device(environ)
+    return device if re.fullmatch(r"cuda:\d+", device) else None
+
+
+def check_pinned_gpu(environ: Mapping[str, str], gpus: int, given_gpu_resource: int | None) -> None:
+    """A one-line error when ``SMARTBERT_DEVICE=cuda:N`` puts every GPU job of a local run on one GPU
+    and ``--resources gpu`` lets several run at once there (or sets no bound)."""
+    pinned = pinned_gpu(environ)
+    if not pinned or not gpus or given_gpu_resource == 1:
+        return
+    at_once = ("no --resources gpu=N bounds how many run at once there" if given_gpu_resource is None
+               else f"--resources gpu={given_gpu_resource} runs {given_gpu_resource} at once there")
+    raise SmartBertError(f"SMARTBERT_DEVICE={pinned} puts every GPU job on one GPU and {at_once}: pass --resources gpu=1, "
+                         "or SMARTBERT_DEVICE=auto to give each job a GPU of its own")
 
 
 @dataclass(frozen=True)
@@ -79,8 +105,13 @@ class JobThreads:
 
     @property
     def timing_threads(self) -> int:
-        """Threads of the latency job."""
-        return self.gpu_job_threads if self.gpus else self.cores
+        """Threads of the latency job: every core, so no other job starts beside it."""
+        return self.cores
+
+    @property
+    def timing_gpus(self) -> int:
+        """`gpu` resource of the latency job: every GPU slot where GPUs are, so no GPU job runs beside it."""
+        return self.gpu_slots if self.gpus else 0
 
     @property
     def device_gpus(self) -> int:
@@ -112,11 +143,24 @@ def megabytes(base_mb: float, examples: float, attempt: int) -> int:
     return math.ceil((base_mb + 0.01 * examples) * attempt)
 
 
-class ClusterCost:
-    """Runtime and memory requests of the GPU rules of one profile's plan."""
+def frozen_cache_mb(environ: Mapping[str, str]) -> float:
+    """The frozen-pass cache's bound per split in a GPU rule's job: ``$SMARTBERT_FROZEN_CACHE_MB`` where
+    set, else its default on the job's device (a GPU: 0, recomputed; ``SMARTBERT_DEVICE=cpu``: 4096)."""
+    import torch
 
-    def __init__(self, plan: Experiment) -> None:
+    from smartbert.modeling.frozen import cache_limit_mb, default_cache_mb
+
+    limit = cache_limit_mb(environ)
+    return default_cache_mb(torch.device("cpu" if _device(environ) == "cpu" else "cuda")) if limit is None else limit
+
+
+class ClusterCost:
+    """Runtime and memory requests of the GPU rules of one profile's plan (``frozen_cache_mb``: the
+    frozen-pass cache's bound per split in their jobs, :func:`frozen_cache_mb`)."""
+
+    def __init__(self, plan: Experiment, frozen_cache_mb: float = 0.0) -> None:
         self.plan = plan
+        self.frozen_cache_mb = frozen_cache_mb
 
     def train_examples(self, task: str) -> float:
         budget = self.plan.max_train_examples(task)
@@ -133,8 +177,16 @@ class ClusterCost:
         seconds = epochs * (self.train_examples(task) / TRAIN_EXAMPLES_PER_S + split_size(task, "dev") / EVAL_EXAMPLES_PER_S)
         return minutes(seconds, attempt)
 
-    def train_mem_mb(self, task: str, attempt: int) -> int:
-        return megabytes(8000, self.train_examples(task) + split_size(task, "dev"), attempt)
+    def caches_frozen_pass(self, method: str, variant: str = DEFAULT_VARIANT) -> bool:
+        """Whether a stage the method trains reads a frozen part it may cache (no dropout in it)."""
+        return any(stage.frozen is not None and not stage.frozen_dropout and not stage.reuse
+                   for stage in self.plan.stages(method, variant))
+
+    def train_mem_mb(self, task: str, attempt: int, method: str | None = None, variant: str = DEFAULT_VARIANT) -> int:
+        """Host memory of a training: the base, its examples, and the frozen-pass cache of the
+        training and selection splits where ``method`` caches one (up to its bound each)."""
+        cache = 2 * self.frozen_cache_mb if method and self.caches_frozen_pass(method, variant) else 0
+        return megabytes(8000 + cache, self.train_examples(task) + split_size(task, "dev"), attempt)
 
     def select_runtime(self, task: str, attempt: int) -> int:
         """Stage 1 at every grid point on train minus the held-out split, scored on that split each epoch."""

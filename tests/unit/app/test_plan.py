@@ -13,7 +13,15 @@ import yaml
 from snakemake.utils import validate
 
 from smartbert.app.plan.experiment import Experiment
-from smartbert.app.plan.resources import MAX_RUNTIME_MIN, ClusterCost, JobThreads, split_size, visible_gpus
+from smartbert.app.plan.resources import (
+    MAX_RUNTIME_MIN,
+    ClusterCost,
+    JobThreads,
+    check_pinned_gpu,
+    frozen_cache_mb,
+    split_size,
+    visible_gpus,
+)
 from smartbert.core.errors import SmartBertError
 from tests.helpers import REPO
 
@@ -132,10 +140,32 @@ def test_gpu_jobs_get_a_gpu_each_and_a_few_threads_where_gpus_are(gpus, cores, s
         assert threads.device_gpus == 1
         assert threads.device_threads == max(1, min(4, cores // (min(slots, gpus) + 1)))
         assert min(slots, gpus) * threads.device_threads < cores or threads.device_threads == 1  # cores left beside them
-        assert threads.timing_threads == threads.device_threads
-    else:  # two at once, half the cores each; latency times alone on every core
-        assert threads.device_gpus == 0 and threads.device_threads == max(1, cores // 2) and threads.timing_threads == cores
+    else:  # two at once, half the cores each
+        assert threads.device_gpus == 0 and threads.device_threads == max(1, cores // 2)
     assert (threads.gpu_note(slots) is not None) == bool(gpus and slots != gpus)
+
+
+@pytest.mark.parametrize("gpus, cores, slots", [(0, 16, 4), (0, 2, 1), (4, 16, 4), (4, 16, 1), (2, 2, 2), (4, 16, None)])
+def test_the_latency_job_times_with_nothing_beside_it(gpus, cores, slots):
+    """Every core (no other job fits beside it) and every GPU slot (no training on the GPU it times)."""
+    threads = JobThreads.plan(gpus, cores, slots)
+    assert threads.timing_threads == cores
+    assert threads.timing_gpus == (min(gpus, slots or gpus) if gpus else 0)
+    assert threads.timing_gpus + threads.device_gpus > (slots or gpus) or not gpus  # a GPU job does not fit beside it
+
+
+def test_a_gpu_pinned_by_smartbert_device_runs_one_gpu_job_at_a_time():
+    """SMARTBERT_DEVICE=cuda:0 puts every job on that GPU: four at once there is an error naming the fix."""
+    pinned = {"SMARTBERT_DEVICE": "cuda:0"}
+    gpus = visible_gpus(pinned, lambda: 4)
+    assert gpus == 1 and visible_gpus({**pinned, "SMARTBERT_GPUS": "4"}, lambda: 0) == 1
+    for given in (4, None):
+        with pytest.raises(SmartBertError, match="SMARTBERT_DEVICE=cuda:0 puts every GPU job on one GPU.*pass --resources gpu=1"):
+            check_pinned_gpu(pinned, gpus, given)
+    check_pinned_gpu(pinned, gpus, 1)
+    check_pinned_gpu({"SMARTBERT_DEVICE": "auto"}, 4, 4)  # each job claims its own
+    check_pinned_gpu({"SMARTBERT_DEVICE": "cuda"}, 4, 4)
+    check_pinned_gpu(pinned, 0, 4)  # no GPU visible: the jobs say so themselves
 
 
 def test_visible_gpus_never_imports_torch_for_a_cpu_plan():
@@ -160,3 +190,18 @@ def test_cluster_runtime_and_memory_follow_the_work():
     assert cost.select_runtime("MNLI", 1) > mnli  # 3 grid points x stage 1
     assert cost.train_mem_mb("MNLI", 1) > cost.train_mem_mb("WNLI", 1) >= 8000
     assert cost.latency_mem_mb("RTE", 1) > cost.trace_mem_mb("RTE", 1) - 8000 + 4000
+
+
+def test_a_training_that_caches_its_frozen_pass_asks_for_the_cache_too():
+    """Off on a GPU unless set: nothing more; set (or on the CPU by default): twice the bound (training
+    and selection split), for the methods whose stages read a frozen part without dropout."""
+    assert frozen_cache_mb({}) == 0 and frozen_cache_mb({"SMARTBERT_DEVICE": "cuda:1"}) == 0
+    assert frozen_cache_mb({"SMARTBERT_DEVICE": "cpu"}) == 4096
+    assert frozen_cache_mb({"SMARTBERT_FROZEN_CACHE_MB": "1000"}) == 1000
+    with pytest.raises(SmartBertError, match="SMARTBERT_FROZEN_CACHE_MB must be a number"):
+        frozen_cache_mb({"SMARTBERT_FROZEN_CACHE_MB": "lots"})
+    plan = Experiment(profile("paper"), repo_dir=REPO)
+    off, on = ClusterCost(plan), ClusterCost(plan, frozen_cache_mb=1000)
+    for method in ("smartbert", "deebert", "fastbert"):
+        assert on.train_mem_mb("RTE", 1, method) == off.train_mem_mb("RTE", 1, method) + 2000, method
+    assert on.train_mem_mb("RTE", 1, "bert") == off.train_mem_mb("RTE", 1, "bert")  # nothing frozen to cache

@@ -1,6 +1,7 @@
 """The device seam: every tensor a model meets is on its device (checked on the CPU by
 :class:`device_guard.HostTensorGuard`), ``--device`` resolves or fails in one line, provenance
-records the device actually used, fp16 + loss scaling, and CUDA RNG state in resume checkpoints."""
+records the device actually used, a precision that needs CUDA fails before any work (GPU claims and
+CUDA RNG states, with torch.cuda faked: test_gpu_fakes.py)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,7 @@ from smartbert.data.prepare import DataOptions
 from smartbert.inference.dynamic import predict_batched, predict_dynamic
 from smartbert.inference.tracing import trace_model
 from smartbert.methods.registry import get_method, method_names
-from smartbert.modeling.device import (
-    resolve_device,
-    rng_state,
-    set_rng_state,
-    to_device,
-)
+from smartbert.modeling.device import resolve_device, to_device
 from smartbert.training.config import TrainConfig
 from smartbert.training.pipeline import train_method
 from tests.device_guard import DeviceMismatch, HostTensorGuard
@@ -148,23 +144,3 @@ def test_precision_that_needs_cuda_fails_before_any_work(tmp_path) -> None:
         train_method(TASK, "bert", "tiny", tmp_path / "m", dataclasses.replace(QUICK, precision="tf32"), data=DATA,
                      progress=False, device="cpu")
     assert not any(tmp_path.iterdir())
-
-
-def test_rng_state_carries_every_cuda_generator(monkeypatch) -> None:
-    """The CPU part of the CUDA RNG round trip: a checkpoint's RNG state holds every GPU's
-    generator when CUDA is in use, and restoring sets them all (fakes stand in for the GPUs)."""
-    fake_states = [torch.arange(4, dtype=torch.uint8), torch.arange(4, 8, dtype=torch.uint8)]
-    restored = []
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: fake_states)
-    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: restored.append(states))
-    state = rng_state()
-    assert [s.tolist() for s in state["cuda"]] == [s.tolist() for s in fake_states]
-    before = torch.rand(3)
-    set_rng_state(state)
-    assert restored == [fake_states]
-    torch.set_rng_state(state["cpu"])
-    assert torch.equal(torch.rand(3), before)
-    set_rng_state(state["cpu"])  # an old checkpoint's bare CPU state still loads
