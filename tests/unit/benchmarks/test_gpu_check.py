@@ -115,7 +115,7 @@ def test_a_missed_threshold_fails_the_check_only_where_enforced(tmp_path, monkey
 
 def test_a_python_without_what_the_check_needs_says_so_in_one_line_and_exits_2(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(gpu_check, "NEEDED", (*gpu_check.NEEDED, "no_such_module_for_gpu_check"))
-    assert gpu_check.main(["--allow-cpu", "--out", str(tmp_path)]) == 2
+    assert gpu_check.main(["--allow-cpu", "--only", "environment", "--out", str(tmp_path)]) == 2
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "lacks no_such_module_for_gpu_check" in out and "make gpu-bundle" in out
     assert json.loads((tmp_path / "summary.json").read_text())["ok"] is False
