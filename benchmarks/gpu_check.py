@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import collections
 import contextlib
 import dataclasses
 import importlib.util
@@ -120,44 +119,16 @@ class Part:
 # ---- host syncs ----------------------------------------------------------------------------------
 
 
-def _sync_kinds() -> dict[Any, str]:
-    import torch
-
-    tensor = torch.Tensor
-    return {tensor.item: "item", tensor.__bool__: "bool", tensor.cpu: "cpu", tensor.tolist: "tolist",
-            tensor.__int__: "item", tensor.__float__: "item", tensor.__index__: "item"}
-
-
 def count_host_syncs(fn: Callable[[], Any]) -> tuple[Any, dict[str, int]]:
-    """``fn()``'s result and the device-to-host reads it made from Python, by kind (``item`` with
-    int/float/index, ``bool``, ``cpu`` with ``.to('cpu')``, ``tolist``) and ``total``: each one waits
-    for the GPU. The hook that ``gpu-check`` counts with; swap in smartbert's own counter when it
-    lands. Reads inside torch's C++ (nonzero, boolean indexing) are not seen."""
-    from torch.overrides import TorchFunctionMode
+    """``fn()``'s result and the device-to-host reads it made, by kind (smartbert.modeling.op_count:
+    ``item``, ``__bool__``, ``cpu``, ``tolist``, int/float conversions, ``.to(cpu)`` of a device
+    tensor, data-dependent operators such as ``nonzero`` or boolean indexing) and ``total``: on a GPU
+    each one waits for the queue."""
+    from smartbert.modeling.op_count import count_device_work
 
-    kinds, counts = _sync_kinds(), collections.Counter[str]()
-
-    class Counter(TorchFunctionMode):
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            kwargs = kwargs or {}
-            kind = kinds.get(func)
-            if kind is None and getattr(func, "__name__", "") == "to" and _to_host(args, kwargs):
-                kind = "cpu"
-            if kind is not None:
-                counts[kind] += 1
-            return func(*args, **kwargs)
-
-    with Counter():
+    with count_device_work() as work:
         result = fn()
-    return result, {**counts, "total": sum(counts.values())}
-
-
-def _to_host(args: tuple, kwargs: dict) -> bool:
-    """``tensor.to(cpu)`` of a tensor that is not on the host (on the CPU, moves to the model's device are
-    ``.to(cpu)`` too, and on a GPU they are not reads)."""
-    source = getattr(args[0], "device", None) if args else None
-    target = kwargs.get("device", args[1] if len(args) > 1 else None)
-    return getattr(source, "type", "cpu") != "cpu" and str(target).startswith("cpu")
+    return result, {**work.reads, "total": work.host_reads}
 
 
 # ---- budget --------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ Two numbers decide how a GPU run spends its host time:
   on a GPU however small the tensor (eager PyTorch at batch 1, or a trainer with many small ops,
   is bound by them);
 - host reads: a value the host reads from a device tensor (``item``, ``bool``, ``int``, ``float``,
-  ``tolist``, ``cpu``) or an operator whose output size depends on the data (``nonzero``,
+  ``tolist``, ``cpu``, ``to(cpu)``) or an operator whose output size depends on the data (``nonzero``,
   boolean-mask indexing, ``masked_select``): on a GPU each waits for every queued kernel to finish.
 
 Counted on the CPU, they say what the same code will cost on a GPU, so budgets on them are tests
@@ -66,10 +66,18 @@ class _HostReads(TorchFunctionMode):
         self.work = work
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
-        if name in HOST_READ_METHODS:
+        if name in HOST_READ_METHODS or (name == "to" and _to_host(args, kwargs)):
             self.work.reads[name] += 1
-        return func(*args, **(kwargs or {}))
+        return func(*args, **kwargs)
+
+
+def _to_host(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """``tensor.to(cpu)`` of a tensor on a device (a move to the CPU of a host tensor reads nothing)."""
+    source = getattr(args[0], "device", None) if args else None
+    target = kwargs.get("device", args[1] if len(args) > 1 else None)
+    return getattr(source, "type", "cpu") != "cpu" and str(target).startswith("cpu")
 
 
 class _Operators(TorchDispatchMode):

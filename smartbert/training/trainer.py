@@ -212,6 +212,7 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
             step += 1
             if progress and step % 50 == 0:
                 bar.set_postfix(loss=f"{torch.stack(losses[-50:]).mean().item():.4f}")
+        amp.check()  # the steps since the last read: a non-finite one stops here, before scoring or saving
         epoch_losses = torch.stack(losses).float().cpu().numpy()
         train_seconds = time.perf_counter() - epoch_started
         metrics = score(task, predict_logits(model, select, stage.score_logits, config.eval_batch_size, select_feed), select.labels)

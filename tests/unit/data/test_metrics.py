@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 import pytest
 
 from smartbert.data.metrics import GlueMetric, compute_metrics, majority_class

@@ -28,8 +28,9 @@ STEP_OPS = {
     ("fastbert", "finetune"): 941, ("fastbert", "distill"): 452, ("pabee", "joint"): 1005,
     ("smartbert", "stage1"): 1595, ("smartbert", "stage2"): 561,
 }
-#: Host reads of one optimisation step: none (the loss and its finiteness stay on the device).
-STEP_READS = 1
+#: Host reads of one optimisation step: none (the loss and its finiteness stay on the device; the
+#: non-finite flags are read every 50 steps and at the end of an epoch, smartbert.training.precision).
+STEP_READS = 0
 
 
 def training_steps():
