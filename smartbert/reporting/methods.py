@@ -7,7 +7,7 @@ reads the registry once (:func:`smartbert.app.catalogue.method_catalogue`) and h
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from smartbert.core.names import BERT, DEFAULT_VARIANT, SKIP_ONLY, SMARTBERT
@@ -37,6 +37,15 @@ class MethodCatalogue:
 
     def __init__(self, methods: Iterable[MethodInfo]) -> None:
         self._methods = {info.name: info for info in methods}
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Sequence[str]]) -> MethodCatalogue:
+        """The catalogue from :meth:`rows` (how the workflow hands it to its jobs, read once in its own process)."""
+        return cls(MethodInfo(name, display_name, policy) for name, display_name, policy in rows)
+
+    def rows(self) -> list[list[str]]:
+        """[name, display name, exit rule] per method, sorted: plain data for a Snakemake ``params``."""
+        return [[info.name, info.display_name, info.policy] for _, info in sorted(self._methods.items())]
 
     def __contains__(self, method: object) -> bool:
         return method in self._methods

@@ -76,7 +76,7 @@ def expected_models(config: dict, trained: bool = False) -> int:
     tasks, seeds = [t for t in config["tasks"] if keep(t)], config.get("seeds", [1])
     count = len(tasks) * len(config["methods"]) * len(seeds)
     for variant in (config.get("variants") or {}).values():
-        count += len([t for t in variant.get("tasks") or config["tasks"] if keep(t)]) * len(seeds)
+        count += len([t for t in variant.get("tasks") or config["tasks"] if keep(t)]) * len(variant.get("seeds") or seeds)
     return count
 
 

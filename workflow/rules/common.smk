@@ -7,6 +7,7 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
+from smartbert.app.catalogue import method_catalogue
 from smartbert.app.plan.experiment import GATED_METHOD, Experiment
 from smartbert.app.plan.resources import ClusterCost, JobThreads, check_pinned_gpu, frozen_cache_mb, visible_gpus
 from smartbert.core.errors import SmartBertError
@@ -36,6 +37,9 @@ VARIANTS = PLAN.variants
 EXTERNAL = PLAN.external
 LATENCY = PLAN.latency
 FIGURES = {name: vars(spec) for name, spec in PLAN.figures().items()}
+# The registry's methods as the assembling jobs (tables, figures, REPORT.md) need them, read once here:
+# passed as a param, those jobs never import torch (smartbert.app.steps).
+METHOD_CATALOGUE = method_catalogue().rows()
 
 
 def _alternatives(names):

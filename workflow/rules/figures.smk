@@ -13,6 +13,7 @@ rule figure:
     wildcard_constraints:
         figure="|".join(FIGURES),
     params:
+        catalogue=METHOD_CATALOGUE,
         kind=lambda wc: FIGURES[wc.figure]["kind"],
         tasks=lambda wc: FIGURES[wc.figure]["tasks"],
         variants=lambda wc: FIGURES[wc.figure]["variants"],
@@ -33,6 +34,7 @@ rule figure_latency:
     log:
         logs("figures/fig4_latency.log"),
     params:
+        catalogue=METHOD_CATALOGUE,
         tasks=FIGURES["fig4_tradeoff"]["tasks"],
         methods=METHODS + list(EXTERNAL),
     conda:

@@ -17,6 +17,7 @@ rule report:
     log:
         logs("report.log"),
     params:
+        catalogue=METHOD_CATALOGUE,
         table_dir=lambda wildcards, input: os.path.dirname(input.tables[0]),
         runtime=runtime_files(),
         paper_dir=lambda wildcards, input: os.path.dirname(input.paper[0]),

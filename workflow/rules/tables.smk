@@ -57,6 +57,7 @@ rule tables:
     log:
         logs("tables/tables.log"),
     params:
+        catalogue=METHOD_CATALOGUE,
         paper_dir=lambda wildcards, input: os.path.dirname(input.paper[0]),
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     conda:

@@ -73,6 +73,10 @@ class Experiment:
                 get_task(task)
                 if task not in config["tasks"] and not self.narrowed:
                     raise SmartBertError(f"variant {name!r} runs on {task!r}, which is not in `tasks:` {config['tasks']}")
+            outside = [seed for seed in variant.get("seeds") or [] if seed not in config["seeds"]]
+            if outside:
+                raise SmartBertError(f"variant {name!r} trains seed(s) {outside}, which are not in `seeds:` {config['seeds']}: "
+                                     "a variant's seeds are a subset of the run's")
         check_table_thresholds(config["thresholds"])
         grid = config["selection"]["grid"]
         if grid:
@@ -113,12 +117,17 @@ class Experiment:
         """The run's tasks the variant runs on (its `tasks:`, null = all; those outside the run's `tasks:` left out)."""
         return [t for t in self.config["variants"][variant]["tasks"] or self.tasks if t in self.tasks]
 
+    def variant_seeds(self, variant: str) -> list[str]:
+        """The run's seeds the variant trains (its `seeds:`, null = all)."""
+        chosen = self.config["variants"][variant].get("seeds")
+        return self.seeds if chosen is None else [s for s in self.seeds if int(s) in chosen]
+
     def models(self) -> list[Model]:
         """(task, method, variant, seed) of every evaluation (trace, sweep) the config asks for; the model
         traced is that of ``training_task(task)`` (itself except for MNLI-mm)."""
         found = [(t, m, DEFAULT_VARIANT, s) for t in self.tasks for m in self.methods for s in self.seeds]
         for name, variant in self.config["variants"].items():
-            found += [(t, variant["method"], name, s) for t in self.variant_tasks(name) for s in self.seeds]
+            found += [(t, variant["method"], name, s) for t in self.variant_tasks(name) for s in self.variant_seeds(name)]
         return found
 
     def swept_models(self) -> list[Model]:

@@ -45,6 +45,8 @@ class VariantBlock:
     method: str = field(metadata=setting("the registered method this variant modifies"))
     config: dict[str, Any] = field(default_factory=dict, metadata=setting("method config fields on top of the method's own"))
     tasks: list[str] | None = field(default=None, metadata=setting("null = every task"))
+    seeds: list[int] | None = field(default=None, metadata=setting(
+        "null = every seed of the run; a subset of them trains the ablation on fewer seeds"))
 
 
 @dataclass

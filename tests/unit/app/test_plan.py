@@ -43,9 +43,13 @@ def smoke() -> Experiment:
 
 def test_models_are_every_method_on_every_task_and_seed_plus_each_variant_on_its_tasks(smoke):
     models = smoke.models()
-    assert len(models) == 2 * 6 * 2 + 4 * 1 * 2  # 2 tasks x 6 methods x 2 seeds + 4 variants on one task x 2 seeds
+    assert len(models) == 2 * 6 * 2 + 4 * 1 * 1  # 2 tasks x 6 methods x 2 seeds + 4 variants on one task, seed 1
     assert ("synthetic-nli", "smartbert", "soft", "1") not in models  # the variant runs on synthetic-sentiment only
-    assert ("synthetic-sentiment", "smartbert", "soft", "2") in models
+    assert ("synthetic-sentiment", "smartbert", "soft", "1") in models
+    assert ("synthetic-sentiment", "smartbert", "soft", "2") not in models  # ... and on seed 1 only
+    every_seed = Experiment(profile("smoke", variants={"soft": {"method": "smartbert", "tasks": ["synthetic-sentiment"]}},
+                                    figures={"fig5_variants": [], "fig6_variants": []}), repo_dir=REPO)
+    assert [m[3] for m in every_seed.models() if m[2] == "soft"] == ["1", "2"]  # seeds: null = the run's
     skip_only = [m for m in smoke.swept_models() if m[2] == "skiponly"]
     assert skip_only == [(t, "smartbert", "skiponly", s) for t in smoke.tasks for s in smoke.seeds]
 
@@ -106,6 +110,7 @@ def test_figures_draw_the_tasks_all_their_variants_ran_on(smoke):
     ({"external": {"mine": {"rules": "nowhere.smk", "sweep": "e/{task}.csv"}}}, "nowhere.smk not found"),
     ({"figures": {"fig5_variants": ["nothere"], "fig6_variants": []}}, "nothere"),
     ({"variants": {"soft": {"method": "smartbert", "tasks": ["synthetic-nli"]}}}, "fig6_gate_training has no task"),
+    ({"variants": {"soft": {"method": "smartbert", "seeds": [1, 3]}}}, "variant 'soft' trains seed(s) [3], which are not in `seeds:`"),
     ({"selection": {"tolerance": math.nan}}, "config.selection.tolerance must be a finite number"),
     ({"thresholds": {"entropy": [0.1, math.inf]}}, "config.thresholds.entropy[1] must be a finite number"),
 ])

@@ -14,6 +14,7 @@ rule external_paper:
     log:
         logs("external/paper/{task}.log"),
     params:
+        catalogue=METHOD_CATALOGUE,
         method="smartbert",
         name="paper",
     localrule: True
