@@ -77,8 +77,12 @@ def tensor_error(ours: torch.Tensor, theirs: torch.Tensor, floor: float = 0.0) -
 
 
 #: a gradient tensor is judged relative to its own largest entry, or to this share of the largest
-#: gradient entry of the whole model for that loss, whichever is larger
-GRADIENT_FLOOR = 1e-6
+#: gradient entry of the whole model for that loss, whichever is larger: with the 1e-4 tolerance a
+#: tensor whose own gradient is tiny passes while it is within 1e-7 of that largest entry (float32's
+#: rounding), as attention key biases are (their gradient is exactly zero in exact arithmetic:
+#: softmax ignores a shift common to a query's scores; PABEE on MiniLM-L6 measured their difference
+#: at 1.4e-9 of the largest entry, pure rounding noise)
+GRADIENT_FLOOR = 1e-3
 
 
 def compare_gradients(group: str, ours: dict[str, torch.Tensor | None], theirs: dict[str, torch.Tensor | None],

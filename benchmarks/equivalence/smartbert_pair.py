@@ -161,6 +161,7 @@ class OfficialSmartBert:
 
     def _stage1_loss(self, batch: dict, hard: bool, lam: float, eta1: float) -> torch.Tensor:
         self.model.train()
+        self.model.set_skipped_rate(0.5)  # init_model(): the hard weights threshold on it too (inference may set 1.0)
         self.model.set_hard_weight_mechanism(hard)
         self.model.set_lamada(lam)
         self.model.set_eta1(eta1)
@@ -181,6 +182,7 @@ class OfficialSmartBert:
 
     def _stage2_loss(self, batch: dict, eta2: float) -> torch.Tensor:
         self.model.train()
+        self.model.set_skipped_rate(0.5)
         self.model.is_hard_weight = True  # main.py's train() for the second stage
         self.model.set_eta2(eta2)
         loss, _ = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],

@@ -53,9 +53,10 @@ def our_components_thop(model: EarlyExitModel, seq_len: int = 128) -> dict[str, 
         }
 
 
-def official_thop(model: nn.Module, example: dict, threshold: float) -> float:
-    """``main.py``'s count for one example: ``profile(model, (ids, mask, types, None, True, labels))``."""
+def official_thop(model: nn.Module, example: dict, threshold: float, gates: bool = True) -> float:
+    """``main.py``'s count for one example: ``profile(model, (ids, mask, types, None, True, labels))``;
+    ``gates=False``: its first pass at S = 0, with ``skipped_rate`` 1.0 (no gate skips)."""
     model.threshold = threshold
-    model.set_skipped_rate(0.5)
+    model.set_skipped_rate(0.5 if gates else 1.0)
     inputs = (example["input_ids"], example["attention_mask"], example["token_type_ids"], None, True, example["labels"])
     return thop_macs(model, inputs)
