@@ -10,7 +10,10 @@ writes ``OUT/data/SST-2/{train,dev}.tsv`` (the kept lines of the original TSV, i
 ``pytorch_model.bin``, ``vocab.txt``), applies the one patch the official code needs on torch >= 2.6
 (its feature cache is pickled objects: ``torch.load(..., weights_only=False)``, in the checkout's
 ``main.py``), and prints the two training commands (official: ``run.sh``'s arguments with these
-paths; ours: ``smartbert train`` with ``config/variants/smartbert-official.yaml``).
+paths; ours: ``smartbert train`` with ``config/variants/smartbert-official.yaml``). The official
+``main.py`` imports its whole vendored transformers 2.x, whose tokenizers need, beside the harness's
+packages (README, "Equivalence with the official code"), ``pip install --target DEPS --no-deps
+sacremoses==0.1.1 sentencepiece``; ``DEPS`` goes on its ``PYTHONPATH``.
 """
 
 from __future__ import annotations
