@@ -18,7 +18,6 @@ every gate's probability are read by forward hooks on its modules.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import re
 from collections.abc import Callable
@@ -424,7 +423,3 @@ def padded_example(batch: dict, width: int = 128) -> dict:
     pad = lambda t: F.pad(t, (0, extra))  # noqa: E731
     return {**batch, "input_ids": pad(batch["input_ids"]), "token_type_ids": pad(batch["token_type_ids"]),
             "attention_mask": pad(batch["attention_mask"])}
-
-
-def copy_side(model: EarlyExitModel) -> EarlyExitModel:
-    return copy.deepcopy(model)
