@@ -113,9 +113,10 @@ def batch_indices(
     return batches
 
 
-def collate(data: EncodedSplit, indices: Sequence[int], pad_id: int = 0) -> dict[str, torch.Tensor]:
-    """Pad the examples at ``indices`` to their longest (dynamic padding)."""
-    width = max(len(data.input_ids[i]) for i in indices)
+def collate(data: EncodedSplit, indices: Sequence[int], pad_id: int = 0, pad_to: int | None = None) -> dict[str, torch.Tensor]:
+    """Pad the examples at ``indices`` to their longest (dynamic padding), or to ``pad_to`` tokens
+    (the official codes' fixed padding to the max length)."""
+    width = max(max(len(data.input_ids[i]) for i in indices), pad_to or 0)
     input_ids = torch.full((len(indices), width), pad_id, dtype=torch.long)
     token_type_ids = torch.zeros((len(indices), width), dtype=torch.long)
     attention_mask = torch.zeros((len(indices), width), dtype=torch.long)
@@ -134,7 +135,7 @@ def collate(data: EncodedSplit, indices: Sequence[int], pad_id: int = 0) -> dict
 
 
 def iterate_batches(data: EncodedSplit, batch_size: int, shuffle: bool = False, seed: int = 0,
-                    group_by_length: bool = True, pad_id: int = 0) -> Iterator[dict[str, torch.Tensor]]:
-    """Padded batches over ``data`` (see :func:`batch_indices`)."""
+                    group_by_length: bool = True, pad_id: int = 0, pad_to: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
+    """Padded batches over ``data`` (see :func:`batch_indices`; ``pad_to``: :func:`collate`)."""
     for indices in batch_indices(data.lengths(), batch_size, shuffle, seed, group_by_length):
-        yield collate(data, indices, pad_id)
+        yield collate(data, indices, pad_id, pad_to)

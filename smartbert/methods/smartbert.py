@@ -60,8 +60,12 @@ class SmartBertConfig(MethodConfig):
     stage2_input: Literal["gated", "raw"] = field(default="gated", metadata=setting(
         "classifier i reads the gated X^i (paper) or the raw layer output E_i(X^{i-1}) (official)"))
     stage2_contrast: Literal["paper", "official"] = field(default="paper", metadata=setting(
-        "paper: CCL on the classifiers' self-attention outputs, positive in the denominator (eq. 5); "
-        "official: on the pre-attention features, negatives only in the denominator"))
+        "paper: CCL on the classifiers' self-attention outputs through one projection, positive in the denominator, "
+        "mean over the pairs of classifiers 1..L (eqs. 5-6); official: on the pre-attention features through one "
+        "projection per classifier, negatives only in the denominator, pairs of classifiers 1..L-2 summed over L-2"))
+    stage1_contrast: Literal["paper", "official"] = field(default="paper", metadata=setting(
+        "paper: CCL over X^1..X^L through one projection, mean over the L-1 pairs (eq. 4); official: over the layers' "
+        "inputs X^0..X^{L-1}, one projection per layer, summed over the pairs", hashed_at_default=False))
     contrast_padding: bool = field(default=False, metadata=setting(
         "let padding tokens take part in CCL (the official code pads to 128 and includes them)"))
     stage2_keep: Literal["best", "last"] = field(default="best", metadata=setting(
@@ -98,11 +102,12 @@ class GatedPass:
     raw: list[torch.Tensor]             # E_i(X^{i-1}), i = 1..L
     gate_probs: list[torch.Tensor]      # G^i(X^{i-1}), [B] each
     mask: torch.Tensor | None           # additive 4D mask
+    initial: torch.Tensor | None = None  # X^0, the embeddings
 
 
 def gated_pass(model: EarlyExitModel, batch: dict, hard: bool) -> GatedPass:
     """Training path of eq. 1: X^i = G X^{i-1} + (1 - G) E_i(X^{i-1}), G soft or hard (eq. 11)."""
-    hidden = model.encoder.embed(batch["input_ids"], batch["token_type_ids"])
+    hidden = initial = model.encoder.embed(batch["input_ids"], batch["token_type_ids"])
     mask = additive_mask(batch["attention_mask"], hidden.dtype)
     states, raw, probs = [], [], []
     for i in range(model.num_layers):
@@ -116,7 +121,7 @@ def gated_pass(model: EarlyExitModel, batch: dict, hard: bool) -> GatedPass:
         states.append(hidden)
         raw.append(out)
         probs.append(prob)
-    return GatedPass(hidden, states, raw, probs, mask)
+    return GatedPass(hidden, states, raw, probs, mask, initial)
 
 
 def _contrast_mask(batch: dict, config: SmartBertConfig) -> torch.Tensor | None:
@@ -127,15 +132,34 @@ def _mix(task: torch.Tensor, contrast: torch.Tensor, eta: float, config: SmartBe
     return task + eta * contrast if config.loss_mixing == "paper" else (1 - eta) * task + eta * contrast
 
 
+def summed_pairs(features: list[torch.Tensor], attention_mask: torch.Tensor | None, temperature: float,
+                 positive_in_denominator: bool = True) -> torch.Tensor:
+    """The official code's CCL: the consecutive pairs' InfoNCE summed (not averaged over the pairs)."""
+    if len(features) < 2:
+        return features[0].new_zeros(())
+    pairs = len(features) - 1
+    return consecutive_contrastive(torch.stack(features), attention_mask, temperature, positive_in_denominator) * pairs
+
+
+def stage1_contrast(model: EarlyExitModel, run: GatedPass, batch: dict, config: SmartBertConfig) -> torch.Tensor:
+    """Eq. 4 over X^1..X^L through one projection (paper), or the official code's: the layers' inputs
+    X^0..X^{L-1}, X^j through projection j, summed over the pairs."""
+    mask = _contrast_mask(batch, config)
+    if config.stage1_contrast == "paper":
+        # every layer's projection and every pair's contrast at once: [L, B, T, width]
+        return consecutive_contrastive(model.extras["stage1_projection"](torch.stack(run.states)), mask, config.t1)
+    inputs = [run.initial, *run.states[:-1]]
+    projections = cast(nn.ModuleList, model.extras["stage1_projections"])
+    return summed_pairs([f(x) for f, x in zip(projections, inputs, strict=True)], mask, config.t1)
+
+
 def stage1_loss(config: SmartBertConfig):
     def loss(model: EarlyExitModel, batch: dict, epoch: int):
         run = gated_pass(model, batch, hard=config.hard_at(epoch))
         ce = F.cross_entropy(model.head(model.num_layers)(run.final, run.mask), batch["labels"])
         probs = torch.stack(run.gate_probs)  # [L, B]
         reg = skip_regulariser(probs, config.lam)
-        # every layer's projection and every pair's contrast at once: [L, B, T, width]
-        projected = model.extras["stage1_projection"](torch.stack(run.states))
-        ccl = consecutive_contrastive(projected, _contrast_mask(batch, config), config.t1)
+        ccl = stage1_contrast(model, run, batch, config)
         total = _mix(ce + reg, ccl, config.eta1, config)
         return total, {"ce": ce, "skip_reg": reg, "ccl": ccl, "mean_gate": probs.detach().mean()}
     return loss
@@ -170,20 +194,27 @@ def stage2_loss(config: SmartBertConfig):
         inputs = frozen_inputs(model, batch, stage2_inputs(config)).tokens["inputs"]
         mask = additive_mask(batch["attention_mask"], inputs.dtype)
         ce_terms, features = [], []
-        for i in range(model.num_layers):
+        official = config.stage2_contrast == "official"
+        for i in range(model.num_layers - (1 if official else 0)):
             head = cast(ExitClassifier, model.head(i + 1))
-            if config.stage2_contrast == "paper":
+            if not official:
                 states = head.token_states(inputs[:, :, i], mask)          # H^i (eq. 5)
             else:
                 states = torch.tanh(head.narrow(inputs[:, :, i]))              # official: pre-attention
             if i < model.num_layers - 1:
-                logits = head.classify(states) if config.stage2_contrast == "paper" else head(inputs[:, :, i], mask)
+                logits = head(inputs[:, :, i], mask) if official else head.classify(states)
                 ce_terms.append(F.cross_entropy(logits, batch["labels"]))
-            features.append(states)
+            if not official:
+                features.append(states)
+            elif i < model.num_layers - 2:  # official: classifiers 1..L-2, each through its own projection
+                features.append(cast(nn.ModuleList, model.extras["stage2_projections"])[i](states))
         ce = torch.stack(ce_terms).sum()
-        projected = model.extras["stage2_projection"](torch.stack(features))  # [L, B, T, width] at once
-        ccl = consecutive_contrastive(projected, _contrast_mask(batch, config), config.t2,
-                                      positive_in_denominator=config.stage2_contrast == "paper")
+        if official:
+            ccl = summed_pairs(features, _contrast_mask(batch, config), config.t2, positive_in_denominator=False)
+            ccl = ccl / (model.num_layers - 2)
+        else:  # one projection for every classifier's states at once: [L, B, T, width]
+            projected = model.extras["stage2_projection"](torch.stack(features))
+            ccl = consecutive_contrastive(projected, _contrast_mask(batch, config), config.t2)
         return _mix(ce, ccl, config.eta2, config), {"ce_sum": ce, "ccl": ccl}
     return loss
 
@@ -201,8 +232,17 @@ class SmartBert(Method[SmartBertConfig]):
         heads = {i: ExitClassifier(hidden, num_labels, config.width, config.classifier_heads, config.dropout)
                  for i in range(1, layers + 1)}
         gates = [SkipGate(hidden, config.width, config.gate_heads, config.dropout, config.gate_init_skip) for _ in range(layers)]
-        extras = {"stage1_projection": _projection(hidden, config.width),
-                  "stage2_projection": _projection(config.width, config.width)}
+        if config.stage2_contrast == "official" and layers < 3:
+            raise SmartBertError(f"stage2_contrast: official contrasts classifiers 1..L-2 and needs 3 layers or more, got {layers}")
+        extras: dict[str, nn.Module] = {}
+        if config.stage1_contrast == "paper":
+            extras["stage1_projection"] = _projection(hidden, config.width)
+        else:  # the official code: one projection per layer input X^0..X^{L-1}
+            extras["stage1_projections"] = nn.ModuleList(_projection(hidden, config.width) for _ in range(layers))
+        if config.stage2_contrast == "paper":
+            extras["stage2_projection"] = _projection(config.width, config.width)
+        else:  # the official code: one per classifier (its Classifier.main) that enters a pair, 1..L-2
+            extras["stage2_projections"] = nn.ModuleList(_projection(config.width, config.width) for _ in range(layers - 2))
         return EarlyExitModel(encoder, heads, num_labels, gates, extras)
 
     def stages(self, config: SmartBertConfig) -> list[Stage]:
@@ -210,12 +250,16 @@ class SmartBert(Method[SmartBertConfig]):
             yield from model.encoder.parameters()
             yield from model.gate_modules().parameters()
             yield from model.head(model.num_layers).parameters()
-            yield from model.extras["stage1_projection"].parameters()
+            for key in ("stage1_projection", "stage1_projections"):
+                if key in model.extras:
+                    yield from model.extras[key].parameters()
 
         def stage2_params(model: EarlyExitModel):
             for layer in range(1, model.num_layers):
                 yield from model.head(layer).parameters()
-            yield from model.extras["stage2_projection"].parameters()
+            for key in ("stage2_projection", "stage2_projections"):
+                if key in model.extras:
+                    yield from model.extras[key].parameters()
 
         return [
             Stage("stage1", stage1_params, stage1_loss(config), score_logits=gated_final_logits, epochs=config.stage1_epochs),

@@ -69,8 +69,3 @@ def consecutive_contrastive(
     per_sentence = per_token.sum(-1) / valid.sum(-1).clamp_min(1)  # [K-1, B]
     return per_sentence.mean()
 
-
-def mean_consecutive_contrastive(states: list[torch.Tensor], attention_mask: torch.Tensor | None, temperature: float,
-                                 positive_in_denominator: bool = True) -> torch.Tensor:
-    """:func:`consecutive_contrastive` of a list of [B, N, d] layer representations (eqs. 4 and 6)."""
-    return consecutive_contrastive(torch.stack(states), attention_mask, temperature, positive_in_denominator)

@@ -30,6 +30,9 @@ class TrainConfig:
         "the share of train held out, used when selection is heldout", FRACTION))
     eval_batch_size: int = field(default=64, metadata=setting("evaluation examples per batch", AT_LEAST_ONE))
     group_by_length: bool = field(default=True, metadata=setting("batch examples of similar length together"))
+    pad_to_max_len: bool = field(default=False, metadata=setting(
+        "pad every training batch to max_seq_len, as the official codes do (it matters where padding enters a loss: "
+        "SmartBERT's contrast_padding); default: pad to each batch's longest", hashed_at_default=False))
     precision: Literal["fp32", "tf32", "bf16", "fp16"] = field(default="fp32", metadata=setting(
         "fp32 (paper), tf32, bf16 or fp16 (smartbert.training.precision; float32 weights always)"))
     seed: int = field(default=42, metadata=setting("random seed", NON_NEGATIVE))

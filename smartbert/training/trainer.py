@@ -196,7 +196,8 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
         freeze_to(model, trainable, stage.frozen_dropout)
         losses, epoch_started = [], time.perf_counter()
         batches = iterate_batches(train, config.batch_size, shuffle=True, seed=config.seed * 1000 + epoch,
-                                  group_by_length=config.group_by_length)
+                                  group_by_length=config.group_by_length,
+                                  pad_to=config.max_seq_len if config.pad_to_max_len else None)
         bar = tqdm(batches, total=steps_per_epoch, desc=f"{stage.name} epoch {epoch + 1}/{epochs}",
                    unit="batch", disable=not progress, leave=False)
         for batch in bar:

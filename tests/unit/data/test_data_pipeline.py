@@ -78,3 +78,15 @@ def test_encode_truncates_and_cache_round_trips(tokenizer, tmp_path, monkeypatch
     first = encode_cached(examples, tokenizer, 16, key="k")
     assert list((tmp_path / "tokenized").glob("*.json"))
     assert encode_cached(examples, tokenizer, 16, key="k") == first
+
+
+def test_batches_pad_to_the_max_length_when_asked(sentiment_dev) -> None:
+    """train.pad_to_max_len (the official codes' fixed padding): every batch is max_seq_len wide,
+    padding masked; without it, each batch is as wide as its longest example."""
+    from smartbert.data.encode import iterate_batches
+
+    longest = max(sentiment_dev.lengths()[:8])
+    assert collate(sentiment_dev, list(range(8)))["input_ids"].shape[1] == longest
+    fixed = collate(sentiment_dev, list(range(8)), pad_to=128)
+    assert fixed["input_ids"].shape == (8, 128) and fixed["attention_mask"].sum(1).tolist() == sentiment_dev.lengths()[:8]
+    assert {b["input_ids"].shape[1] for b in iterate_batches(sentiment_dev, 16, shuffle=True, pad_to=128)} == {128}

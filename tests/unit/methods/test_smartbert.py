@@ -129,7 +129,8 @@ def test_stage2_leaves_every_stage1_parameter_bit_identical(sentiment_dev) -> No
 
 
 @pytest.mark.parametrize("options", [
-    {"loss_mixing": "official", "stage2_input": "raw", "stage2_contrast": "official", "contrast_padding": True},
+    {"loss_mixing": "official", "stage2_input": "raw", "stage2_contrast": "official", "contrast_padding": True,
+     "stage1_contrast": "official"},
     {"gate_mode": "soft", "stage2_input": "raw"},
 ])
 def test_official_fidelity_options_train(options, sentiment_dev) -> None:
