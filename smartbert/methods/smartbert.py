@@ -112,16 +112,23 @@ def gated_pass(model: EarlyExitModel, batch: dict, hard: bool) -> GatedPass:
     states, raw, probs = [], [], []
     for i in range(model.num_layers):
         prob = model.gate_modules()[i](hidden, mask)
-        weight = (hard_gate(prob) if hard else prob)[:, None, None]
+        weight = (hard_gate(prob) if hard else prob).view(-1, 1, 1)
         out = model.encoder.layer(i, hidden, mask)
-        # G X + (1 - G) E(X) as one operator (in the promoted dtype, as the sum would be under autocast);
-        # a hard weight of exactly 0 or 1 gives exactly E(X) or X
-        dtype = torch.promote_types(torch.promote_types(out.dtype, hidden.dtype), weight.dtype)
-        hidden = torch.lerp(out.to(dtype), hidden.to(dtype), weight.to(dtype))
+        hidden = _mix_layer(hidden, out, weight)
         states.append(hidden)
         raw.append(out)
         probs.append(prob)
     return GatedPass(hidden, states, raw, probs, mask, initial)
+
+
+def _mix_layer(skipped: torch.Tensor, computed: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """G X + (1 - G) E(X) (eq. 1) as one operator, in the promoted dtype (as the sum would be under
+    autocast; promoted on the host, only where the dtypes differ); a hard weight of exactly 0 or 1
+    gives exactly E(X) or X."""
+    if not skipped.dtype == computed.dtype == weight.dtype:
+        dtype = torch.promote_types(torch.promote_types(computed.dtype, skipped.dtype), weight.dtype)
+        skipped, computed, weight = skipped.to(dtype), computed.to(dtype), weight.to(dtype)
+    return torch.lerp(computed, skipped, weight)
 
 
 def _contrast_mask(batch: dict, config: SmartBertConfig) -> torch.Tensor | None:
