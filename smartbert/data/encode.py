@@ -113,10 +113,13 @@ def batch_indices(
     return batches
 
 
-def collate(data: EncodedSplit, indices: Sequence[int], pad_id: int = 0, pad_to: int | None = None) -> dict[str, torch.Tensor]:
+def collate(data: EncodedSplit, indices: Sequence[int], pad_id: int = 0, pad_to: int | None = None,
+            multiple_of: int = 1) -> dict[str, torch.Tensor]:
     """Pad the examples at ``indices`` to their longest (dynamic padding), or to ``pad_to`` tokens
-    (the official codes' fixed padding to the max length)."""
+    (the official codes' fixed padding to the max length); the width rounded up to a multiple of
+    ``multiple_of`` (repeated shapes for torch.compile)."""
     width = max(max(len(data.input_ids[i]) for i in indices), pad_to or 0)
+    width = -(-width // multiple_of) * multiple_of
     input_ids = torch.full((len(indices), width), pad_id, dtype=torch.long)
     token_type_ids = torch.zeros((len(indices), width), dtype=torch.long)
     attention_mask = torch.zeros((len(indices), width), dtype=torch.long)
@@ -135,7 +138,8 @@ def collate(data: EncodedSplit, indices: Sequence[int], pad_id: int = 0, pad_to:
 
 
 def iterate_batches(data: EncodedSplit, batch_size: int, shuffle: bool = False, seed: int = 0,
-                    group_by_length: bool = True, pad_id: int = 0, pad_to: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
-    """Padded batches over ``data`` (see :func:`batch_indices`; ``pad_to``: :func:`collate`)."""
+                    group_by_length: bool = True, pad_id: int = 0, pad_to: int | None = None,
+                    multiple_of: int = 1) -> Iterator[dict[str, torch.Tensor]]:
+    """Padded batches over ``data`` (see :func:`batch_indices`; ``pad_to``, ``multiple_of``: :func:`collate`)."""
     for indices in batch_indices(data.lengths(), batch_size, shuffle, seed, group_by_length):
-        yield collate(data, indices, pad_id, pad_to)
+        yield collate(data, indices, pad_id, pad_to, multiple_of)

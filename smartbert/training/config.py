@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from smartbert.core.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, PROBABILITY, Range, check_settings, setting
+from smartbert.core.errors import SmartBertError
 
 
 @dataclass
@@ -33,9 +34,18 @@ class TrainConfig:
     pad_to_max_len: bool = field(default=False, metadata=setting(
         "pad every training batch to max_seq_len, as the official codes do (it matters where padding enters a loss: "
         "SmartBERT's contrast_padding); default: pad to each batch's longest", hashed_at_default=False))
+    pad_to_multiple_of: int = field(default=1, metadata=setting(
+        "round every training batch's length up to a multiple of this (8, 16 or 32: batch shapes repeat, which "
+        "train.compile needs); 1: each batch's longest", AT_LEAST_ONE, hashed_at_default=False))
+    compile: bool = field(default=False, metadata=setting(
+        "run each stage's loss (forward and backward) through torch.compile: fewer, fused kernels on a GPU, minutes "
+        "of compiling first; needs pad_to_multiple_of > 1", hashed_at_default=False))
     precision: Literal["fp32", "tf32", "bf16", "fp16"] = field(default="fp32", metadata=setting(
         "fp32 (paper), tf32, bf16 or fp16 (smartbert.training.precision; float32 weights always)"))
     seed: int = field(default=42, metadata=setting("random seed", NON_NEGATIVE))
 
     def __post_init__(self) -> None:
         check_settings(self)  # ranges and choices (precision: smartbert.training.precision checks the device)
+        if self.compile and self.pad_to_multiple_of == 1:
+            raise SmartBertError("train.compile needs repeated batch shapes: set train.pad_to_multiple_of to 16 or 32 "
+                             "(each batch's length is rounded up to it)")

@@ -144,6 +144,14 @@ def make_optimizer(groups: list[dict], lr: float) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=lr, fused=fused)
 
 
+def compiled(stage: Stage) -> Stage:
+    """``stage`` with its loss through torch.compile (``train.compile``): the forward and, through
+    AOTAutograd, the backward become a few fused kernels per shape; the optimizer, clipping and the
+    epoch's scoring stay eager. A new batch shape compiles again (``train.pad_to_multiple_of``
+    keeps them few); so may the first epoch with hard gates (``hard_at(epoch)`` is a guard)."""
+    return dataclasses.replace(stage, loss=torch.compile(stage.loss))
+
+
 def optimisation_step(model: EarlyExitModel, stage: Stage, batch: dict, epoch: int, trainable: list[nn.Parameter],
                       optimizer: torch.optim.Optimizer, config: TrainConfig, where: str = "",
                       amp: MixedPrecision | None = None) -> torch.Tensor:
@@ -167,6 +175,8 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
     names = {id(p): n for n, p in model.named_parameters()}
     device = model_device(model)
     amp = MixedPrecision(config.precision, device)
+    if config.compile:
+        stage = compiled(stage)
     epochs = stage.epochs or config.epochs
     lr = stage.learning_rate or config.learning_rate
     optimizer = make_optimizer(_parameter_groups(trainable, names, config.weight_decay), lr)
@@ -197,7 +207,8 @@ def train_stage(model: EarlyExitModel, stage: Stage, train: EncodedSplit, select
         losses, epoch_started = [], time.perf_counter()
         batches = iterate_batches(train, config.batch_size, shuffle=True, seed=config.seed * 1000 + epoch,
                                   group_by_length=config.group_by_length,
-                                  pad_to=config.max_seq_len if config.pad_to_max_len else None)
+                                  pad_to=config.max_seq_len if config.pad_to_max_len else None,
+                                  multiple_of=config.pad_to_multiple_of)
         bar = tqdm(batches, total=steps_per_epoch, desc=f"{stage.name} epoch {epoch + 1}/{epochs}",
                    unit="batch", disable=not progress, leave=False)
         for batch in bar:

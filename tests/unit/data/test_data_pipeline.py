@@ -90,3 +90,18 @@ def test_batches_pad_to_the_max_length_when_asked(sentiment_dev) -> None:
     fixed = collate(sentiment_dev, list(range(8)), pad_to=128)
     assert fixed["input_ids"].shape == (8, 128) and fixed["attention_mask"].sum(1).tolist() == sentiment_dev.lengths()[:8]
     assert {b["input_ids"].shape[1] for b in iterate_batches(sentiment_dev, 16, shuffle=True, pad_to=128)} == {128}
+
+
+def test_batch_widths_round_up_to_the_bucket(sentiment_dev) -> None:
+    """train.pad_to_multiple_of: a batch is as wide as its longest example rounded up to the bucket
+    (the extra columns padding, masked), so torch.compile meets a few repeated shapes."""
+    from smartbert.data.encode import iterate_batches
+
+    for indices in ([0, 1, 2], list(range(8))):
+        longest = max(sentiment_dev.lengths()[i] for i in indices)
+        batch = collate(sentiment_dev, indices, multiple_of=16)
+        assert batch["input_ids"].shape[1] == 16 * -(-longest // 16)
+        assert batch["attention_mask"].sum(1).tolist() == [sentiment_dev.lengths()[i] for i in indices]
+    assert collate(sentiment_dev, [0], pad_to=20, multiple_of=8)["input_ids"].shape[1] == 24
+    widths = {b["input_ids"].shape[1] for b in iterate_batches(sentiment_dev, 16, shuffle=True, multiple_of=16)}
+    assert widths and all(w % 16 == 0 for w in widths)
