@@ -74,12 +74,13 @@ def tradeoff_figure(agg: pd.DataFrame, tasks: Sequence[str], series: Sequence[Se
 
 
 def save_figure(figure: plt.Figure, stem: str | Path) -> list[Path]:
-    """``stem``.png and .pdf, each written atomically."""
+    """``stem``.png and .pdf, each written atomically; the PDF without a creation date, so the same
+    figure gives the same bytes (a republished run differs only where its numbers do)."""
     paths = []
-    for suffix in (".png", ".pdf"):
+    for suffix, metadata in ((".png", None), (".pdf", {"CreationDate": None})):
         path = Path(stem).with_suffix(suffix)
         with atomic_path(path) as tmp:
-            figure.savefig(tmp, format=suffix[1:], dpi=150, bbox_inches="tight")
+            figure.savefig(tmp, format=suffix[1:], dpi=150, bbox_inches="tight", metadata=metadata)
         paths.append(path)
     plt.close(figure)
     return paths
