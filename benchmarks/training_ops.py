@@ -11,8 +11,10 @@ while CUDA's fused kernels do: the second count is what a GPU would launch for t
 Run once per code version to compare (the numbers of one run are comparable with each other only;
 time alone on the machine):
     python benchmarks/training_ops.py --out results/bench/training_ops.json
-    PYTHONPATH=<checkout of an older commit> python benchmarks/training_ops.py --label before --out ...
-(a commit older than the counter needs smartbert/modeling/op_count.py copied into its checkout).
+    cd /tmp && PYTHONPATH=<checkout of an older commit> python <repo>/benchmarks/training_ops.py \
+        --label before --out <repo>/results/bench/training_ops.json
+(from outside the repository, so the older checkout is the one imported; a commit older than the
+counter needs smartbert/modeling/op_count.py copied into its checkout).
 """
 
 from __future__ import annotations
