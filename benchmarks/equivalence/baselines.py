@@ -156,12 +156,14 @@ def run_deebert(checkout: str, backbone: str, tasks_data: dict, seed: int) -> li
                                                       ours_loss, theirs_loss, offramp)))
         for threshold in (0.1, 0.3, 0.5):
             official = [deebert_decision(theirs, padded_example(x), threshold) for x in examples]
-            where = f"{group} inference S={threshold:g}"
-            rows += without_gates(decision_checks(f"{where} batch-1", our_decisions(ours, examples, EntropyExit(threshold)),
-                                                  official, FP32))
-            rows += without_gates(decision_checks(f"{where} replay", replay_decisions(ours, dev, EntropyExit(threshold)),
-                                                  official, FP32))
+            rows += exit_rule_rows(f"{group} inference S={threshold:g}", ours, examples, dev, EntropyExit(threshold), official)
     return rows
+
+
+def exit_rule_rows(where: str, ours, examples: list[dict], dev, policy, official: list[Decision]) -> list:
+    """Our batch-1 and replay decisions under ``policy`` against the official code's, example by example."""
+    return (without_gates(decision_checks(f"{where} batch-1", our_decisions(ours, examples, policy), official, FP32))
+            + without_gates(decision_checks(f"{where} replay", replay_decisions(ours, dev, policy), official, FP32)))
 
 
 def deebert_decision(model: nn.Module, example: dict, threshold: float) -> Decision:
@@ -239,11 +241,7 @@ def run_pabee(pabee_checkout: str, smartbert_checkout: str, backbone: str, tasks
                                                       ours_loss, theirs_loss)))
         for patience in (1, 2, 3):
             official = [pabee_decision(theirs, padded_example(x), patience) for x in examples]
-            where = f"{group} inference patience={patience}"
-            rows += without_gates(decision_checks(f"{where} batch-1", our_decisions(ours, examples, PatienceExit(patience)),
-                                                  official, FP32))
-            rows += without_gates(decision_checks(f"{where} replay", replay_decisions(ours, dev, PatienceExit(patience)),
-                                                  official, FP32))
+            rows += exit_rule_rows(f"{group} inference patience={patience}", ours, examples, dev, PatienceExit(patience), official)
     return rows
 
 
