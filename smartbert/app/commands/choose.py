@@ -6,9 +6,9 @@ import argparse
 import shutil
 from pathlib import Path
 
+from smartbert.core.io import folder_beside
 from smartbert.training.choice import gather, read_point_rows, write_selection
 from smartbert.training.grid import parse_grid
-from smartbert.training.resume import folder_beside
 
 
 def run(args: argparse.Namespace) -> None:
