@@ -57,3 +57,13 @@ def test_one_job_and_one_job_per_point_write_the_published_selection(profile, ta
         expected = (published / name).read_bytes()
         assert (tmp_path / "one_job" / name).read_bytes() == expected, name
         assert (tmp_path / "per_point" / name).read_bytes() == expected, name
+
+
+def test_a_damaged_or_missing_row_is_one_line_naming_the_file_and_its_writer(tmp_path, capsys):
+    rows = [str(tmp_path / f"{index}.json") for index in range(2)]
+    choice.write_point_row({"lam": 0.001, "heldout_metric": 60.0, "mean_layers_run": 5.0, "collapsed": False}, rows[0])
+    (tmp_path / "1.json").write_text('{"format_version": 1, "row": {"lam": 0.0')  # cut short
+    assert cli.main(["choose", "--rows", *rows, "--grid", "lam=0.001,0.01", "--out", str(tmp_path / "out")]) != 0
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and "1.json is not valid JSON" in said[0] and "`smartbert select --point`" in said[0], said
+    assert not (tmp_path / "out").exists()
