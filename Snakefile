@@ -31,6 +31,7 @@ wildcard_constraints:
     method=_alternatives(METHODS),
     variant=_alternatives(VARIANTS + [SKIP_ONLY]),
     seed=r"\d+",
+    point=_alternatives(PLAN.selection_points()) or "(?!)",
 
 
 include: "workflow/rules/data.smk"
@@ -54,6 +55,7 @@ for _rules in dict.fromkeys(PLAN.external_rules(name) for name in EXTERNAL):
 # nodes read).
 localrules:
     all,
+    choose,
     data_summary,
     download,
     sweep,

@@ -100,7 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--no-resume", action="store_true",
                         help="start afresh even if a killed run left grid points and epoch checkpoints "
                              "(kept beside --out as .NAME.resume/ until the selection is written)")
+    select.add_argument("--point", type=int, metavar="I",
+                        help="train only the grid's point number I (0-based, grid order) and write its row to --row "
+                             "(one job per point; `smartbert choose` gathers the rows into --out)")
+    select.add_argument("--row", help="with --point: the file for that point's row")
     _add_data_options(select)
+
+    choose = commands.add_parser("choose", help="gather the rows of `smartbert select --point` into selection.csv and selected.yaml")
+    choose.add_argument("--rows", nargs="+", required=True, metavar="ROW", help="every grid point's row file, in grid order")
+    choose.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="the grid the rows were trained on, as for select")
+    number(choose, "--tolerance", float, NON_NEGATIVE, default=1.0,
+           help="metric points below the best that a cheaper point may score and still be chosen (default 1.0)")
+    choose.add_argument("--out", required=True, help="folder for selection.csv and selected.yaml (its select checkpoints beside it are removed)")
 
     data = commands.add_parser("data", help="check a task's data and summarise it (sizes, labels, majority class) as JSON")
     data.add_argument("--task", required=True, help="task")

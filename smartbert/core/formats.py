@@ -163,6 +163,8 @@ LATENCY = Format("latency table", 1, "`smartbert latency`",
 SELECTION = Format("selection table", 1, "`smartbert select`", required=("heldout_metric", "selected"),
                    numeric=("heldout_metric", "mean_layers_run", "seconds", "best_epoch"),
                    bounds=(("heldout_metric", *PERCENT), ("mean_layers_run", 0.0, 1e4)))
+SELECTION_ROW = Format("selection row", 1, "`smartbert select --point`", required=("row",),
+                       types=(("row", dict),))
 DATA_SUMMARY = Format("data summary", 1, "`smartbert data`", required=("task", "main_metric", "majority_class", "sizes"),
                       types=(("task", str), ("main_metric", str), ("majority_class", dict), ("sizes", dict)))
 ORACLE = Format("oracle analysis", 1, "`smartbert oracle`", required=("summary", "heads"),

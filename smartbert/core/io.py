@@ -54,3 +54,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
+
+
+def folder_beside(out: str | Path) -> Path:
+    """Where the checkpoints of the job writing ``out`` live: a hidden sibling ``.<name>.resume``."""
+    out = Path(out)
+    return out.parent / f".{out.name}.resume"

@@ -22,15 +22,9 @@ from typing import Any
 
 import torch
 
-from smartbert.core.io import atomic_path, atomic_write_text
+from smartbert.core.io import atomic_path, atomic_write_text, folder_beside
 
 log = logging.getLogger("smartbert.training.resume")
-
-
-def folder_beside(out: str | Path) -> Path:
-    """Where the checkpoints of the job writing ``out`` live: a hidden sibling ``.<name>.resume``."""
-    out = Path(out)
-    return out.parent / f".{out.name}.resume"
 
 
 #: what a stage's checkpoint holds once the stage finished, and while it runs (smartbert.training.trainer)

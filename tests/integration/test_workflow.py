@@ -8,6 +8,7 @@ what depends on it)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -90,7 +91,10 @@ def test_dry_run_plans_every_model(profile, tmp_path):
     assert jobs["sweep_skip_only"] == tasks * seeds
     assert jobs["data_summary"] == tasks
     trained_tasks = len([t for t in config["tasks"] if t not in EVALUATES_MODEL_OF])
-    assert jobs.get("select", 0) == (trained_tasks if config.get("selection", {}).get("grid") else 0)
+    points = math.prod(len(values) for values in (config.get("selection", {}).get("grid") or {}).values()) if \
+        config.get("selection", {}).get("grid") else 0
+    assert jobs.get("select", 0) == trained_tasks * points  # one select job per grid point
+    assert jobs.get("choose", 0) == (trained_tasks if points else 0)  # and one gathering job per task
     assert jobs["figure"] == 3 and jobs["tables"] == jobs["table2"] == jobs["report"] == 1
     timed = config.get("latency", {}).get("examples", 100) > 0
     assert jobs.get("latency", 0) == (tasks if timed else 0) and jobs.get("figure_latency", 0) == int(timed)
@@ -131,7 +135,8 @@ def test_one_task_at_a_time_runs_that_tasks_models_only(tmp_path):
     on_every_task = {name for name, variant in config["variants"].items() if not variant.get("tasks")}
     assert on_every_task == {"gatesrun"}  # the gate-initialisation variant runs in every sitting
     assert {job["wildcards"]["variant"] for job in trained} == {"default"} | on_every_task
-    assert [job["rule"] for job in jobs].count("select") == [job["rule"] for job in jobs].count("latency") == 1
+    rules = [job["rule"] for job in jobs]
+    assert rules.count("choose") == rules.count("latency") == 1 and rules.count("select") == len(config["selection"]["grid"]["lam"])
     # Figures 5 and 6 draw SST-2's ablations: left to the sitting that runs SST-2, not drawn empty
     assert [job["wildcards"]["figure"] for job in jobs if job["rule"] == "figure"] == ["fig4_tradeoff"]
 
@@ -265,8 +270,11 @@ def test_slurm_profile_submits_only_gpu_rules_with_a_gpu_and_runtime_from_their_
     assert int(mnli["mem_mb"]) > int(wnli["mem_mb"])
     assert int(train[("MNLI", "smartbert")]["runtime"]) > int(train[("MNLI", "bert")]["runtime"])  # 5 + 4 epochs, not 5
     assert int(train[("MNLI", "deebert")]["runtime"]) <= int(train[("MNLI", "bert")]["runtime"])  # stage 1 is BERT's model
-    select = {job["wildcards"]["task"]: job["resources"] for job in jobs if job["rule"] == "select"}
-    assert int(select["MNLI"]["runtime"]) > int(train[("MNLI", "smartbert")]["runtime"])  # 3 grid points x stage 1
+    select = [job for job in jobs if job["rule"] == "select" and job["wildcards"]["task"] == "MNLI"]
+    assert len(select) == 3 and {job["wildcards"]["point"] for job in select} == {"000-lam=0.01", "001-lam=0.04", "002-lam=0.1"}
+    for job in select:  # a GPU job per grid point, each asking for one point's stage 1 (all three in one job hit the cap)
+        assert int(job["resources"]["runtime"]) < int(train[("MNLI", "smartbert")]["runtime"]), job
+        assert option(job["shell"], "--point") == str(int(job["wildcards"]["point"][:3])), job
 
 
 @pytest.mark.parametrize("profile", ["config.yaml", "paper.yaml"])
@@ -489,7 +497,7 @@ def test_a_clone_of_the_published_cpu_full_run_retrains_nothing_after_restamp(tm
     subprocess.run(["make", "-s", "restamp", "RESULTS=results/cpu-full"], cwd=clone, check=True, capture_output=True)
     jobs = planned(snakemake("-n", "--configfile", str(REPO / "config" / "cpu-full.yaml"), cwd=clone).stdout)
     rules = [job["rule"] for job in jobs]
-    assert not {"select", "latency", "data_summary"} & set(rules), sorted(set(rules))
+    assert not {"select", "choose", "latency", "data_summary"} & set(rules), sorted(set(rules))
     for job in jobs:
         if job["rule"] in ("train", "sweep"):
             w = job["wildcards"]

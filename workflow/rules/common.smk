@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 
 from smartbert.app.catalogue import method_catalogue
 from smartbert.app.plan.experiment import GATED_METHOD, Experiment
-from smartbert.app.plan.resources import ClusterCost, JobThreads, check_pinned_gpu, frozen_cache_mb, visible_gpus
+from smartbert.app.plan.resources import SELECT_PRIORITY, ClusterCost, JobThreads, check_pinned_gpu, frozen_cache_mb, visible_gpus
 from smartbert.core.errors import SmartBertError
 from smartbert.core.names import DEFAULT_VARIANT, SKIP_ONLY
 from smartbert.data.tasks import training_task
@@ -76,7 +76,9 @@ DATA_SUMMARY = res("data/{task}.json")
 LATENCY_TABLE = res("latency/{task}.csv")
 SELECTED = res("selection/{task}/selected.yaml")
 SELECTION_TABLE = res("selection/{task}/selection.csv")
-SELECTION_RUNTIME = res("runtime/select/{task}.tsv")
+SELECTION_POINT = res("selection/{task}/points/{point}.json")  # one grid point's row (temp, until `choose`)
+SELECTION_POINT_RUNTIME = res("runtime/select/{task}/{point}.tsv")
+SELECTION_RUNTIME = res("runtime/select/{task}.tsv")  # a run from before the per-point select jobs (the published ones)
 
 
 def fill(template, **values):
@@ -146,7 +148,18 @@ def figure_sweeps(wildcards):
 def runtime_files():
     files = [MODEL_RUNTIME.format(step=step, task=t, method=m, variant=v, seed=s) for (t, m, v, s) in PLAN.models()
              for step in ("train", "trace")]
-    return files + ([SELECTION_RUNTIME.format(task=t) for t in TASKS] if PLAN.selects() else [])
+    return files + ([path for t in TRAIN_TASKS for path in selection_runtime_files(t)] if PLAN.selects() else [])
+
+
+def selection_runtime_files(task):
+    """The select jobs' benchmark files of ``task``: one per grid point, or a published run's single one."""
+    single = SELECTION_RUNTIME.format(task=task)
+    return [single] if os.path.exists(single) else [SELECTION_POINT_RUNTIME.format(task=task, point=p) for p in PLAN.selection_points()]
+
+
+def selection_rows(wildcards):
+    """Every grid point's row of this task, in grid order (the `choose` job's input)."""
+    return [SELECTION_POINT.format(task=wildcards.task, point=p) for p in PLAN.selection_points()]
 
 
 # ---- what a training, sweep or latency job gets --------------------------------------------------

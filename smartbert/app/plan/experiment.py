@@ -18,6 +18,7 @@ from smartbert.core.schema import check_finite
 from smartbert.data.tasks import get_task, training_task
 from smartbert.methods.registry import Stage, get_method, method_names
 from smartbert.replay.policies import ExitPolicy, check_table_thresholds
+from smartbert.training.grid import parse_grid, point_names
 
 Model = tuple[str, str, str, str]  # task, method, variant, seed
 
@@ -202,8 +203,24 @@ class Experiment:
         return bool(self.config["selection"]["grid"]) and self.config["selection"]["method"] in self.methods
 
     def grid_args(self) -> str:
-        """`--grid KEY=V1,V2` of the select job."""
-        return " ".join(f"--grid {key}={','.join(map(str, values))}" for key, values in self.config["selection"]["grid"].items())
+        """`--grid KEY=V1,V2` of the select and choose jobs."""
+        return " ".join(f"--grid {item}" for item in self._grid_items())
+
+    def _grid_items(self) -> list[str]:
+        return [f"{key}={','.join(map(str, values))}" for key, values in self.config["selection"]["grid"].items()]
+
+    def selection_points(self) -> list[str]:
+        """The name of every grid point, in grid order: one select job each (none without a grid)."""
+        items = self._grid_items()
+        return point_names(parse_grid(items)) if items else []
+
+    def selection_point_index(self, name: str) -> int:
+        """The grid index of the point named ``name`` (:meth:`selection_points`), the select job's ``--point``."""
+        points = self.selection_points()
+        if name not in points:
+            raise SmartBertError(f"{name!r} is not a point of this profile's selection grid {points}: "
+                                 "ask the workflow for one of those")
+        return points.index(name)
 
     def stages(self, method: str, variant: str = DEFAULT_VARIANT) -> list[Stage]:
         """The training stages of ``method`` configured for ``variant``."""

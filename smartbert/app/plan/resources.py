@@ -39,6 +39,9 @@ EVAL_EXAMPLES_PER_S = 400  # forward only, every layer (evaluation, traces)
 LATENCY_PASSES_PER_S = 20  # batch-1 dynamic passes (Python-bound: about 50 ms each)
 MAX_RUNTIME_MIN = 24 * 60
 UNKNOWN_SIZE = (392702, 9832)  # a task without known sizes is costed as MNLI, to be safe
+#: Snakemake priority of the select jobs (one per grid point): every training of the selected method waits
+#: for a task's points, so among ready jobs they start first (the others default to 0)
+SELECT_PRIORITY = 1
 
 
 # ---- threads and GPUs -------------------------------------------------------------------------------
@@ -189,12 +192,12 @@ class ClusterCost:
         return megabytes(8000 + cache, self.train_examples(task) + split_size(task, "dev"), attempt)
 
     def select_runtime(self, task: str, attempt: int) -> int:
-        """Stage 1 at every grid point on train minus the held-out split, scored on that split each epoch."""
+        """One grid point (a select job each): stage 1 on train minus the held-out split, scored on that
+        split each epoch."""
         selection = self.plan.config["selection"]
-        points = math.prod(len(values) for values in selection["grid"].values())
         epochs = self.stage_epochs(selection["method"])[0]
         examples = self.train_examples(task)
-        seconds = points * epochs * (examples / TRAIN_EXAMPLES_PER_S + 0.1 * examples / EVAL_EXAMPLES_PER_S)
+        seconds = epochs * (examples / TRAIN_EXAMPLES_PER_S + 0.1 * examples / EVAL_EXAMPLES_PER_S)
         return minutes(seconds, attempt)
 
     def select_mem_mb(self, task: str, attempt: int) -> int:

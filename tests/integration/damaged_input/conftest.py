@@ -29,7 +29,7 @@ def written(model_dir, trace_file, tmp_path_factory) -> dict[str, Path]:
     """One genuine file of each kind, written by the suite's own writers."""
     import pandas as pd
 
-    from smartbert.training.selection import choose, write_selection
+    from smartbert.training.choice import choose, write_selection
 
     out = tmp_path_factory.mktemp("written")
     for args in (["sweep", "--trace", str(trace_file), "--tag", "variant=default", "--out", str(out / "s.csv")],

@@ -1,5 +1,6 @@
 """The replay commands stay light: `smartbert sweep` and `smartbert oracle` (hundreds of local jobs
-beside Snakemake, on a login node) never load torch, transformers or fvcore."""
+beside Snakemake, on a login node), and `smartbert choose` (a selection's gathering job, local too),
+never load torch, transformers or fvcore."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 HEAVY = ("torch", "transformers", "fvcore")
 
 
-@pytest.mark.parametrize("command", ["sweep", "oracle"])
+@pytest.mark.parametrize("command", ["sweep", "oracle", "choose"])
 def test_a_replay_command_loads_no_torch(command: str) -> None:
     code = (f"import sys; from smartbert.app import cli; import smartbert.app.commands.{command}; "
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")

@@ -80,6 +80,17 @@ def test_stages_that_reuse_or_distil_another_model_make_it_an_input(smoke):
     assert smoke.grid_args() == "--grid lam=0.001,0.01"
 
 
+def test_selection_plans_one_job_per_grid_point_in_grid_order(smoke):
+    assert smoke.selection_points() == ["000-lam=0.001", "001-lam=0.01"]
+    assert [smoke.selection_point_index(name) for name in smoke.selection_points()] == [0, 1]
+    with pytest.raises(SmartBertError, match="'002-lam=0.1' is not a point of this profile's selection grid"):
+        smoke.selection_point_index("002-lam=0.1")
+    two_keys = Experiment({**smoke.config, "selection": {**smoke.config["selection"], "grid": {"lam": [0.01, 0.04], "eta1": [0.05]}}},
+                          repo_dir=REPO)
+    assert two_keys.selection_points() == ["000-lam=0.01-eta1=0.05", "001-lam=0.04-eta1=0.05"]
+    assert Experiment({**smoke.config, "selection": {**smoke.config["selection"], "grid": {}}}, repo_dir=REPO).selection_points() == []
+
+
 def test_sweep_and_oracle_arguments_follow_the_methods_exit_rule(smoke):
     assert smoke.table_thresholds_arg("smartbert") == "--thresholds 0.1,0.3,0.5"
     assert smoke.table_thresholds_arg("pabee") == "--thresholds 3,4"
@@ -192,7 +203,8 @@ def test_cluster_runtime_and_memory_follow_the_work():
     assert mnli > bert  # 5 + 4 epochs, not 5
     assert cost.train_runtime("MNLI", "deebert", "default", 1) <= bert  # stage 1 is BERT's model, reused
     assert cost.train_runtime("MNLI", "bert", "default", 2) == min(MAX_RUNTIME_MIN, 2 * bert)  # a retry asks for twice
-    assert cost.select_runtime("MNLI", 1) > mnli  # 3 grid points x stage 1
+    select = cost.select_runtime("MNLI", 1)  # one grid point (a job each): stage 1 on 90% of train
+    assert select < mnli and select < MAX_RUNTIME_MIN < 3 * select  # 5 stage-1 epochs; all 3 points in one job hit the cap
     assert cost.train_mem_mb("MNLI", 1) > cost.train_mem_mb("WNLI", 1) >= 8000
     assert cost.latency_mem_mb("RTE", 1) > cost.trace_mem_mb("RTE", 1) - 8000 + 4000
 

@@ -1,5 +1,6 @@
-"""Hyper-parameter selection: grid parsing, and a killed selection that resumes per grid point to the
-table an uninterrupted run writes, without retraining the points it finished."""
+"""Hyper-parameter selection: grid parsing, a killed selection that resumes per grid point to the
+table an uninterrupted run writes, without retraining the points it finished, and one job per grid
+point (``select --point``, then ``choose``) that writes what the single job writes."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import sys
 
 import pandas as pd
 import pytest
+import yaml
 
 from smartbert.core.errors import SmartBertError
 from smartbert.methods.smartbert import SmartBertConfig
-from smartbert.training import selection
+from smartbert.training import choice, grid, selection
 from smartbert.training.config import TrainConfig
 
 GRID = {"lam": [0.01, 0.1], "eta1": [0.05]}
@@ -30,11 +32,11 @@ def _select(resume=None):
 
 
 def test_parse_grid_reads_values_and_names_bad_keys():
-    assert selection.parse_grid(["lam=0.01,0.05", "eta1=0.05"], SmartBertConfig) == {"lam": [0.01, 0.05], "eta1": [0.05]}
+    assert grid.parse_grid(["lam=0.01,0.05", "eta1=0.05"], SmartBertConfig) == {"lam": [0.01, 0.05], "eta1": [0.05]}
     with pytest.raises(SmartBertError, match="not a field of SmartBertConfig"):
-        selection.parse_grid(["lambda=0.01"], SmartBertConfig)
+        grid.parse_grid(["lambda=0.01"], SmartBertConfig)
     with pytest.raises(SmartBertError, match="has no values"):
-        selection.parse_grid(["lam="], SmartBertConfig)
+        grid.parse_grid(["lam="], SmartBertConfig)
 
 
 def _table(*points):
@@ -44,7 +46,7 @@ def _table(*points):
 
 
 def chosen(table, tolerance=1.0):
-    picked = selection.choose(table, tolerance)
+    picked = choice.choose(table, tolerance)
     return float(picked.loc[picked["selected"], "lam"].iloc[0])
 
 
@@ -54,7 +56,7 @@ def test_selection_keeps_the_trade_off_cheapest_within_tolerance_never_collapsed
     assert chosen(table, tolerance=2.0) == 0.04  # cheapest within 2 points
     assert chosen(table, tolerance=0.0) == 0.001  # best metric (it skips nothing: inactive)
     assert chosen(table, tolerance=100.0) == 0.04  # a collapsed point is never chosen, however cheap
-    marked = selection.choose(table, 1.0)
+    marked = choice.choose(table, 1.0)
     assert marked["within_tolerance"].tolist() == [True, True, False, False]
     everything_collapsed = _table((0.04, 50.0, 0.2, True), (0.1, 50.0, 0.0, True))
     assert chosen(everything_collapsed) == 0.1  # nothing usable: the cheapest at the best metric, flagged collapsed
@@ -98,11 +100,54 @@ def test_killed_selection_resumes_per_grid_point(tmp_path, monkeypatch):
     assert resumed.drop(columns=TIMING).equals(straight.drop(columns=TIMING))
 
 
+def test_each_grid_point_alone_gives_the_row_the_whole_selection_gives(tmp_path):
+    straight = _select()
+    rows = [selection.select_point("synthetic-sentiment", "smartbert", "tiny", GRID, index, CONFIG, progress=False)
+            for index in range(2)]
+    for index, row in enumerate(rows):
+        choice.write_point_row(row, tmp_path / f"{index}.json")
+    gathered = choice.gather(choice.read_point_rows([tmp_path / "0.json", tmp_path / "1.json"]), GRID)
+    assert gathered.drop(columns=TIMING).equals(straight.drop(columns=TIMING))
+    with pytest.raises(SmartBertError, match=r"grid point 2 does not exist: the grid has 2 point\(s\), pass --point 0..1"):
+        selection.select_point("synthetic-sentiment", "smartbert", "tiny", GRID, 2, CONFIG, progress=False)
+    with pytest.raises(SmartBertError, match="selection row 0 is of grid point {'lam': 0.1, 'eta1': 0.05}"):
+        choice.gather(rows[::-1], GRID)
+    with pytest.raises(SmartBertError, match=r"1 selection row\(s\) for a grid of 2 point\(s\)"):
+        choice.gather(rows[:1], GRID)
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "smartbert.app.cli", "-q", "--threads", "1", *args],
+                          check=True, capture_output=True, timeout=600, text=True)
+
+
+SELECT = ["select", "--task", "synthetic-sentiment", "--backbone", "tiny", "--grid", "lam=0.01,0.1",
+          "--config", '{"train": {"epochs": 1, "batch_size": 16}}', "--max-train-examples", "80"]
+
+
+def _chosen_row(out):
+    table = pd.read_csv(out / "selection.csv")
+    assert table["selected"].sum() == 1
+    return table[table["selected"]].iloc[0]
+
+
 def test_cli_selection_writes_its_files_and_removes_its_checkpoints(tmp_path):
-    out = tmp_path / "sel"
-    command = [sys.executable, "-m", "smartbert.app.cli", "-q", "--threads", "1", "select", "--task", "synthetic-sentiment",
-               "--backbone", "tiny", "--grid", "lam=0.01,0.1", "--config", '{"train": {"epochs": 1, "batch_size": 16}}',
-               "--max-train-examples", "80", "--out", str(out)]
-    subprocess.run(command, check=True, capture_output=True, timeout=600)
-    assert (out / "selection.csv").is_file() and (out / "selected.yaml").is_file()
+    """One job, then one job per grid point and `choose`: the same selected.yaml, byte for byte, naming
+    the row the table marks selected, and the same table but for the timing column."""
+    one_job, per_point = tmp_path / "sel", tmp_path / "points" / "sel"
+    _cli(*SELECT, "--out", str(one_job))
+    selected = yaml.safe_load((one_job / "selected.yaml").read_text())
+    assert selected == {"method": {"lam": float(_chosen_row(one_job)["lam"])}}
     assert not (tmp_path / ".sel.resume").exists()
+
+    rows = [str(tmp_path / f"row{index}.json") for index in range(2)]
+    for index, row in enumerate(rows):
+        _cli(*SELECT, "--out", str(per_point), "--point", str(index), "--row", row)
+    assert (tmp_path / "points" / ".sel.resume").is_dir() and not per_point.exists()  # checkpoints kept until `choose`
+    _cli("choose", "--rows", *rows, "--grid", "lam=0.01,0.1", "--out", str(per_point))
+    assert (per_point / "selected.yaml").read_bytes() == (one_job / "selected.yaml").read_bytes()
+    timing = pd.read_csv(one_job / "selection.csv").columns.get_loc("seconds")
+    strip = [[cell for i, cell in enumerate(line.split(",")) if i != timing]
+             for path in (one_job, per_point) for line in (path / "selection.csv").read_text().splitlines()]
+    assert strip[:3] == strip[3:]
+    assert not (tmp_path / "points" / ".sel.resume").exists()
