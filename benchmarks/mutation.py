@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
             entry["before"] = old["before"]
         result["modules"][name] = entry
         print(f"{name}: {found['mutants']} mutants, {found['killed']} killed, {found['survived']} survived, "
-              f"{found['timeout']} timeout, score {now}% ({found['seconds']} s)", flush=True)
+              f"{found['timeout']} timeout, {found['no_tests']} not reached by the tests, score {now}% ({found['seconds']} s)", flush=True)
     result["seconds_this_run"] = round(time.monotonic() - total_started, 1)
     write_result(result, str(out))
 

@@ -71,6 +71,8 @@ def test_sweep_rows_are_the_sorted_distinct_thresholds_with_their_origin() -> No
     first = table.iloc[0]
     assert (first["seed"], first["config_hash"], first["experiment_hash"], first["commit"]) == (3, "c", "e", "abc")
     assert (first["train_device"], first["trace_device"]) == ("cpu", "cuda:0")
+    deeper = sweep(trace, COSTS, [0.3], policy="entropy", reference_layers=6)
+    assert deeper["cost_pct_paper"].tolist() == pytest.approx([100 * 115.5 / 606])
 
 
 def test_sweep_defaults_to_the_methods_rule_and_its_grid() -> None:
