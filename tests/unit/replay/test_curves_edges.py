@@ -95,3 +95,46 @@ def test_area_between_counts_a_gap_within_rounding_as_equal() -> None:
     found = curves.area_between(a, b, 20, 100)
     assert found["share_above"] == 0.0 and found["share_below"] == 0.0
     assert found["mean_gap"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_areas_and_gaps_read_the_named_columns() -> None:
+    """Latency curves: cost in ``ms``, metric in ``acc``; decoy default columns must not be read."""
+    a = pd.DataFrame({"ms": [20.0, 60.0], "acc": [70.0, 90.0], "cost_pct_paper": [1.0, 2.0], "metric": [0.0, 0.0]})
+    b = pd.DataFrame({"ms": [20.0, 50.0], "acc": [80.0, 85.0], "cost_pct_paper": [3.0, 4.0], "metric": [9.0, 9.0]})
+    assert curves.normalised_area(a, 20, 100, cost="ms", metric="acc") == pytest.approx((70 * 40 + 90 * 40) / 80)
+    found = curves.area_between(a, b, 20, 80, cost="ms", metric="acc")
+    assert found["mean_gap"] == pytest.approx((-10 * 30 - 15 * 10 + 5 * 20) / 60)
+    assert curves.gaps(a, b, cost="ms", metric="acc").tolist() == [70.0 - 80.0, 70.0 - 85.0]
+    assert curves.common_range([a, b], cost="ms") == (20.0, 50.0)
+
+
+def test_points_outside_the_range_only_set_the_height_at_its_ends() -> None:
+    """Front points at 20 (60) and 25 (70) below lo = 30 and at 120 (95) above hi = 100: over [30, 100]
+    the curve is 70 until 40, then 80 until 70, then 90: (70 x 10 + 80 x 30 + 90 x 30) / 70."""
+    curve = points((20, 60.0), (25, 70.0), (40, 80.0), (70, 90.0), (120, 95.0))
+    assert curves.normalised_area(curve, 30, 100) == pytest.approx((70 * 10 + 80 * 30 + 90 * 30) / 70)
+    other = points((10, 75.0), (110, 99.0))  # 75 over the whole range
+    found = curves.area_between(curve, other, 30, 100)
+    assert found["mean_gap"] == pytest.approx((-5 * 10 + 5 * 30 + 15 * 30) / 70)
+    assert found["share_above"] == pytest.approx(60 / 70) and found["share_below"] == pytest.approx(10 / 70)
+
+
+def test_a_small_gap_still_counts_as_above_or_below() -> None:
+    a, b = points((20, 80.5), (60, 89.5)), points((20, 80.0), (60, 90.0))
+    found = curves.area_between(a, b, 20, 100)
+    assert found["share_above"] == pytest.approx(0.5) and found["share_below"] == pytest.approx(0.5)
+
+
+def test_an_empty_range_divides_by_nothing() -> None:
+    """lo == hi: NaN without a 0 / 0 (numpy's floating-point errors raised here)."""
+    a, b = points((20, 70.0), (60, 90.0)), points((20, 80.0), (50, 85.0))
+    with np.errstate(all="raise"):
+        assert all(math.isnan(v) for v in curves.area_between(a, b, 50, 50).values())
+        assert math.isnan(curves.normalised_area(a, 50, 50))
+
+
+def test_gaps_against_an_empty_curve_are_numeric_nan() -> None:
+    """compare() negates them (the other model's view): they must be float NaN, not None."""
+    baseline = points((20, 70.0), (40, 82.0))
+    nothing = curves.gaps(points().reindex(columns=["cost_pct_paper", "metric"]), baseline)
+    assert nothing.dtype == np.float64 and (-nothing).isna().all()
