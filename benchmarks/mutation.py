@@ -83,35 +83,66 @@ def mutmut_bin() -> str:
     return str(Path(sys.executable).parent / "mutmut")
 
 
-def run_module(name: str, spec: dict[str, Any], tests: list[str], root: Path, max_children: int) -> dict[str, Any]:
-    """Run mutmut over one module: its counts, survivors (with their diffs in build/mutation/<module>/survivors.diff) and seconds."""
+def stored_codes(root: Path, name: str) -> dict[str, int | None]:
+    """The module's mutant results from its last run in ``root``: ``<module>.codes.json``, or the
+    scratch copy's mutmut metadata (empty when it never ran)."""
+    saved = root / f"{name}.codes.json"
+    if saved.is_file():
+        return json.loads(saved.read_text())
+    return stored_codes_from_scratch(root / name)
+
+
+def alive(code: int | None) -> bool:
+    return STATUS.get(code, "other") not in ("killed", "timeout", "skipped")
+
+
+def run_module(name: str, spec: dict[str, Any], tests: list[str], root: Path, max_children: int,
+               recheck: bool = False) -> dict[str, Any]:
+    """Run mutmut over one module: its counts, survivors (with their diffs in build/mutation/<module>/survivors.diff)
+    and seconds. ``recheck``: only the mutants the module's last run in ``root`` left alive are run
+    again (a test added never revives a killed mutant), the others keep their result."""
     wait_for_timing_lock()
-    work = prepare(name, tests, spec, root)
     pattern = spec.get("mutants")
+    previous = stored_codes(root, name) if recheck else {}
+    if pattern:
+        previous = {k: v for k, v in previous.items() if fnmatch.fnmatchcase(k, pattern)}
+    if recheck and not previous:
+        raise SystemExit(f"{name}: --recheck needs a previous run in {root / name}")
+    names = sorted(k for k, v in previous.items() if alive(v)) if recheck else ([pattern] if pattern else [])
+    work = prepare(name, tests, spec, root)
     started = time.monotonic()
-    command = [mutmut_bin(), "run", "--max-children", str(max_children), *([pattern] if pattern else [])]
-    with open(work / "mutmut.log", "w") as log:
-        subprocess.run(command, cwd=work, stdout=log, stderr=subprocess.STDOUT, check=False,
-                       env=dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1"))
+    codes: dict[str, int | None] = dict(previous)
+    if not recheck or names:
+        with open(work / "mutmut.log", "w") as log:
+            subprocess.run([mutmut_bin(), "run", "--max-children", str(max_children), *names], cwd=work, stdout=log,
+                           stderr=subprocess.STDOUT, check=False,
+                           env=dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1"))
+        fresh = stored_codes_from_scratch(work)
+        codes.update({k: v for k, v in fresh.items() if not recheck or k in names})
     seconds = time.monotonic() - started
-    codes: dict[str, int | None] = {}
-    for meta in (work / "mutants").rglob("*.py.meta"):
-        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
     if pattern:
         codes = {k: v for k, v in codes.items() if fnmatch.fnmatchcase(k, pattern)}
     if not codes:
         raise SystemExit(f"{name}: mutmut produced no mutants; see {work / 'mutmut.log'}")
+    (root / f"{name}.codes.json").write_text(json.dumps(codes, indent=0, sort_keys=True))
     counts = {"mutants": len(codes), "killed": 0, "survived": 0, "timeout": 0, "no_tests": 0, "skipped": 0,
               "other": 0}
     for code in codes.values():
         counts[STATUS.get(code, "other")] += 1
-    survivors = sorted(k for k, v in codes.items() if STATUS.get(v, "other") not in ("killed", "timeout", "skipped"))
+    survivors = sorted(k for k, v in codes.items() if alive(v))
     diffs = []
     for mutant in survivors:
         shown = subprocess.run([mutmut_bin(), "show", mutant], cwd=work, capture_output=True, text=True, check=False)
         diffs.append(shown.stdout)
     (work / "survivors.diff").write_text("\n".join(diffs))
-    return {**counts, "survivors": survivors, "seconds": round(seconds, 1)}
+    return {**counts, "survivors": survivors, "seconds": round(seconds, 1), "rechecked": len(names) if recheck else None}
+
+
+def stored_codes_from_scratch(work: Path) -> dict[str, int | None]:
+    codes: dict[str, int | None] = {}
+    for meta in (work / "mutants").rglob("*.py.meta"):
+        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return codes
 
 
 def score(killed: int, timeout: int, mutants: int) -> float:
@@ -125,6 +156,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="'before': this run is the score before new tests (default: after, keeping the stored before)")
     parser.add_argument("--out", default=str(REPO / "results" / "bench" / "mutation.json"))
     parser.add_argument("--workdir", default=str(REPO / "build" / "mutation"))
+    parser.add_argument("--recheck", action="store_true",
+                        help="run again only the mutants the last run (in --workdir) left alive, e.g. after adding tests")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (the machine has 2 cores)")
     args = parser.parse_args(argv)
     modules = yaml.safe_load(CONFIG.read_text())["modules"]
@@ -140,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in chosen:
         spec = modules[name]
         tests = test_selection(spec, before=args.record == "before")
-        found = run_module(name, spec, tests, Path(args.workdir), args.max_children)
+        found = run_module(name, spec, tests, Path(args.workdir), args.max_children, recheck=args.recheck)
         equivalent = {k: v for k, v in (spec.get("equivalent") or {}).items() if k in found["survivors"]}
         now = score(found["killed"], found["timeout"], found["mutants"])
         entry = {"files": spec["files"], "mutants_glob": spec.get("mutants"), "tests": tests, **found,
@@ -154,10 +187,11 @@ def main(argv: list[str] | None = None) -> None:
         elif "before" in old:
             entry["before"] = old["before"]
         result["modules"][name] = entry
+        current = json.loads(out.read_text()) if out.is_file() else {}
+        result["modules"] = {**current.get("modules", {}), **{k: v for k, v in result["modules"].items() if k in chosen}}
         print(f"{name}: {found['mutants']} mutants, {found['killed']} killed, {found['survived']} survived, "
               f"{found['timeout']} timeout, {found['no_tests']} not reached by the tests, score {now}% ({found['seconds']} s)", flush=True)
-    result["seconds_this_run"] = round(time.monotonic() - total_started, 1)
-    write_result(result, str(out))
+        write_result(result | {"seconds_this_run": round(time.monotonic() - total_started, 1)}, str(out))
 
 
 if __name__ == "__main__":

@@ -69,3 +69,4 @@ def test_sdpa_handler_counts_both_matmuls() -> None:
     """[batch..., s_q, d] x [.., s_k, d]^T and [.., s_q, s_k] x [.., s_k, d_v]: batch x s_q x s_k x (d + d_v)."""
     assert sdpa_flop_jit([_Value(1, 2, 16, 8), _Value(1, 2, 16, 8), _Value(1, 2, 16, 8)], []) == 2 * 16 * 16 * 16
     assert sdpa_flop_jit([_Value(2, 3, 5, 4), _Value(2, 3, 7, 4), _Value(2, 3, 7, 6), _Value(1)], []) == 2 * 3 * 5 * 7 * (4 + 6)
+    assert sdpa_flop_jit([_Value(2, 5, 4), _Value(2, 7, 4), _Value(2, 7, 6)], []) == 2 * 5 * 7 * (4 + 6)  # no head axis
