@@ -93,6 +93,7 @@ def test_skip_only_reads_the_last_head_only() -> None:
 
 def test_thresholds_are_named_as_tables_print_them() -> None:
     assert PatienceExit.format_threshold(4.0) == "patience=4"
+    assert PatienceExit.format_threshold(1_000_000) == "patience=1000000"  # the grid's "never", not 1e+06
     assert EntropyExit.format_threshold(0.3) == "S=0.3"
     assert NormalisedEntropyExit.format_threshold(1.0) == "S=1"
     with pytest.raises(ValueError, match="EntropyExit names a point by its S; none given"):
@@ -100,8 +101,8 @@ def test_thresholds_are_named_as_tables_print_them() -> None:
 
 
 def test_table_middle_is_the_middle_of_the_configured_points() -> None:
-    assert PatienceExit.table_middle({"patience": [2, 3, 4, 5, 6]}) == 4
-    assert EntropyExit.table_middle({"entropy": [0.1, 0.2, 0.3, 0.4, 0.5]}) == 0.3
+    assert PatienceExit.table_middle({"patience": [5, 6, 7, 8, 9]}) == 7
+    assert EntropyExit.table_middle({"entropy": [0.2, 0.4, 0.6, 0.8, 1.0]}) == 0.6
     assert EntropyExit.table_middle() == 0.3  # the paper's 0.1, 0.3, 0.5
     assert NoExit.table_middle({"none": [1.0]}) is None
 

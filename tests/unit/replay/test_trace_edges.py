@@ -137,3 +137,18 @@ def test_a_trace_never_unpickles(tmp_path: Path) -> None:
     np.savez(tmp_path / "pickled.npz", **arrays, meta=np.array(json.dumps(TRACE.stamp_document(REQUIRED))))
     with pytest.raises(SmartBertError, match="is not a readable trace"):
         Trace.load(tmp_path / "pickled.npz")
+
+
+def test_collapse_bars_exactly() -> None:
+    """One layer run on average is not collapse (under one is); 2 of 6 layers always skipped is not
+    half; the histogram always spans 0..L layers run."""
+    one_each = [[int(j == i) for j in range(4)] for i in range(4)]  # each example runs one layer, each layer once
+    stats = skip_statistics(trace_from_predictions([0] * 4, [[0] * 4] * 4, ran=one_each, gates=True))
+    assert stats["mean_layers_run"] == 1.0 and stats["always_skipped_layers"] == [] and stats["collapsed"] is False
+    assert stats["layers_run_histogram"] == [0, 4, 0, 0, 0]
+    one_and_a_half = [[1, 0, 0, 0], [0, 1, 1, 0]]
+    assert skip_statistics(trace_from_predictions([0] * 2, [[0] * 4] * 2, ran=one_and_a_half, gates=True))["collapsed"] is False
+    two_of_six = trace_from_predictions([0] * 3, [[0] * 6] * 3, ran=[[0, 0, 1, 1, 1, 1]] * 3, gates=True)
+    stats = skip_statistics(two_of_six)
+    assert stats["always_skipped_layers"] == [1, 2] and stats["collapsed"] is False
+    assert stats["layers_run_histogram"] == [0, 0, 0, 0, 3, 0, 0]
