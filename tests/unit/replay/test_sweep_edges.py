@@ -39,7 +39,7 @@ def test_summarise_costs_each_example_by_hand() -> None:
     trace = gated_trace()
     row = summarise(trace, replay(trace, EntropyExit(0.3)), COSTS)
     assert row["metric"] == pytest.approx(50.0) and row["accuracy"] == pytest.approx(50.0)
-    assert row["avg_flops_paper_M"] == pytest.approx(115.5)
+    assert row["avg_flops_paper_M"] == 115.5  # millions: / 1e6 exactly
     assert row["cost_pct_paper"] == pytest.approx(100 * 115.5 / 406)
     assert row["avg_macs_fvcore_M"] == pytest.approx(57.5)
     assert row["cost_pct_fvcore"] == pytest.approx(100 * 57.5 / 204)
@@ -94,11 +94,14 @@ def test_a_static_policy_sweeps_one_setting() -> None:
 
 def test_threshold_parsing() -> None:
     assert parse_thresholds("0.1, 0.3,,0.5") == [0.1, 0.3, 0.5]
-    for bad, message in (("0.1,x", "comma-separated numbers"), ("0.1,nan", "finite"), ("inf", "finite"), (" , ", "no thresholds")):
+    for bad, message in (("0.1,x", "comma-separated numbers"), ("0.1,nan", "finite"), ("inf", "finite"),
+                         (" , ", "^no thresholds given; pass e.g. --thresholds 0.1,0.3,0.5$")):
         with pytest.raises(SmartBertError, match=message):
             parse_thresholds(bad)
     assert parse_policy_thresholds(["entropy=0.1,0.3", "patience=3,4"]) == {"entropy": [0.1, 0.3], "patience": [3.0, 4.0]}
     assert parse_policy_thresholds([]) == {}
+    with pytest.raises(SmartBertError, match="comma-separated numbers like 0.1,0.3,0.5; got '0.1=0.3'"):
+        parse_policy_thresholds(["entropy=0.1=0.3"])  # the policy is what precedes the first '='
     with pytest.raises(SmartBertError, match="POLICY=V1,V2"):
         parse_policy_thresholds(["entropy"])
     with pytest.raises(SmartBertError, match="patience must be a positive integer"):
