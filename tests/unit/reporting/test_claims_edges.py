@@ -189,3 +189,34 @@ def test_bert_metrics_and_smartbert_thresholds() -> None:
     catalogue = MethodCatalogue([MethodInfo("smartbert", "SmartBERT", "entropy")])
     assert claims.smartbert_thresholds({"thresholds": {"entropy": [0.2, 0.4]}}, catalogue) == [0.2, 0.4]
     assert claims.smartbert_thresholds({"thresholds": {}}, catalogue) == [0.1, 0.3, 0.5]
+
+
+def test_the_papers_tables_read_as_one_aggregate() -> None:
+    """Tables 1 and 3 transcribed (99 + 6 rows; Table 3 repeats BERT on SST-2, RTE and WNLI): 102 points,
+    one seed each, BERT's missing threshold read as 0 and its rule 'none', like skip-only's."""
+    from tests.helpers import PAPER_DIR
+
+    agg, majority = claims.paper_results(PAPER_DIR)
+    assert len(agg) == 102 and agg.index.is_unique
+    assert not agg.duplicated(["task", "method", "variant", "threshold"]).any()
+    bert = agg[agg["method"] == "bert"]
+    assert len(bert) == 9 and (bert["threshold"] == 0.0).all() and set(bert["policy"]) == {"none"}
+    assert set(agg.loc[agg["method"] == "distilbert", "policy"]) == {"none"}
+    assert set(agg.loc[agg["variant"] == "skiponly", "policy"]) == {"none"}
+    assert set(agg.loc[agg["method"].isin(["deebert", "fastbert"]), "policy"]) == {"entropy"}
+    assert set(agg.loc[(agg["method"] == "smartbert") & (agg["variant"] == "default"), "policy"]) == {"entropy"}
+    assert (agg["metric_std"] == 0.0).all() and (agg["n_seeds"] == 1).all() and agg["avg_layers_run"].isna().all()
+    sst = bert.set_index("task").loc["SST-2"]
+    assert (sst["metric"], sst["cost_pct_paper"], sst["avg_flops_paper_M"]) == (93.2, 100, 21744)
+    assert majority["SST-2"] == {"task": "SST-2", "main_metric": "accuracy", "majority_class": {"metric": 50.9}}
+
+
+def test_task_weights_read_the_papers_bert() -> None:
+    from tests.helpers import PAPER_DIR
+
+    table = agg(row("SST-2", "bert", 0.0, 91.0, 100.0), row("RTE", "bert", 0.0, 52.0, 100.0))
+    weights = claims.task_weights(table, MAJORITY, ["SST-2", "RTE"], PAPER_DIR)
+    assert [w.paper_bert for w in weights] == [93.2, 61.0]
+    assert weights[0].describe() == "yes: BERT 91.0, +40.1 over the majority class 50.9; the paper's BERT-base 93.2 (-2.2)"
+    assert weights[1].describe() == ("**no**: BERT 52.0 is at or below the majority class 52.7; the paper's BERT-base 61.0 "
+                                     "(-9.0); its verdicts test nothing")
