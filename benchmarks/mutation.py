@@ -100,7 +100,8 @@ def run_module(name: str, spec: dict[str, Any], tests: list[str], root: Path, ma
                recheck: bool = False) -> dict[str, Any]:
     """Run mutmut over one module: its counts, survivors (with their diffs in build/mutation/<module>/survivors.diff)
     and seconds. ``recheck``: only the mutants the module's last run in ``root`` left alive are run
-    again (a test added never revives a killed mutant), the others keep their result."""
+    again (a test added never revives a killed mutant), except those the config calls equivalent;
+    the others keep their result."""
     wait_for_timing_lock()
     pattern = spec.get("mutants")
     previous = stored_codes(root, name) if recheck else {}
@@ -108,11 +109,14 @@ def run_module(name: str, spec: dict[str, Any], tests: list[str], root: Path, ma
         previous = {k: v for k, v in previous.items() if fnmatch.fnmatchcase(k, pattern)}
     if recheck and not previous:
         raise SystemExit(f"{name}: --recheck needs a previous run in {root / name}")
-    names = sorted(k for k, v in previous.items() if alive(v)) if recheck else ([pattern] if pattern else [])
-    work = prepare(name, tests, spec, root)
+    equivalent = spec.get("equivalent") or {}
+    names = sorted(k for k, v in previous.items() if alive(v) and k not in equivalent) if recheck \
+        else ([pattern] if pattern else [])
     started = time.monotonic()
     codes: dict[str, int | None] = dict(previous)
-    if not recheck or names:
+    work = root / name
+    if not recheck or names:  # a recheck with nothing to run keeps the last scratch copy (for `mutmut show`)
+        work = prepare(name, tests, spec, root)
         with open(work / "mutmut.log", "w") as log:
             subprocess.run([mutmut_bin(), "run", "--max-children", str(max_children), *names], cwd=work, stdout=log,
                            stderr=subprocess.STDOUT, check=False,
@@ -182,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
                  "equivalent": equivalent,
                  "survivors_not_equivalent": [s for s in found["survivors"] if s not in equivalent]}
         old = result["modules"].get(name, {})
+        entry["full_run_seconds"] = old.get("full_run_seconds", old.get("seconds")) if args.recheck else found["seconds"]
         if args.record == "before":
             entry["before"] = {k: found[k] for k in ("mutants", "killed", "survived", "timeout", "no_tests")} | {"score": now}
         elif "before" in old:
