@@ -12,6 +12,7 @@ import pytest
 
 from smartbert.reporting import claims
 from smartbert.reporting.methods import MethodCatalogue, MethodInfo
+from tests.helpers import PAPER_DIR
 
 MAJORITY = {"RTE": {"majority_class": {"metric": 52.7}}, "SST-2": {"majority_class": {"metric": 50.9}}}
 
@@ -194,8 +195,6 @@ def test_bert_metrics_and_smartbert_thresholds() -> None:
 def test_the_papers_tables_read_as_one_aggregate() -> None:
     """Tables 1 and 3 transcribed (99 + 6 rows; Table 3 repeats BERT on SST-2, RTE and WNLI): 102 points,
     one seed each, BERT's missing threshold read as 0 and its rule 'none', like skip-only's."""
-    from tests.helpers import PAPER_DIR
-
     agg, majority = claims.paper_results(PAPER_DIR)
     assert len(agg) == 102 and agg.index.is_unique
     assert not agg.duplicated(["task", "method", "variant", "threshold"]).any()
@@ -212,11 +211,91 @@ def test_the_papers_tables_read_as_one_aggregate() -> None:
 
 
 def test_task_weights_read_the_papers_bert() -> None:
-    from tests.helpers import PAPER_DIR
-
     table = agg(row("SST-2", "bert", 0.0, 91.0, 100.0), row("RTE", "bert", 0.0, 52.0, 100.0))
     weights = claims.task_weights(table, MAJORITY, ["SST-2", "RTE"], PAPER_DIR)
     assert [w.paper_bert for w in weights] == [93.2, 61.0]
     assert weights[0].describe() == "yes: BERT 91.0, +40.1 over the majority class 50.9; the paper's BERT-base 93.2 (-2.2)"
     assert weights[1].describe() == ("**no**: BERT 52.0 is at or below the majority class 52.7; the paper's BERT-base 61.0 "
                                      "(-9.0); its verdicts test nothing")
+
+
+def test_paper_table2_as_claim_cheap_heads_reads_it() -> None:
+    table2 = claims.paper_table2(PAPER_DIR)
+    assert table2["component"].tolist() == ["layer", "exit_classifier", "skip_gate"]
+    assert set(table2["backbone"]) == {"paper"} and table2["row"].tolist() == table2["component"].tolist()
+    assert table2["pct_of_layer_paper"].tolist() == pytest.approx([100.0, 100 * 37.6 / 1811.8, 100 * 37.4 / 1811.8])
+    assert table2["paper_reports_M"].tolist() == [1811.8, 37.6, 37.4]
+
+
+def ablation_agg() -> pd.DataFrame:
+    """RTE: BERT at the majority class (not counted). SST-2: the default 2 points above 'nocontrast'
+    at the same costs, and the same as 'soft'. QNLI: only the variant ran (nothing to compare)."""
+    rows = [row("RTE", "bert", 0.0, 52.7, 100.0), row("SST-2", "bert", 0.0, 92.0, 100.0),
+            row("RTE", "smartbert", 0.3, 60.0, 50.0), row("RTE", "smartbert", 0.3, 58.0, 50.0, variant="nocontrast")]
+    for cost, metric in ((50.0, 91.0), (70.0, 91.5)):
+        rows += [row("SST-2", "smartbert", cost / 100, metric, cost), row("SST-2", "smartbert", cost / 100, metric - 2.0, cost, variant="nocontrast"),
+                 row("SST-2", "smartbert", cost / 100, metric, cost, variant="soft")]
+    rows.append(row("QNLI", "smartbert", 0.3, 80.0, 60.0, variant="nocontrast"))
+    return agg(*rows)
+
+
+def test_ablation_reads_each_task_in_order_and_names_the_comparison() -> None:
+    claim = claims.claim_ablation(ablation_agg(), "Contrast helps.", "default", ["nocontrast"], "contrast", MAJORITY)
+    assert claim.claim == "Contrast helps." and claim.verdict == "reproduced"
+    assert claim.rule.startswith("per compared variant: contrast's attainable metric at the variant's points is better by more than 0.5")
+    assert claim.evidence[0].startswith("RTE: not counted: BERT (52.7) is at or below the majority class (52.7)")
+    assert claim.evidence[1] == ("SST-2: contrast vs nocontrast: better: mean gap +2.00 points at equal cost over 4 of 4 "
+                                 "points of both (margin 0.50); mean cost 60% vs 60%")
+    assert len(claim.evidence) == 2  # QNLI: the default did not run there
+    assert claims.claim_ablation(ablation_agg(), "SP helps.", "default", ["soft"], "SP", MAJORITY).verdict == "not reproduced"
+
+
+def test_evaluate_claims_passes_the_majority_class_and_the_configured_variants_down() -> None:
+    table = ablation_agg()
+    config = {"tasks": ["RTE", "SST-2"], "methods": ["deebert"], "thresholds": {},
+              "tables": {"table3_tasks": ["RTE", "MRPC"]}, "figures": {"fig5_variants": ["nocontrast"], "fig6_variants": ["soft"]}}
+    catalogue = MethodCatalogue([MethodInfo("smartbert", "SmartBERT", "entropy")])
+    table2 = claims.paper_table2(PAPER_DIR)
+    found = claims.evaluate_claims(table, MAJORITY, config, table2, methods=catalogue)
+    assert [c.claim for c in found] == [
+        "SmartBERT achieves 2-3x computation reduction with minimal accuracy drop (Table 1).",
+        "SmartBERT is better than DeeBERT and FastBERT at the same computational cost (Figure 4).",
+        "On RTE and WNLI entropy-based exits hardly reduce computation (DeeBERT, FastBERT at S=0.5), "
+        "while SmartBERT's skipping still saves with minimal drop (Table 1).",
+        "The skipping mechanism alone reduces computation compared with BERT (Table 3).",
+        "Cross-layer contrastive learning further reduces computation (Figure 5).",
+        "The special training way (SP) beats soft and hard gate training (Figure 6).",
+        "Skipping gates and classifiers cost far less than a Transformer layer (Table 2).",
+    ]
+    # RTE (BERT at the majority class) is named as not counted wherever it would count ('soft' did not run there)
+    for claim in (found[0], found[2], found[4]):
+        assert any(line.startswith("RTE: not counted") for line in claim.evidence), claim.claim
+    assert found[4].verdict == "reproduced" and "contrast's attainable metric" in found[4].rule
+    assert found[5].verdict == "not reproduced" and "SP's attainable metric" in found[5].rule
+    assert found[0].verdict == "reproduced"  # SST-2 at 50% within 1 point of BERT (S=0.5 of the default thresholds)
+
+
+def test_dominance_compares_only_the_baselines_the_run_has() -> None:
+    table = agg(row("SST-2", "bert", 0.0, 92.0, 100.0), row("SST-2", "smartbert", 0.5, 91.0, 50.0),
+                row("SST-2", "deebert", 0.5, 88.0, 50.0), row("SST-2", "fastbert", 0.5, 95.0, 50.0))
+    catalogue = MethodCatalogue([MethodInfo("smartbert", "SmartBERT", "entropy")])
+    for methods, verdict, named in ((["deebert"], "reproduced", "deebert"), (["fastbert"], "not reproduced", "fastbert")):
+        config = {"thresholds": {}, "methods": methods}
+        dominance = claims.curve_claims(table, MAJORITY, config, ["SST-2"], methods=catalogue)[1]
+        assert dominance.verdict == verdict and [line.split(":")[0] for line in dominance.evidence] == [f"SST-2 vs {named}"]
+
+
+def test_a_baseline_without_a_point_at_s_half_is_not_counted() -> None:
+    table = hard_agg(95.0, 95.0, 60.0)
+    table = table[~((table["method"] == "fastbert") & (table["threshold"] == 0.5))]
+    claim = claims.claim_hard_tasks(table, ["RTE"], MAJORITY)
+    assert claim.verdict == "reproduced" and len(claim.evidence) == 2
+    assert claims._at(table[table["method"] == "fastbert"], 0.5) is None
+
+
+def test_a_variant_is_read_with_the_majority_class() -> None:
+    table = ablation_agg()
+    config = {"tasks": ["RTE", "SST-2"], "methods": [], "thresholds": {}}
+    catalogue = MethodCatalogue([MethodInfo("smartbert", "SmartBERT", "entropy")])
+    reduction = claims.variant_claims(table, MAJORITY, config, "nocontrast", methods=catalogue)[0]
+    assert reduction.evidence[0].startswith("RTE: not counted")
