@@ -299,3 +299,32 @@ def test_a_variant_is_read_with_the_majority_class() -> None:
     catalogue = MethodCatalogue([MethodInfo("smartbert", "SmartBERT", "entropy")])
     reduction = claims.variant_claims(table, MAJORITY, config, "nocontrast", methods=catalogue)[0]
     assert reduction.evidence[0].startswith("RTE: not counted")
+
+
+def test_hard_tasks_statement_rule_and_drop_boundary() -> None:
+    claim = claims.claim_hard_tasks(hard_agg(90.0, 95.0, 60.0, 69.0), ["RTE"], MAJORITY)  # 69.0: exactly 1 point below
+    assert claim.verdict == "reproduced"
+    assert claim.claim == ("On RTE and WNLI entropy-based exits hardly reduce computation (DeeBERT, FastBERT at S=0.5), "
+                           "while SmartBERT's skipping still saves with minimal drop (Table 1).")
+    assert claim.rule == "baselines at S=0.5 cost >= 90%; SmartBERT at S=0.5 costs < 90% within 1 points of BERT"
+
+
+def test_hard_tasks_read_wnli_after_an_uncounted_rte_and_need_berts_metric() -> None:
+    wnli = hard_agg(95.0, 95.0, 60.0).assign(task="WNLI")
+    rte = agg(row("RTE", "bert", 0.0, 52.7, 100.0), row("RTE", "smartbert", 0.5, 52.0, 50.0))
+    claim = claims.claim_hard_tasks(pd.concat([rte, wnli], ignore_index=True), ["RTE", "WNLI"], MAJORITY)
+    assert claim.evidence[0].startswith("RTE: not counted") and claim.verdict == "reproduced"
+    assert [line.split(" S=")[0] for line in claim.evidence[1:]] == ["WNLI deebert", "WNLI fastbert", "WNLI SmartBERT"]
+    no_bert = wnli[wnli["method"] != "bert"]
+    found = claims.claim_hard_tasks(no_bert, ["WNLI"], MAJORITY)
+    assert found.verdict == "reproduced" and len(found.evidence) == 2  # SmartBERT cannot be read without BERT
+
+
+def test_skip_only_reads_every_task_and_its_drop_boundary() -> None:
+    table = pd.concat([agg(row("RTE", "bert", 0.0, 52.7, 100.0), row("RTE", "smartbert", 0.0, 52.0, 50.0, variant="skiponly"),
+                           row("QNLI", "bert", 0.0, 90.0, 100.0)), skip_agg(60.0, 90.0)], ignore_index=True)
+    claim = claims.claim_skip_only(table, ["MRPC", "QNLI", "RTE", "SST-2"], MAJORITY)  # 90.0: exactly 1 below 91.0
+    assert claim.verdict == "reproduced"
+    assert claim.evidence[0].startswith("RTE: not counted") and claim.evidence[1].startswith("SST-2: skip-only 90.0")
+    assert claim.claim == "The skipping mechanism alone reduces computation compared with BERT (Table 3)."
+    assert claim.rule == "skip-only costs < 95% and stays within 1 points of BERT"
