@@ -98,7 +98,8 @@ def alive(code: int | None) -> bool:
 
 def run_module(name: str, spec: dict[str, Any], tests: list[str], root: Path, max_children: int,
                recheck: bool = False) -> dict[str, Any]:
-    """Run mutmut over one module: its counts, survivors (with their diffs in build/mutation/<module>/survivors.diff)
+    """Run mutmut over one module: its counts, survivors (the diffs of those not known equivalent in
+    build/mutation/<module>/survivors.diff)
     and seconds. ``recheck``: only the mutants the module's last run in ``root`` left alive are run
     again (a test added never revives a killed mutant), except those the config calls equivalent;
     the others keep their result."""
@@ -135,7 +136,7 @@ def run_module(name: str, spec: dict[str, Any], tests: list[str], root: Path, ma
         counts[STATUS.get(code, "other")] += 1
     survivors = sorted(k for k, v in codes.items() if alive(v))
     diffs = []
-    for mutant in survivors:
+    for mutant in (s for s in survivors if s not in equivalent):
         shown = subprocess.run([mutmut_bin(), "show", mutant], cwd=work, capture_output=True, text=True, check=False)
         diffs.append(shown.stdout)
     (work / "survivors.diff").write_text("\n".join(diffs))
