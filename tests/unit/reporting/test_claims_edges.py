@@ -328,3 +328,35 @@ def test_skip_only_reads_every_task_and_its_drop_boundary() -> None:
     assert claim.evidence[0].startswith("RTE: not counted") and claim.evidence[1].startswith("SST-2: skip-only 90.0")
     assert claim.claim == "The skipping mechanism alone reduces computation compared with BERT (Table 3)."
     assert claim.rule == "skip-only costs < 95% and stays within 1 points of BERT"
+
+
+def test_comparisons_without_a_gap_keep_their_margin_and_count() -> None:
+    dead, alive = curve((50, 52.7)), curve((50, 80.0), (100, 85.0))
+    worse, none = claims.compare(dead, alive, floor=52.7), claims.compare(alive, dead, floor=52.7)
+    assert (worse.margin, worse.covered, none.margin, none.covered) == (claims.MARGIN, 0, claims.MARGIN, 0)
+    assert math.isnan(none.mean_gap)
+
+
+def test_both_kinds_of_unreachable_points_are_listed() -> None:
+    """The curve reaches 40-100%, the other 30-60%: one point each cheaper than the other's cheapest."""
+    found = claims.compare(curve((20, 80.0), (100, 90.0)), curve((30, 80.0), (60, 84.0)))
+    assert (found.uncovered_other, found.uncovered_curve) == (0, 1)
+    both = claims.compare(curve((40, 80.0), (100, 90.0)), curve((30, 70.0), (35, 75.0), (60, 84.0)))
+    assert (both.uncovered_other, both.uncovered_curve) == (2, 0)
+    mixed = claims.Comparison(1.0, 0.5, 2, 4, "better", uncovered_other=1, uncovered_curve=1)
+    assert mixed.describe().endswith("; 1 of the other's points cost less than anything this reaches; "
+                                     "1 of its points cost less than anything the other reaches")
+
+
+def test_as_many_better_as_worse_tasks_is_partly() -> None:
+    assert claims._dominance_verdict({"deebert": ["better", "worse"]}) == "partly reproduced"
+
+
+def test_skip_only_evidence_without_layer_counts() -> None:
+    claim = claims.claim_skip_only(skip_agg(60.0, 90.0).assign(avg_layers_run=float("nan")), ["SST-2"], MAJORITY)
+    assert claim.evidence == ["SST-2: skip-only 90.0 at 60% cost, BERT 91.0"]
+
+
+def test_task_weights_name_their_task() -> None:
+    table = agg(row("SST-2", "bert", 0.0, 91.0, 100.0))
+    assert [w.task for w in claims.task_weights(table, MAJORITY, ["SST-2", "RTE"], None)] == ["SST-2", "RTE"]
