@@ -72,3 +72,9 @@ def test_without_gates_the_best_metric_wins_first_in_grid_order() -> None:
     assert picked(table, 1.0) == [0.05]
     assert choose(table, 1.0)["within_tolerance"].tolist() == [True, True, True, True]
     assert choose(table, 0.05)["within_tolerance"].tolist() == [False, True, True, False]
+
+
+def test_the_default_tolerance_is_one_metric_point() -> None:
+    table = grid((0.01, 86.0, 6.0, False), (0.1, 84.5, 2.0, False))  # 1.5 below the best
+    assert picked(table) == [0.01]
+    assert choose(table)["within_tolerance"].tolist() == [True, False]
