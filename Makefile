@@ -56,7 +56,8 @@ bench: $(STAMP)
 
 # The mutation score of the core (benchmarks/mutation.py, benchmarks/README "Mutation score"; not part of
 # make test or CI): mutmut over the modules of benchmarks/mutation.yaml, each against its fast unit tests,
-# into results/bench/mutation.json (scratch copies under build/mutation/). About 15 min on 2 cores.
+# into results/bench/mutation.json (scratch copies under build/mutation/). About 55 min on the shared 2-core
+# machine (FLOPs counting and claims ~25 min each); --recheck after adding tests: minutes.
 # MUTATION_ARGS: e.g. --modules policies,curves. Installs the `mutation` extra where mutmut is missing.
 MUTATION_ARGS ?=
 mutation: $(STAMP)
