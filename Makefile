@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint schema cluster-test reproduce smoke bench gpu-bundle gpu-check restamp clean
+.PHONY: install test lint schema cluster-test reproduce smoke bench mutation gpu-bundle gpu-check restamp clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,16 @@ smoke: $(STAMP)
 # OFFICIAL_RUNS: full SmartBERT trainings on RTE (smartbert train ... --out DIR) set beside the official code's
 bench: $(STAMP)
 	$(BIN)/python benchmarks/suite.py --models results/quick/models --task SST-2 --out results/quick/bench $(if $(OFFICIAL_RUNS),--official-runs $(OFFICIAL_RUNS))
+
+# The mutation score of the core (benchmarks/mutation.py, benchmarks/README "Mutation score"; not part of
+# make test or CI): mutmut over the modules of benchmarks/mutation.yaml, each against its fast unit tests,
+# into results/bench/mutation.json (scratch copies under build/mutation/). About 55 min on the shared 2-core
+# machine (FLOPs counting and claims ~25 min each); --recheck after adding tests: minutes.
+# MUTATION_ARGS: e.g. --modules policies,curves. Installs the `mutation` extra where mutmut is missing.
+MUTATION_ARGS ?=
+mutation: $(STAMP)
+	test -x $(BIN)/mutmut || $(BIN)/python -m pip install --quiet $(TORCH) -e ".[test,workflow,mutation]"
+	$(BIN)/python benchmarks/mutation.py $(MUTATION_ARGS)
 
 # The first run on a GPU machine (benchmarks/gpu_check.py, README "GPU"): timings, short trainings,
 # inference and the -m gpu tests, each part inside its share of a 450 s budget, answered in under 8 min;
