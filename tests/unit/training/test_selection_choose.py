@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from smartbert.training.selection import choose
+from smartbert.training.choice import choose
 
 
 def grid(*rows: tuple[float, float, float | None, bool | None]) -> pd.DataFrame:
