@@ -48,9 +48,44 @@ def sentiment_dev(tokenizer):
 
 
 @pytest.fixture(scope="session")
+def sentiment_pool(tokenizer):
+    """250 synthetic single-sentence dev examples, tokenised: a pool to choose examples from."""
+    return encode(load_split("synthetic-sentiment", "dev")[:250], tokenizer)
+
+
+@pytest.fixture(scope="session")
 def nli_dev(tokenizer):
     """48 synthetic sentence-pair (3-label) examples, tokenised."""
     return encode(load_split("synthetic-nli", "dev")[:48], tokenizer)
+
+
+@pytest.fixture(scope="session")
+def sentiment_train(tokenizer):
+    """256 synthetic single-sentence training examples, tokenised (a toy separable task)."""
+    return encode(load_split("synthetic-sentiment", "train")[:256], tokenizer)
+
+
+#: trained models' configs where the default would not do for equivalence tests: SmartBERT's gate
+#: reward (lam) makes a tiny model skip every layer within a few steps; without it the gates split
+TRAINED_CONFIGS = {"smartbert": {"lam": 0.0}}
+
+
+@pytest.fixture(scope="session")
+def trained_model(sentiment_train):
+    """``trained_model(name)``: a tiny model of the method ``name`` after 40 quick steps per stage on
+    ``sentiment_train`` (:func:`tests.helpers.train_briefly`), trained once per session, on the CPU."""
+    from smartbert.methods.registry import get_method
+    from tests.helpers import train_briefly
+
+    models: dict[str, torch.nn.Module] = {}
+
+    def get(name: str) -> torch.nn.Module:
+        if name not in models:
+            config = get_method(name).config_class(**TRAINED_CONFIGS.get(name, {}))
+            models[name] = train_briefly(name, sentiment_train, config=config)
+        return models[name]
+
+    return get
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
