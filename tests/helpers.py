@@ -16,7 +16,7 @@ import torch
 
 from smartbert.methods.registry import get_method
 from smartbert.modeling import backbones
-from smartbert.replay.policies import ExitPolicy, PatienceExit, make_policy, softmax_entropy
+from smartbert.replay.policies import POLICIES, ExitPolicy, PatienceExit, make_policy, softmax_entropy
 from smartbert.replay.trace import Replay, Trace, replay
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,6 +78,12 @@ def train_briefly(name: str, data: Any, steps: int = 40, config: Any = None, see
         if stage.reuse and stage.after_reuse is not None:
             stage.after_reuse(model)
     return model.eval()
+
+
+def grid_middle(policy_name: str) -> float:
+    """The middle of a policy's sweep grid (for a one-head model, whose outcome no threshold changes)."""
+    grid = POLICIES[policy_name].grid
+    return float(grid[len(grid) // 2])
 
 
 def first_exit_heads(policy: ExitPolicy) -> int:
@@ -207,3 +213,56 @@ def assert_same_computation(trace: Trace, policy: ExitPolicy, outcome: Replay, c
     np.testing.assert_array_equal(evaluated, policy.heads_read(trace.evaluated) & upto, err_msg=f"{what}: heads evaluated")
     np.testing.assert_allclose(logits[evaluated], trace.logits[evaluated], atol=atol, rtol=rtol, err_msg=f"{what}: logits")
     assert np.isnan(logits[~evaluated]).all(), f"{what}: logits where no head was evaluated"
+
+
+def clear_examples(trace: Trace, policy: ExitPolicy, logits_tolerance: float) -> np.ndarray:
+    """[N] bool: examples none of whose decisions another device could flip when every logit and
+    gate probability it computes is within ``logits_tolerance`` of ``trace``'s: each gate's
+    probability is further than that from 0.5, each head's top two logits further apart than twice
+    that, and (threshold rules) each head's score further from the threshold than the most that
+    perturbation moves it (entropy: 2 ln C times the tolerance; normalised: 2 times)."""
+    from smartbert.replay.gates import GATE_THRESHOLD
+
+    clear = np.ones(trace.num_examples, dtype=bool)
+    if trace.has_gates:
+        clear &= (np.abs(trace.gate_prob - GATE_THRESHOLD) > logits_tolerance).all(axis=1)
+    top2 = np.sort(np.nan_to_num(trace.logits, nan=0.0), axis=-1)[..., -2:]
+    clear &= (~trace.evaluated | (top2[..., 1] - top2[..., 0] > 2 * logits_tolerance)).all(axis=1)
+    if policy.name in ("entropy", "normalised_entropy"):
+        score_tolerance = 2 * logits_tolerance * (math.log(trace.logits.shape[-1]) if policy.name == "entropy" else 1.0)
+        threshold = policy.threshold  # type: ignore[attr-defined]  # both are dataclasses of their threshold
+        distance = np.abs(np.nan_to_num(policy_scores(trace, policy.name), nan=np.inf) - threshold)
+        clear &= (~trace.evaluated | (distance > score_tolerance)).all(axis=1)
+    return clear
+
+
+def assert_device_agrees_with_cpu(cpu_model: Any, model: Any, pool: Any, policy_name: str, logits_tolerance: float,
+                                  batch_size: int = 12) -> None:
+    """``model`` (a copy of ``cpu_model`` on another device) against the CPU, on examples of ``pool``
+    chosen as the equivalence tests choose them: logits and gate probabilities within
+    ``logits_tolerance`` of the CPU's wherever both computed them, the same layers run and heads
+    evaluated, and, batch 1 and batched alike, the CPU replay's exit layer, prediction and counts for
+    every example whose decisions are clear by that tolerance (:func:`clear_examples`; at least half)."""
+    from smartbert.inference.dynamic import predict_batched, predict_dynamic
+    from smartbert.inference.record import record_trace
+
+    threshold, rows, _ = mixing_threshold(record_trace(cpu_model, pool, batch_size=100, meta={}), policy_name)
+    data = pool.subset(rows[:24] if len(rows) >= 12 else range(24))
+    if math.isnan(threshold):  # a one-head model: any threshold
+        threshold = grid_middle(policy_name)
+    policy = make_policy(policy_name, threshold)
+    cpu, other = (record_trace(m, data, batch_size=16, meta={}) for m in (cpu_model, model))
+    clear = clear_examples(cpu, policy, logits_tolerance)
+    assert clear.mean() >= 0.5, f"only {clear.sum()} of {len(clear)} examples clear of a near tie at tolerance {logits_tolerance}"
+    np.testing.assert_array_equal(other.ran[clear], cpu.ran[clear], err_msg="layers run (gate decisions)")
+    np.testing.assert_array_equal(other.evaluated[clear], cpu.evaluated[clear], err_msg="heads evaluated")
+    both = cpu.evaluated & clear[:, None]
+    np.testing.assert_allclose(other.logits[both], cpu.logits[both], atol=logits_tolerance, rtol=0, err_msg="logits")
+    gated = np.isfinite(cpu.gate_prob) & clear[:, None]
+    np.testing.assert_allclose(other.gate_prob[gated], cpu.gate_prob[gated], atol=logits_tolerance, rtol=0, err_msg="gates")
+    replayed = replay(cpu, policy)
+    for what, result in (("batch 1", predict_dynamic(model, data, policy)),
+                         ("batched", predict_batched(model, data, policy, batch_size=batch_size))):
+        for field in ("exit_layer", "prediction", "layers_run", "heads", "gates"):
+            np.testing.assert_array_equal(getattr(result, field)[clear], getattr(replayed, field)[clear],
+                                          err_msg=f"{what} on {next(model.parameters()).device} vs CPU replay: {field}")

@@ -27,6 +27,7 @@ from tests.helpers import (
     assert_same_outcome,
     build_model,
     exit_kinds,
+    grid_middle,
     mixing_threshold,
     near_ties,
 )
@@ -87,7 +88,7 @@ def test_replay_equals_batch_one_equals_batched(name: str, trained: bool, use_ga
     model, pool = pool_trace(name, trained, use_gates)
     threshold, rows, kinds_found = mixing_threshold(pool, policy_name)
     if len(model.exit_layers) == 1:  # a static model: any threshold; every example answers at the last layer
-        threshold, rows, kinds_found = POLICIES[policy_name].grid[len(POLICIES[policy_name].grid) // 2], list(range(EXAMPLES)), 1
+        threshold, rows, kinds_found = grid_middle(policy_name), list(range(EXAMPLES)), 1
     assert kinds_found >= kinds_expected(model, pool, trained, policy_name), f"{kinds_found} exit kinds at best"
     cycle = max(kinds_found, 1)
     rows = rows[: EXAMPLES - EXAMPLES % cycle]
