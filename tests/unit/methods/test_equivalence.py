@@ -40,11 +40,13 @@ THRESHOLD_POLICIES = [name for name, cls in POLICIES.items() if not cls.is_stati
 
 def cases() -> list[Any]:
     """(method, trained, gates, policy): every method x threshold policy, untrained and trained;
-    SmartBERT with and without its gates; a static method (one head) under one policy."""
+    SmartBERT with and without its gates; a static method (one head, whatever its weights every
+    example answers at the last layer) untrained, under one policy."""
     out = []
     for name in method_names():
-        policies = THRESHOLD_POLICIES[:1] if get_method(name).static else THRESHOLD_POLICIES
-        for trained in (False, True):
+        static = get_method(name).static
+        policies = THRESHOLD_POLICIES[:1] if static else THRESHOLD_POLICIES
+        for trained in (False,) if static else (False, True):
             for gates in ((True, False) if name == "smartbert" else (True,)):
                 out.extend(pytest.param(name, trained, gates, policy,
                                         id=f"{name}-{'trained' if trained else 'untrained'}{'' if gates else '-nogates'}-{policy}")
