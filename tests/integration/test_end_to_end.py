@@ -4,8 +4,11 @@ trip, and the CLI's errors."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -16,14 +19,18 @@ from smartbert.data.encode import collate
 from smartbert.methods.checkpoint import load_model, save_model
 from smartbert.methods.registry import get_method
 from smartbert.modeling.flops import trace_costs
+from smartbert.replay.policies import EntropyExit
+from smartbert.replay.trace import Trace
 from tests.helpers import tiny_bert
+
+pytestmark = pytest.mark.cli  # the CLI in this process: on the CPU (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("e2e")
     model_dir = root / "model"
-    code = main(["-q", "train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny",
+    code = main(["-q", "--device", "cpu", "train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny",
                  "--epochs", "2", "--learning-rate", "1e-3", "--max-train-examples", "1600", "--out", str(model_dir)])
     assert code == 0
     return {"root": root, "model": model_dir}
@@ -51,12 +58,7 @@ def test_trace_sweep_predict(trained, capsys) -> None:
     assert (sweep["avg_layers_run"] == 4).all()
     meta = json.loads((trained["model"] / "smartbert.json").read_text())
     assert sweep["metric"].iloc[0] == pytest.approx(meta["dev_metrics_no_exit"]["metric"])
-    for mode in ("dynamic", "replay"):
-        assert main(["-q", "predict", "--model", str(trained["model"]), "--mode", mode, "--threshold", "0.3",
-                     "--out", str(root / f"{mode}.csv")]) == 0
-    dynamic, replayed = pd.read_csv(root / "dynamic.csv"), pd.read_csv(root / "replay.csv")
-    pd.testing.assert_frame_equal(dynamic, replayed)
-    assert list(dynamic.columns) == ["index", "label", "prediction", "exit_layer", "layers_run", "heads", "gates", "flops_paper"]
+    # `predict` in both modes: test_predict_dynamic_equals_replay_where_exits_differ (static BERT has one head)
 
 
 def test_save_load_round_trip_gives_identical_logits(tmp_path, sentiment_dev, tokenizer) -> None:
@@ -208,3 +210,81 @@ def test_latency_times_every_model_at_its_table_points_and_predicts_as_the_sweep
     dee = latency[latency["method"] == "deebert"]
     assert dee["metric"].tolist() == pytest.approx(sweep["metric"].tolist())
     assert dee["cost_pct"].tolist() == pytest.approx(sweep["cost_pct_paper"].tolist())
+
+
+def deebert_dir(trained) -> Path:
+    """A DeeBERT model on the trained BERT (trained once per module, as the latency test does)."""
+    root = trained["root"]
+    if not (root / "deebert").exists():
+        assert main(["-q", "train", "--task", "synthetic-sentiment", "--method", "deebert", "--backbone", "tiny", "--epochs", "1",
+                     "--learning-rate", "1e-3", "--max-train-examples", "320", "--init-from", f"bert={trained['model']}",
+                     "--out", str(root / "deebert")]) == 0
+    return root / "deebert"
+
+
+def test_predict_dynamic_equals_replay_where_exits_differ(trained, tmp_path) -> None:
+    """`predict --mode dynamic` and `--mode replay` agree row for row on an early-exit model, at an S
+    taken from its own trace between two first-head entropies near their median, so that some rows
+    exit at the first head and others go on (asserted: the comparison is not between full-depth runs)."""
+    from smartbert.replay.policies import softmax_entropy
+
+    model = deebert_dir(trained)
+    assert main(["-q", "trace", "--model", str(model), "--out", str(tmp_path / "t.npz")]) == 0
+    first = np.unique(softmax_entropy(Trace.load(tmp_path / "t.npz").logits[:, 0]))
+    middle = len(first) // 2
+    threshold = float((first[middle - 1] + first[middle]) / 2)
+    for mode in ("dynamic", "replay"):
+        assert main(["-q", "predict", "--model", str(model), "--mode", mode, "--threshold", repr(threshold),
+                     "--out", str(tmp_path / f"{mode}.csv")]) == 0
+    dynamic, replayed = pd.read_csv(tmp_path / "dynamic.csv"), pd.read_csv(tmp_path / "replay.csv")
+    assert (dynamic["exit_layer"] == 1).any() and (dynamic["exit_layer"] > 1).any(), dynamic["exit_layer"].value_counts()
+    pd.testing.assert_frame_equal(dynamic, replayed)
+    assert list(dynamic.columns) == ["index", "label", "prediction", "exit_layer", "layers_run", "heads", "gates", "flops_paper"]
+
+
+def test_sweep_with_grid_and_reference_backbone(trained, tmp_path) -> None:
+    """`sweep --with-grid` adds the policy's grid to the given thresholds; `--reference-backbone`
+    makes cost % relative to that backbone's depth (the paper profile's DistilBERT against BERT-base):
+    a full 4-layer forward against a 12-layer one, by hand from the component costs."""
+    trace_file = tmp_path / "t.npz"
+    assert main(["-q", "trace", "--model", str(trained["model"]), "--out", str(trace_file)]) == 0
+    assert main(["-q", "sweep", "--trace", str(trace_file), "--policy", "entropy", "--thresholds", "0.33", "--with-grid",
+                 "--out", str(tmp_path / "grid.csv")]) == 0
+    assert pd.read_csv(tmp_path / "grid.csv")["threshold"].tolist() == sorted({0.33, *EntropyExit.grid})
+    assert main(["-q", "sweep", "--trace", str(trace_file), "--out", str(tmp_path / "own.csv")]) == 0
+    assert main(["-q", "sweep", "--trace", str(trace_file), "--reference-backbone", "bert-base-uncased",
+                 "--out", str(tmp_path / "ref.csv")]) == 0
+    trace = Trace.load(trace_file)
+    c = trace_costs(trace.meta).paper
+    full = lambda layers: c["embeddings"] + layers * c["layer"] + c["pooled_classifier"]  # noqa: E731
+    assert trace.num_layers == 4 and trace.meta.head_kind == "pooled_classifier"
+    assert pd.read_csv(tmp_path / "own.csv")["cost_pct_paper"].tolist() == pytest.approx([100.0])
+    assert pd.read_csv(tmp_path / "ref.csv")["cost_pct_paper"].tolist() == pytest.approx([100.0 * full(4) / full(12)], abs=1e-3)
+
+
+def test_trace_split_records_that_split(trained, tmp_path) -> None:
+    """`trace --split train` traces the training split (its labels, in order), and says so in its meta."""
+    from smartbert.data.load import load_split
+
+    assert main(["-q", "trace", "--model", str(trained["model"]), "--split", "train", "--out", str(tmp_path / "t.npz")]) == 0
+    trace = Trace.load(tmp_path / "t.npz")
+    assert trace.meta.split == "train"
+    assert trace.labels.tolist() == [e.label for e in load_split("synthetic-sentiment", "train")]
+
+
+def test_deterministic_flag_turns_deterministic_algorithms_on(trained, tmp_path, monkeypatch) -> None:
+    """`--deterministic` (or $SMARTBERT_DETERMINISTIC) turns on torch's deterministic algorithms and
+    cuBLAS's fixed workspace before the command runs; without either they stay off."""
+    from smartbert.modeling.device import CUBLAS_WORKSPACE, DETERMINISTIC_ENV
+
+    monkeypatch.delenv(DETERMINISTIC_ENV, raising=False)
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        assert main(["-q", "trace", "--model", str(trained["model"]), "--out", str(tmp_path / "a.npz")]) == 0
+        assert not torch.are_deterministic_algorithms_enabled() and "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+        assert main(["-q", "--deterministic", "trace", "--model", str(trained["model"]), "--out", str(tmp_path / "b.npz")]) == 0
+        assert torch.are_deterministic_algorithms_enabled() and os.environ["CUBLAS_WORKSPACE_CONFIG"] == CUBLAS_WORKSPACE
+    finally:
+        torch.use_deterministic_algorithms(before)
+    np.testing.assert_array_equal(Trace.load(tmp_path / "a.npz").logits, Trace.load(tmp_path / "b.npz").logits)

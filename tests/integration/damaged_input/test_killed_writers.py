@@ -19,6 +19,8 @@ from tests.integration.damaged_input.support import (
     writer_commands,
 )
 
+pytestmark = pytest.mark.cli  # the CLI in this process: on the CPU (tests/conftest.py)
+
 # ---- faults while writing -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", ["trace", "sweep", "oracle", "latency", "data", "train"])

@@ -17,6 +17,8 @@ from smartbert.methods.checkpoint import (
 )
 from tests.integration.damaged_input.support import damaged_copy
 
+pytestmark = pytest.mark.cli  # the CLI in this process: on the CPU (tests/conftest.py)
+
 # ---- model directories --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("field", REQUIRED_META)

@@ -12,6 +12,8 @@ from smartbert.data.load import load_split
 from smartbert.methods.checkpoint import META_FILE
 from smartbert.training.config import TrainConfig
 
+pytestmark = pytest.mark.cli  # the CLI in this process: on the CPU (tests/conftest.py)
+
 # ---- resume checkpoints: a damaged one is ignored (logged) and the stage starts afresh -------------
 
 @pytest.fixture(scope="module")

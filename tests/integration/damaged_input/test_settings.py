@@ -10,6 +10,8 @@ from smartbert.app.cli import main
 from smartbert.core.errors import SmartBertError
 from smartbert.training.config import TrainConfig
 
+pytestmark = pytest.mark.cli  # the CLI in this process: on the CPU (tests/conftest.py)
+
 # ---- settings out of range ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("field, value", [

@@ -11,6 +11,8 @@ from smartbert.app.cli import main
 from smartbert.core.errors import SmartBertError
 from smartbert.replay.trace import Trace
 
+pytestmark = pytest.mark.cli  # the CLI in this process: on the CPU (tests/conftest.py)
+
 # ---- traces -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fraction", [0.0, 0.05, 0.2, 0.5, 0.8, 0.95, 0.999])

@@ -1,5 +1,7 @@
 """Every registered method, parametrised over the registry: a method is tested the moment it
-registers. Trains a step per stage, replays exactly as it infers, counts its cost exactly."""
+registers. Trains a step per stage, never-exiting and extreme thresholds replay exactly as they
+infer, counts its cost exactly (replay = batch 1 = batched at thresholds that split every batch:
+test_equivalence.py)."""
 
 from __future__ import annotations
 
@@ -27,9 +29,6 @@ def thresholds(name: str) -> list[float]:
     """Five points of the method's policy grid, its two extremes included."""
     grid = POLICIES[get_method(name).default_policy].grid
     return sorted({grid[0], grid[len(grid) // 4], grid[len(grid) // 2], grid[3 * len(grid) // 4], grid[-1]})
-
-
-CASES = [(name, threshold) for name in METHODS for threshold in thresholds(name)]
 
 
 def build(name: str, num_labels: int = 2, seed: int = 0, device: torch.device | str = "cpu"):
@@ -132,27 +131,6 @@ def test_fp16_overflow_is_skipped_by_the_scaler_then_named(sentiment_dev) -> Non
     with pytest.raises(NonFiniteLossError, match="fp16 gave non-finite losses.*use bf16 or fp32"):
         for _ in range(MAX_SKIPPED_STEPS):
             optimisation_step(model, overflowing, batch, 0, params, optimizer, config, amp=amp)
-
-
-@pytest.mark.parametrize("name, threshold", CASES)
-def test_replay_equals_dynamic_inference(name: str, threshold: float, sentiment_dev, device) -> None:
-    method, config, model = build(name, device=device)
-    policy = method.policy(config, threshold)
-    replayed = replay(record_trace(model, sentiment_dev, batch_size=16, meta={}), policy)
-    dynamic = predict_dynamic(model, sentiment_dev, policy)
-    for field in ("exit_layer", "prediction", "layers_run", "heads", "gates"):
-        np.testing.assert_array_equal(getattr(replayed, field), getattr(dynamic, field), err_msg=field)
-
-
-@pytest.mark.parametrize("name, threshold", CASES)
-def test_batched_dynamic_inference_equals_batch_one(name: str, threshold: float, sentiment_dev, device) -> None:
-    """Each example skips and exits on its own inside a compacting batch: the batch-1 outcome."""
-    method, config, model = build(name, device=device)
-    policy = method.policy(config, threshold)
-    single = predict_dynamic(model, sentiment_dev, policy)
-    batched = predict_batched(model, sentiment_dev, policy, batch_size=8)
-    for field in ("exit_layer", "prediction", "layers_run", "heads", "gates"):
-        np.testing.assert_array_equal(getattr(batched, field), getattr(single, field), err_msg=field)
 
 
 @pytest.mark.parametrize("name", METHODS)

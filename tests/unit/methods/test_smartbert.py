@@ -141,6 +141,9 @@ def test_official_fidelity_options_train(options, sentiment_dev) -> None:
         loss, terms = stage.loss(model, batch, 4)
         assert torch.isfinite(loss)
         loss.backward()
-    # stage 2 reads the raw layer outputs: its logits differ from the gated inputs' when a layer is skipped
+    # stage 2 reads the raw layer outputs E_i(X^{i-1}): the same classifiers on the gated X^i give other logits
     scores = method.stages(config)[1].score_logits(model.eval(), batch)
     assert scores.shape == (8, model.num_layers - 1, 2)
+    gated = method.stages(SmartBertConfig(**{**options, "stage2_input": "gated"}))[1].score_logits(model, batch)
+    assert not torch.allclose(scores, gated, atol=1e-4), "raw and gated stage-2 inputs give the same logits"
+    assert torch.equal(scores, method.stages(config)[1].score_logits(model, batch))  # and not by chance: deterministic in eval

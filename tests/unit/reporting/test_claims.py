@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -195,6 +196,10 @@ def test_the_report_sets_each_smartbert_variant_beside_the_default(paper):
     from smartbert.reporting.report import variant_lines
 
     agg, majority = paper
+    agg = agg.copy()  # the paper gives one cost per task: make the cheapest of Table 1's points a choice
+    at_rte = (agg["method"] == "smartbert") & (agg["task"] == "RTE")
+    agg["cost_pct_paper"] = agg["cost_pct_paper"].astype(float)
+    agg.loc[at_rte, "cost_pct_paper"] = np.linspace(80.0, 40.0, int(at_rte.sum()))
     smart = rows_of(agg, "smartbert")
     rte = smart[smart["task"] == "RTE"]
     lower = with_rows(agg, "smartbert", "gatesrun", rte.assign(metric=rte["metric"] - 5.0, avg_layers_skipped=0.0))
@@ -202,7 +207,11 @@ def test_the_report_sets_each_smartbert_variant_beside_the_default(paper):
     bert = float(rows_of(agg, "bert").set_index("task").loc["RTE", "metric"])
     best = rte.sort_values(["metric", "cost_pct_paper"], ascending=[False, True]).iloc[0]
     assert "### SmartBERT [gatesrun] (gate_init_skip: 0.05)" in text
-    table1 = claims.cheapest_within(rte, bert, 0.0, [0.1, 0.3, 0.5])
+    # Table 1's point by hand (not by claims.cheapest_within, which the report uses): the cheapest of
+    # S = 0.1, 0.3, 0.5 within 1 point of BERT
+    candidates = rte[rte["threshold"].isin([0.1, 0.3, 0.5]) & (rte["metric"] >= bert - 1.0)]
+    assert len(candidates) > 1 and candidates["cost_pct_paper"].nunique() > 1  # the choice is a choice
+    table1 = candidates.sort_values("cost_pct_paper").iloc[0]
     assert (f"| RTE | {bert:.1f} | {best['metric']:.1f} ({best['cost_pct_paper']:.0f}%) | "
             f"{table1['metric']:.1f} at {table1['cost_pct_paper']:.0f}% (S={table1['threshold']:g}) | " in text
             and f"| {best['metric'] - 5.0:.1f} ({best['cost_pct_paper']:.0f}%) | none | 0.00 |" in text), text

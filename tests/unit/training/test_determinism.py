@@ -24,19 +24,10 @@ def trained_trace(tmp_path, name: str, seed: int, method: str = "smartbert", dev
     return trace_model(out, progress=False, device=device)
 
 
-def test_same_seed_bit_identical_traces_and_tables_other_seed_differs(tmp_path, device):
-    """On the CPU as it is; on a GPU under deterministic algorithms (cuBLAS workspace set first)."""
-    if device.type == "cuda":
-        import torch
-
-        from smartbert.modeling.device import make_deterministic
-
-        make_deterministic(True)
-    try:
-        first, again, other = (trained_trace(tmp_path, name, seed, device=device) for name, seed in (("a", 7), ("b", 7), ("c", 8)))
-    finally:
-        if device.type == "cuda":
-            torch.use_deterministic_algorithms(False)
+def test_same_seed_bit_identical_traces_and_tables_other_seed_differs(tmp_path, device, deterministic):
+    """Under deterministic algorithms (the ``deterministic`` fixture sets them up and tears them down;
+    on a GPU, cuBLAS's fixed workspace from the start)."""
+    first, again, other = (trained_trace(tmp_path, name, seed, device=device) for name, seed in (("a", 7), ("b", 7), ("c", 8)))
     for field in ("labels", "ran", "evaluated", "logits", "gate_prob", "lengths"):
         np.testing.assert_array_equal(getattr(first, field), getattr(again, field), err_msg=field)
     table_a, table_b = sweep(first, trace_costs(first.meta), [0.1, 0.3, 0.5]), sweep(again, trace_costs(again.meta), [0.1, 0.3, 0.5])

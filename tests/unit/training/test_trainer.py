@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from smartbert.data.encode import EncodedSplit
 from smartbert.data.tasks import get_task
 from smartbert.inference.record import record_trace
 from smartbert.methods.registry import Stage, get_method
@@ -21,13 +22,20 @@ from tests.helpers import tiny_bert
 TASK = get_task("synthetic-sentiment")
 
 
-def train_bert(data, seed: int, epochs: int = 1):
+def train_bert(data, seed: int, epochs: int = 1, selection=None, learning_rate: float = 1e-3):
     method = get_method("bert")
     torch.manual_seed(seed)
     model = method.build(tiny_bert(seed), 2, method.config_class())
-    report = train_stage(model, method.stages(method.config_class())[0], data, data.subset(range(16)), TASK,
-                         TrainConfig(batch_size=16, epochs=epochs, learning_rate=1e-3, seed=seed), progress=False)
+    report = train_stage(model, method.stages(method.config_class())[0], data,
+                         selection if selection is not None else data.subset(range(16)), TASK,
+                         TrainConfig(batch_size=16, epochs=epochs, learning_rate=learning_rate, seed=seed), progress=False)
     return model, report
+
+
+def flipped(data: EncodedSplit) -> EncodedSplit:
+    """``data`` with every label flipped: the better a model learns the task, the worse it scores
+    here, so the best epoch on it is not the last (what restoring the best epoch needs to mean anything)."""
+    return EncodedSplit(data.input_ids, data.token_type_ids, [1 - label for label in data.labels])
 
 
 def test_nan_loss_names_step_and_terms(sentiment_dev) -> None:
@@ -55,14 +63,17 @@ def test_same_seed_same_weights_and_trace_different_seed_differs(sentiment_dev) 
     np.testing.assert_array_equal(a.logits, b.logits)
 
 
-def test_best_epoch_is_restored(sentiment_dev) -> None:
+def test_best_epoch_is_restored(sentiment_train, sentiment_dev) -> None:
+    """On a selection split where the best epoch is not the last (labels flipped), the model ends with
+    the best epoch's weights: it scores the best metric there, not the last epoch's."""
     from smartbert.methods.registry import final_logits
     from smartbert.training.trainer import predict_logits, score
 
-    model, report = train_bert(sentiment_dev, seed=1, epochs=3)
+    selection = flipped(sentiment_dev)
+    model, report = train_bert(sentiment_train.subset(range(128)), seed=1, epochs=2, selection=selection, learning_rate=3e-3)
     metrics = [e["metric"] for e in report.epochs]
     assert report.best_metric == max(metrics) and report.best_epoch == metrics.index(max(metrics)) + 1
-    selection = sentiment_dev.subset(range(16))
+    assert metrics[-1] < report.best_metric, f"the best epoch is the last: {metrics}"
     restored = score(TASK, predict_logits(model, selection, final_logits, 16), selection.labels)["metric"]
     assert restored == report.best_metric
 
@@ -94,6 +105,7 @@ def test_the_log_shows_every_epoch_and_a_summary(sentiment_dev, caplog) -> None:
     assert lines[-1].startswith("finetune done: best epoch ") and "accuracy on dev" in lines[-1]
 
 
+@pytest.mark.cli
 def test_quiet_cli_keeps_the_log_lines(tmp_path, caplog) -> None:
     from smartbert.app.cli import main
 
@@ -102,9 +114,10 @@ def test_quiet_cli_keeps_the_log_lines(tmp_path, caplog) -> None:
     assert any(r.getMessage().startswith("finetune epoch 1/1: loss") for r in caplog.records)
 
 
-def test_a_stage_keeps_its_last_epoch_when_asked(sentiment_dev) -> None:
+def test_a_stage_keeps_its_last_epoch_when_asked(sentiment_train, sentiment_dev) -> None:
     """keep="last" (official SmartBERT stage 2, FastBERT distillation): the final weights stay, whatever
-    epoch scored best; keep="best" restores the best one (the default)."""
+    epoch scored best; keep="best" restores the best one (the default). The selection split (labels
+    flipped) makes an earlier epoch the best, so the two differ."""
     import dataclasses
 
     method = get_method("bert")
@@ -113,14 +126,15 @@ def test_a_stage_keeps_its_last_epoch_when_asked(sentiment_dev) -> None:
     for keep in ("best", "last"):
         torch.manual_seed(1)
         model = method.build(tiny_bert(1), 2, method.config_class())
-        report = train_stage(model, dataclasses.replace(stage, keep=keep), sentiment_dev, sentiment_dev.subset(range(16)), TASK,
-                             TrainConfig(batch_size=16, epochs=3, learning_rate=1e-3, seed=1), progress=False)
+        report = train_stage(model, dataclasses.replace(stage, keep=keep), sentiment_train.subset(range(128)), flipped(sentiment_dev),
+                             TASK, TrainConfig(batch_size=16, epochs=2, learning_rate=3e-3, seed=1), progress=False)
         states[keep] = ({k: v.clone() for k, v in model.state_dict().items()}, report)
     (best, best_report), (last, last_report) = states["best"], states["last"]
-    assert last_report.best_epoch == 3 and last_report.best_metric == last_report.epochs[-1]["metric"]
+    assert last_report.best_epoch == 2 and last_report.best_metric == last_report.epochs[-1]["metric"]
     assert [e["metric"] for e in best_report.epochs] == [e["metric"] for e in last_report.epochs]  # same training
-    same = all(torch.equal(best[k], last[k]) for k in best)
-    assert same == (best_report.best_epoch == 3)
+    metrics = [e["metric"] for e in best_report.epochs]
+    assert best_report.best_epoch == 1 and metrics[1] < metrics[0], f"the best epoch is the last ({metrics}): nothing to tell apart"
+    assert any(not torch.equal(best[k], last[k]) for k in best)
     with pytest.raises(ValueError, match="keep must be 'best' or 'last'"):
         dataclasses.replace(stage, keep="first")
 
