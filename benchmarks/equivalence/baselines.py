@@ -32,7 +32,7 @@ from torch import nn
 from equivalence import official_code
 from equivalence.compare import FP32, Check, compare_gradients, compare_scalar, summarise_gradients
 from equivalence.mapping import Link, Mapping, check_mapping, copy_weights, our_gradients, their_gradients
-from equivalence.smartbert_pair import Decision, Recorder, decision_checks, padded_example, zero_dropout
+from equivalence.smartbert_pair import Decision, Recorder, decision_checks, padded_example, sharpen, zero_dropout
 from smartbert.data.encode import collate
 from smartbert.inference.dynamic import predict_one
 from smartbert.inference.record import record_trace
@@ -129,19 +129,26 @@ def deebert_mapping(ours: EarlyExitModel) -> Mapping:
     return Mapping(links)
 
 
+def linked_pair(method, config, backbone: str, seed: int, official_class, official_config, mapping_of):
+    """Our model of ``method`` (dropout off, exit heads sharpened as for SmartBERT) and the official
+    model built from its config, every mapped parameter copied over: (ours, theirs, mapping, counts)."""
+    torch.manual_seed(seed)
+    ours = zero_dropout(method.build(load_backbone(backbone, seed), 2, config))
+    sharpen(ours)  # these methods have no gates: only the heads' output weights are scaled
+    theirs = zero_dropout(official_class(vendored_config(official_config, ours)))
+    mapping = mapping_of(ours)
+    counts = check_mapping(mapping, ours, theirs)
+    copy_weights(mapping, ours, theirs)
+    return ours, theirs, mapping, counts
+
+
 def run_deebert(checkout: str, backbone: str, tasks_data: dict, seed: int) -> list[Check]:
     highway = official_code.import_from(checkout, "deebert_transformers", "transformers", "modeling_highway_bert")
     config_module = official_code.import_from(checkout, "deebert_transformers", "transformers", "configuration_bert")
-    torch.manual_seed(seed)
     method = get_method("deebert")
-    ours = zero_dropout(method.build(load_backbone(backbone, seed), 2, method.config_class(dropout=0.0)))
-    with torch.no_grad():
-        for layer in ours.exit_layers:
-            ours.head(layer).out.weight.mul_(30.0)
-    theirs = zero_dropout(highway.BertForSequenceClassification(vendored_config(config_module.BertConfig, ours)))
-    mapping = deebert_mapping(ours)
-    counts = check_mapping(mapping, ours, theirs)
-    copy_weights(mapping, ours, theirs)
+    ours, theirs, mapping, counts = linked_pair(method, method.config_class(dropout=0.0), backbone, seed,
+                                                highway.BertForSequenceClassification, config_module.BertConfig,
+                                                deebert_mapping)
     stage = method.stages(method.config_class())[1]
     rows = [Check(f"DeeBERT {backbone}", "parameter mapping", counts["ours_parameters"], counts["theirs_linked_parameters"],
                   0.0, 0.0, counts)]
@@ -217,17 +224,10 @@ def pabee_mapping(ours: EarlyExitModel) -> Mapping:
 
 def run_pabee(pabee_checkout: str, smartbert_checkout: str, backbone: str, tasks_data: dict, seed: int) -> list[Check]:
     pabee = load_pabee(pabee_checkout, smartbert_checkout)
-    torch.manual_seed(seed)
     method = get_method("pabee")
     config = method.config_class(pooler="shared", dropout=0.0)
-    ours = zero_dropout(method.build(load_backbone(backbone, seed), 2, config))
-    with torch.no_grad():
-        for layer in ours.exit_layers:
-            ours.head(layer).out.weight.mul_(30.0)
-    theirs = zero_dropout(pabee.BertForSequenceClassification(vendored_config(pabee.BertConfig, ours)))
-    mapping = pabee_mapping(ours)
-    counts = check_mapping(mapping, ours, theirs)
-    copy_weights(mapping, ours, theirs)
+    ours, theirs, mapping, counts = linked_pair(method, config, backbone, seed, pabee.BertForSequenceClassification,
+                                                pabee.BertConfig, pabee_mapping)
     stage = method.stages(config)[0]
     rows = [Check(f"PABEE {backbone}", "parameter mapping", counts["ours_parameters"], counts["theirs_linked_parameters"],
                   0.0, 0.0, counts)]

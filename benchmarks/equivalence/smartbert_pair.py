@@ -412,7 +412,7 @@ def sharpen(model: EarlyExitModel, heads: float = 30.0, gates: float = 10.0, see
     with torch.no_grad():
         for layer in model.exit_layers:
             model.head(layer).out.weight.mul_(heads)
-        for gate in model.gate_modules():
+        for gate in model.gate_modules() if model.gates is not None else ():  # DeeBERT, PABEE: heads only
             gate.out.weight.mul_(gates)
             gate.out.bias.add_(0.5 * torch.randn(1, generator=generator))
 
