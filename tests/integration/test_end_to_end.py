@@ -288,3 +288,22 @@ def test_deterministic_flag_turns_deterministic_algorithms_on(trained, tmp_path,
     finally:
         torch.use_deterministic_algorithms(before)
     np.testing.assert_array_equal(Trace.load(tmp_path / "a.npz").logits, Trace.load(tmp_path / "b.npz").logits)
+
+
+def test_trace_no_gates_records_the_exit_only_path(tmp_path, tokenizer) -> None:
+    """`trace --no-gates` on a gated SmartBERT: every layer runs and every head is evaluated, and the
+    trace says gates were not used; the same model traced with its gates skips layers."""
+    method = get_method("smartbert")
+    config = method.config_class(gate_init_skip=0.9)  # gates that start by skipping most layers
+    bert = tiny_bert(4)
+    torch.manual_seed(4)
+    model = method.build(bert, 2, config).eval()
+    save_model(tmp_path / "m", model, method, config, "tiny", bert.config, tokenizer,
+               {"task": "synthetic-sentiment", "labels": ["negative", "positive"], "train_config": {"max_seq_len": 128, "seed": 0}}, {})
+    assert main(["-q", "--device", "cpu", "trace", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "gated.npz")]) == 0
+    assert main(["-q", "--device", "cpu", "trace", "--model", str(tmp_path / "m"), "--no-gates",
+                 "--out", str(tmp_path / "exits.npz")]) == 0
+    gated, exits = Trace.load(tmp_path / "gated.npz"), Trace.load(tmp_path / "exits.npz")
+    assert gated.has_gates and gated.meta.gates_used and not gated.ran.all()
+    assert not exits.has_gates and not exits.meta.gates_used
+    assert exits.ran.all() and exits.evaluated.all()
