@@ -110,3 +110,23 @@ def refused(kind: str, path: Path, match: str | None = None) -> str:
     message = str(caught.value)
     assert path.name in message and "\n" not in message, message
     return message
+
+
+def selection_lines_of(path: Path, key: str = "lam") -> list[str]:
+    """The report lines a selection table at ``path`` (grid ``key``, not every point collapsed) must
+    give, from pandas' read of it: the chosen row first, then each rejected one with its reason."""
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    assert not table["collapsed"].all() and table["selected"].sum() == 1
+
+    def scores(row: pd.Series) -> str:
+        return f"held-out {row['heldout_metric']:.1f}, {row['mean_layers_run']:.2f} layers run"
+
+    def reason(row: pd.Series) -> str:
+        return "collapsed gates" if row["collapsed"] else "dearer or worse" if row["within_tolerance"] else "outside the tolerance"
+
+    (chosen,) = [row for _, row in table.iterrows() if row["selected"]]
+    inactive = " **inactive: its gates skip nothing, so skipping is not tested on this task**" if chosen["inactive"] else ""
+    return ([f"- {path.parent.name}: chose {key}={chosen[key]:g} ({scores(chosen)}){inactive}"]
+            + [f"  - rejected {key}={row[key]:g}: {scores(row)}: {reason(row)}" for _, row in table.iterrows() if not row["selected"]])
