@@ -59,7 +59,7 @@ def killed_at_rename(target: Path, *args: str) -> int:
 def writer_commands(model_dir: Path, trace_file: Path, out: Path) -> dict[str, list[str]]:
     return {
         "trace": ["trace", "--model", str(model_dir), "--task", "synthetic-sentiment", "--out", str(out / "t.npz")],
-        "sweep": ["sweep", "--trace", str(trace_file), "--out", str(out / "s.csv")],
+        "sweep": ["sweep", "--trace", str(trace_file), "--tag", "variant=default", "--out", str(out / "s.csv")],  # readers need a variant
         "oracle": ["oracle", "--trace", str(trace_file), "--out", str(out / "o.json")],
         "latency": ["latency", "--task", "synthetic-sentiment", "--models", str(model_dir), "--examples", "4", "--repeats", "1",
                     "--out", str(out / "l.csv")],
@@ -113,20 +113,22 @@ def refused(kind: str, path: Path, match: str | None = None) -> str:
 
 
 def selection_lines_of(path: Path, key: str = "lam") -> list[str]:
-    """The report lines a selection table at ``path`` (grid ``key``, not every point collapsed) must
-    give, from pandas' read of it: the chosen row first, then each rejected one with its reason."""
+    """The report lines a selection table at ``path`` (grid ``key``) must give, from pandas' read of it: the chosen row first, then each rejected one with its reason."""
     import pandas as pd
 
     table = pd.read_csv(path)
-    assert not table["collapsed"].all() and table["selected"].sum() == 1
+    every_collapsed = table["collapsed"].all()
 
     def scores(row: pd.Series) -> str:
         return f"held-out {row['heldout_metric']:.1f}, {row['mean_layers_run']:.2f} layers run"
 
     def reason(row: pd.Series) -> str:
+        if every_collapsed:
+            return "every point collapsed; this one scored lower or ran more layers"
         return "collapsed gates" if row["collapsed"] else "dearer or worse" if row["within_tolerance"] else "outside the tolerance"
 
     (chosen,) = [row for _, row in table.iterrows() if row["selected"]]
-    inactive = " **inactive: its gates skip nothing, so skipping is not tested on this task**" if chosen["inactive"] else ""
-    return ([f"- {path.parent.name}: chose {key}={chosen[key]:g} ({scores(chosen)}){inactive}"]
+    flags = (" **inactive: its gates skip nothing, so skipping is not tested on this task**" if chosen["inactive"] else "") + (
+        " **collapsed (every point collapsed)**" if chosen["collapsed"] else "")
+    return ([f"- {path.parent.name}: chose {key}={chosen[key]:g} ({scores(chosen)}){flags}"]
             + [f"  - rejected {key}={row[key]:g}: {scores(row)}: {reason(row)}" for _, row in table.iterrows() if not row["selected"]])

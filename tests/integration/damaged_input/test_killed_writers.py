@@ -16,6 +16,7 @@ from tests.integration.damaged_input.support import (
     _read_selection,
     damaged_copy,
     killed_at_rename,
+    selection_lines_of,
     writer_commands,
 )
 
@@ -30,9 +31,41 @@ def test_a_writer_killed_while_writing_leaves_nothing_that_looks_finished_and_th
     target = Path(args[args.index("--out") + 1])
     assert killed_at_rename(target, *args) == -9
     assert not target.exists()
-    assert main(["-q", *args]) == 0 and target.exists()
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p.name.startswith(f".{target.name}")]  # the kill's leftover, hidden
+    (leftover,) = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p.name.startswith(f".{target.name}.")]  # hidden
+    finished = _content(command, leftover)  # the killed run's whole output, all but renamed into place
+    assert main(["-q", *args]) == 0
     assert {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")} == {target.name}
+    assert _content(command, target) == finished
+
+
+def _content(command: str, path: Path) -> dict:
+    """What the output of `smartbert COMMAND` at ``path`` holds, read back by the suite's own readers
+    (which refuse a half-written file), less what its run measured (times, threads, device)."""
+    import dataclasses
+
+    import numpy as np
+
+    from smartbert.methods.checkpoint import WEIGHTS_FILE, read_meta
+    from smartbert.replay.trace import Trace
+    from tests.integration.damaged_input.support import _readers
+
+    if command == "trace":
+        trace = Trace.load(path)
+        arrays = {name: np.asarray(getattr(trace, name)).tobytes() for name in ("labels", "ran", "evaluated", "logits", "gate_prob",
+                                                                                "lengths")}
+        return {**arrays, "meta": {**dataclasses.asdict(trace.meta), "provenance": None}}
+    if command == "train":
+        from safetensors.torch import load_file
+
+        weights = {name: tensor.numpy().tobytes() for name, tensor in load_file(path / WEIGHTS_FILE).items()}
+        return {"meta": {**dataclasses.asdict(read_meta(path)), "report": None}, "weights": weights}
+    read = _readers()[command](path)
+    if command == "sweep":
+        return read.drop(columns=["file"]).to_dict("list")
+    if command == "latency":
+        return read.drop(columns=["ms_per_example", "p50_ms", "p90_ms", "p99_ms", "measured_speedup", "measured_over_flops",
+                                  "threads", "device"]).to_dict("list")
+    return {"read": read}
 
 
 def test_selection_killed_while_writing_its_choice_leaves_no_choice_and_the_rerun_completes(tmp_path) -> None:
@@ -40,11 +73,19 @@ def test_selection_killed_while_writing_its_choice_leaves_no_choice_and_the_reru
     args = ["select", "--task", "synthetic-sentiment", "--method", "smartbert", "--backbone", "tiny", "--grid", "lam=0.01,0.1",
             "--config", json.dumps({"train": {"epochs": 1, "max_train_examples": 48}, "method": {"stage1_epochs": 1, "soft_epochs": 0}}),
             "--out", str(out)]
+    import pandas as pd
+    import yaml
+
     assert killed_at_rename(out / "selected.yaml", *args) == -9
     assert not (out / "selected.yaml").exists()  # what the workflow and `smartbert train --config` read: not there
+    (leftover,) = out.glob(".selected.yaml.*.tmp")
+    killed_choice, killed_table = yaml.safe_load(leftover.read_text()), pd.read_csv(out / "selection.csv").drop(columns=["seconds"])
     assert main(["-q", *args]) == 0
     assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == {"selection.csv", "selected.yaml"}
-    assert len(_read_selection(out / "selection.csv")) == 2
+    table = pd.read_csv(out / "selection.csv")
+    assert table.drop(columns=["seconds"]).equals(killed_table) and len(table) == 2
+    assert yaml.safe_load((out / "selected.yaml").read_text()) == {"method": {"lam": table.loc[table["selected"], "lam"].item()}} == killed_choice
+    assert _read_selection(out / "selection.csv") == selection_lines_of(out / "selection.csv")
 
 
 def _library_writers(written: dict[str, Path], out: Path) -> dict[str, tuple[str, list, Path, set[str]]]:
@@ -71,14 +112,13 @@ def test_tables_and_figures_killed_while_writing_leave_only_whole_files_and_the_
     call = ["--call", function, json.dumps(args)]
     assert killed_at_rename(target, *call) == -9
     assert not target.exists()
-    left = {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")}
-    assert left < every  # what was written before the kill; each of those files is whole (renamed into place)
-    for name in left:
-        assert (tmp_path / name).stat().st_size > 0
+    left = {p.name: p.read_bytes() for p in tmp_path.iterdir() if not p.name.startswith(".")}  # written before the kill
+    assert left and set(left) < every
     rerun = subprocess.run([sys.executable, "-c", KILL_AT_RENAME, *call], capture_output=True, text=True, timeout=600,
                            env=dict(__import__("os").environ, KILL_WHEN_RENAMING_TO="/nowhere"))
     assert rerun.returncode == 0, rerun.stderr
     assert {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")} == every
+    assert {name: (tmp_path / name).read_bytes() for name in left} == left  # each file the kill left was whole: as the full run writes it
 
 
 def test_disk_full_while_saving_a_model_names_the_path_and_keeps_the_previous_model(model_dir, tmp_path, monkeypatch) -> None:
