@@ -1,4 +1,4 @@
-# SmartBERT reproduction: data -> train -> trace -> sweep (+ latency) -> tables, figures, report.
+# SmartBERT reproduction: data -> train -> trace -> sweep, calibrate (+ latency) -> tables, figures, report.
 #   snakemake --cores all --resources gpu=1                                      quick profile (default)
 #   snakemake --cores all --resources gpu=4 --configfile config/paper.yaml       the paper's protocol, 4 GPUs
 #   snakemake --workflow-profile workflow/profiles/slurm --configfile config/paper.yaml   on a SLURM cluster
@@ -39,6 +39,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/trace.smk"
 include: "workflow/rules/sweep.smk"
 include: "workflow/rules/latency.smk"
+include: "workflow/rules/calibrate.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
@@ -61,10 +62,12 @@ localrules:
     sweep,
     sweep_skip_only,
     oracle,
+    calibrate,
     tables,
     table2,
     figure,
     figure_latency,
+    figure_guaranteed,
     report,
 
 

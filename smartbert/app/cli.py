@@ -1,5 +1,5 @@
 """``smartbert`` command line: its arguments and the dispatch to :mod:`smartbert.app.commands` (train, select,
-data, download, trace, sweep, oracle, predict, flops, latency, list)."""
+data, download, trace, sweep, oracle, calibrate, predict, flops, latency, list)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
-from smartbert.core.config import AT_LEAST_ONE, NON_NEGATIVE, Range
+from smartbert.core.config import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, Range
 from smartbert.core.errors import EXIT_ON_USER_ERROR, SmartBertError, error_line
 from smartbert.training.config import TrainConfig
 
@@ -156,6 +156,21 @@ def build_parser() -> argparse.ArgumentParser:
     oracle.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a constant field (variant=..., seed=...)")
     oracle.add_argument("--out", required=True, help="JSON to write")
 
+    calibrate = commands.add_parser("calibrate", help="exit thresholds with a guaranteed risk (Learn-then-Test, conformal "
+                                                      "risk control) from a trace, checked on random calibration/test halves")
+    calibrate.add_argument("--trace", required=True, help="trace file written by `smartbert trace` (the calibration split)")
+    calibrate.add_argument("--epsilons", default="0.01,0.02",
+                           help="risk levels, comma-separated (0.01: at most 1 point of disagreement with the full model)")
+    number(calibrate, "--delta", float, FRACTION, default=0.1, help="error rate delta of the guarantee (default 0.1)")
+    calibrate.add_argument("--procedures", default="ltt,crc,empirical", help="ltt, crc and/or empirical (no guarantee), comma-separated")
+    calibrate.add_argument("--loss", default="disagreement", choices=["disagreement", "harm"],
+                           help="disagreement: the exit's prediction differs from the full model's; harm: wrong where the full model is right")
+    number(calibrate, "--trials", int, AT_LEAST_ONE, default=500, help="random calibration/test halves the guarantee is checked on")
+    number(calibrate, "--seed", int, NON_NEGATIVE, default=0, help="seed of the random halves")
+    calibrate.add_argument("--reference-backbone", default=None, help="cost %% relative to this backbone's full depth (as sweep)")
+    calibrate.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a constant column (variant=...)")
+    calibrate.add_argument("--out", required=True, help="CSV to write")
+
     predict = commands.add_parser("predict", help="per-example predictions, exit layers and FLOPs")
     predict.add_argument("--model", required=True, help="model directory")
     predict.add_argument("--task", default=None, help="task (default: the training task)")
@@ -180,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--thresholds", action="append", default=[], metavar="POLICY=V1,V2",
                          help="Table 1 points of one exit policy (e.g. entropy=0.1,0.3,0.5, patience=3,4); repeatable; "
                               "a policy not named keeps its defaults")
+    latency.add_argument("--calibrated", nargs="+", default=[], metavar="CSV",
+                         help="instead of Table 1's points: each early-exit model at the thresholds `smartbert calibrate` "
+                              "shipped in these CSVs (at --epsilons); static models once")
+    latency.add_argument("--epsilons", default="0.01,0.02", help="with --calibrated: the risk levels whose thresholds are timed")
     number(latency, "--examples", int, AT_LEAST_ONE, default=100, help="dev examples timed (spread over the dev set)")
     number(latency, "--repeats", int, AT_LEAST_ONE, default=3, help="timed repeats (median) after one warm-up")
     latency.add_argument("--out", required=True, help="CSV to write")

@@ -12,7 +12,8 @@ from smartbert.modeling.backbones import backbone_shape
 from smartbert.modeling.flops import component_costs
 from smartbert.replay.cost import ComponentCosts
 from smartbert.reporting.external import paper_sweep, write_external_sweep
-from smartbert.reporting.figures import write_figure, write_latency_figure
+from smartbert.reporting.figures import write_figure, write_guaranteed_figure, write_latency_figure
+from smartbert.reporting.guaranteed import write_guaranteed_table
 from smartbert.reporting.methods import MethodCatalogue
 from smartbert.reporting.report import write_report
 from smartbert.reporting.tables import write_flops_table, write_result_tables
@@ -34,10 +35,14 @@ def backbone_costs(backbones: Iterable[str], seq_len: int, num_labels: int = 2) 
 
 def tables(sweeps: Sequence[str], data: Sequence[str], paper_dir: str | Path, out_dir: str | Path,
            thresholds: Mapping[str, Sequence[float]], table3_tasks: Sequence[str], latency: Sequence[str] = (),
-           oracles: Sequence[str] = (), catalogue: MethodCatalogue | None = None) -> None:
-    """Tables 1 and 3, paper vs reproduction, curves, oracle, heads and gates (:func:`write_result_tables`)."""
+           oracles: Sequence[str] = (), catalogue: MethodCatalogue | None = None, calibrations: Sequence[str] = (),
+           calibration_latency: Sequence[str] = (), epsilons: Sequence[float] = ()) -> None:
+    """Tables 1 and 3, paper vs reproduction, curves, oracle, heads and gates (:func:`write_result_tables`), and
+    the cost at guaranteed quality at ``epsilons`` (:func:`write_guaranteed_table`; empty without calibrations)."""
+    methods = _catalogue(catalogue)
     write_result_tables(sweep_paths=sweeps, data_paths=data, paper_dir=paper_dir, out_dir=out_dir, thresholds=thresholds,
-                        table3_tasks=table3_tasks, latency_paths=latency, oracle_paths=oracles, methods=_catalogue(catalogue))
+                        table3_tasks=table3_tasks, latency_paths=latency, oracle_paths=oracles, methods=methods)
+    write_guaranteed_table(calibrations, calibration_latency, epsilons, out_dir, methods=methods)
 
 
 def flops_table(backbones: Sequence[str], seq_len: int, paper_dir: str | Path, out_dir: str | Path) -> None:
@@ -55,6 +60,12 @@ def latency_figure(table1: str | Path, data: Sequence[str], tasks: Sequence[str]
                    stem: str | Path, catalogue: MethodCatalogue | None = None) -> None:
     """The latency panel beside Figure 4 (:func:`write_latency_figure`)."""
     write_latency_figure(table1, data, tasks, methods, stem, catalogue=_catalogue(catalogue))
+
+
+def guaranteed_figure(calibrations: Sequence[str], tasks: Sequence[str], stem: str | Path,
+                      catalogue: MethodCatalogue | None = None) -> None:
+    """Cost at guaranteed quality against eps (:func:`write_guaranteed_figure`)."""
+    write_guaranteed_figure(calibrations, tasks, stem, catalogue=_catalogue(catalogue))
 
 
 def external_paper_sweep(table1_csv: str | Path, task: str, method: str, name: str, out: str | Path,

@@ -152,12 +152,18 @@ def paired_latency(runs: Sequence[tuple[Bench, float | None]], repeats: int = 3,
 
 
 def latency_rows(benches: Sequence[Bench], thresholds: Mapping[str, Sequence[float]] | None = None,
-                 repeats: int = 3) -> list[dict]:
+                 repeats: int = 3, at: Mapping[str, Sequence[float]] | None = None) -> list[dict]:
     """Table 1's latency points: every model at its exit rule's table thresholds (``thresholds``
     keyed by policy, each rule's defaults where absent; static models once), timed together by
     :func:`paired_latency`, with the measured speedup over the BERT model (if given) beside the
-    FLOPs-predicted one (100 / cost %)."""
-    runs = [(bench, value) for bench in benches for value in bench.thresholds(thresholds or {})]
+    FLOPs-predicted one (100 / cost %). ``at`` (keyed by method) replaces Table 1's points: each
+    early-exit model at its own thresholds there (calibrated ones), static models once."""
+    def points(bench: Bench) -> Sequence[float | None]:
+        if at is None or bench.loaded.method.policy_class.is_static():
+            return bench.thresholds(thresholds or {})
+        return list(at.get(bench.method, []))
+
+    runs = [(bench, value) for bench in benches for value in points(bench)]
     rows = paired_latency(runs, repeats)
     bert = next((r for r in rows if r["method"] == "bert"), None)
     for row, (bench, _) in zip(rows, runs):
@@ -172,7 +178,8 @@ def latency_rows(benches: Sequence[Bench], thresholds: Mapping[str, Sequence[flo
 
 
 def latency_table(model_dirs: Sequence[str | Path], task: str, thresholds: Mapping[str, Sequence[float]] | None = None,
-                  n: int = 100, repeats: int = 3, device: torch.device | str = "cpu") -> list[dict]:
+                  n: int = 100, repeats: int = 3, device: torch.device | str = "cpu",
+                  at: Mapping[str, Sequence[float]] | None = None) -> list[dict]:
     """:func:`latency_rows` of the models in ``model_dirs`` on ``n`` dev examples of ``task`` spread
     over the set, every model on ``device``."""
-    return latency_rows([Bench(directory, task, n, device=device) for directory in model_dirs], thresholds, repeats)
+    return latency_rows([Bench(directory, task, n, device=device) for directory in model_dirs], thresholds, repeats, at)

@@ -45,6 +45,10 @@ class ExitPolicy(ABC):
     knob: ClassVar[str | None] = "S"
     #: Table 1's thresholds (the paper's S = 0.1, 0.3, 0.5) unless a profile's ``thresholds.<name>`` says otherwise
     table: ClassVar[tuple[float, ...]] = (0.1, 0.3, 0.5)
+    #: which way the threshold makes the rule exit more, read off its inequality: ``H < S`` exits more
+    #: as S grows (True), ``counter >= patience`` as the patience shrinks (False). Every registered rule's
+    #: exits are nested in this order (tests/unit/replay/test_calibrate.py), which calibration relies on
+    eager_when_larger: ClassVar[bool] = True
 
     @classmethod
     def is_static(cls) -> bool:
@@ -72,6 +76,12 @@ class ExitPolicy(ABC):
         """The middle of :meth:`table_thresholds` (where per-head exits are counted; None if static)."""
         values = cls.table_thresholds(configured)
         return values[len(values) // 2]
+
+    @classmethod
+    def by_aggressiveness(cls, values: Sequence[float]) -> list[float]:
+        """``values`` from the most conservative threshold (exits least) to the most aggressive, in the
+        order :attr:`eager_when_larger` gives (duplicates dropped)."""
+        return sorted({float(v) for v in values}, reverse=not cls.eager_when_larger)
 
     @abstractmethod
     def exit_mask(self, logits: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
@@ -142,6 +152,7 @@ class PatienceExit(ExitPolicy):
     min_heads = 2
     knob = "patience"
     table = (3, 4)
+    eager_when_larger = False
 
     def __post_init__(self) -> None:
         if int(self.patience) != self.patience or self.patience < 1:

@@ -22,6 +22,7 @@ import seaborn as sns  # noqa: E402
 
 from smartbert.core.io import atomic_path  # noqa: E402
 from smartbert.core.names import DEFAULT_VARIANT, SMARTBERT  # noqa: E402
+from smartbert.reporting.guaranteed import load_calibrations  # noqa: E402
 from smartbert.reporting.methods import MethodCatalogue  # noqa: E402
 from smartbert.reporting.results import aggregate, load_data_summaries, load_sweeps  # noqa: E402
 from smartbert.reporting.tables import latency_devices  # noqa: E402
@@ -131,3 +132,42 @@ def write_latency_figure(table1_path: str | Path, data_paths: Sequence[str], tas
                              "Figure 4 (latency): metric vs batch-1 latency" + (f"\n{timed_on}" if timed_on else ""),
                              x="ms_per_example", xlabel="latency (ms per example, batch 1)")
     save_figure(figure, stem)
+
+
+def guaranteed_figure(calibrations: pd.DataFrame, tasks: Sequence[str], *, catalogue: MethodCatalogue) -> plt.Figure:
+    """Cost at guaranteed quality: the mean test-half cost (FLOPs %) each method needs against the risk
+    level eps (in points), per task panel, averaged over seeds; Learn-then-Test solid, conformal risk
+    control dashed (the empirical pick, which guarantees nothing, is left out)."""
+    frame = calibrations[calibrations["procedure"].isin(["ltt", "crc"])]
+    frame = frame.groupby(["task", "method", "label", "procedure", "epsilon"], as_index=False)["trial_cost_pct_mean"].mean()
+    tasks = [t for t in tasks if t in set(frame["task"])]
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
+    columns = min(3, max(1, len(tasks)))
+    rows = math.ceil(len(tasks) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    methods = sorted(set(frame["method"]), key=catalogue.order)
+    colours = dict(zip(methods, sns.color_palette("colorblind", len(methods))))
+    for axis, task in zip(axes.flat, tasks):
+        for method in methods:
+            for procedure, style in (("ltt", "-"), ("crc", "--")):
+                data = frame[(frame["task"] == task) & (frame["method"] == method) & (frame["procedure"] == procedure)]
+                if data.empty:
+                    continue
+                data = data.sort_values("epsilon")
+                axis.plot(100 * data["epsilon"], data["trial_cost_pct_mean"], marker="o", markersize=3, linestyle=style,
+                          color=colours[method], label=f"{data['label'].iloc[0]} ({procedure})")
+        axis.set(title=task, xlabel="risk level eps (points of disagreement)", ylabel="cost (% of BERT FLOPs)")
+        axis.set_ylim(bottom=0)
+    for axis in list(axes.flat)[len(tasks):]:
+        axis.set_visible(False)
+    handles = {label: handle for axis in axes.flat for handle, label in zip(*axis.get_legend_handles_labels())}
+    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(4, len(handles)), frameon=False)
+    figure.suptitle("Cost at guaranteed quality (mean over random calibration/test halves of dev)")
+    figure.tight_layout(rect=(0, 0.15 if rows == 1 else 0.1, 1, 1))
+    return figure
+
+
+def write_guaranteed_figure(calibration_paths: Sequence[str], tasks: Sequence[str], stem: str | Path, *,
+                            catalogue: MethodCatalogue) -> None:
+    """:func:`guaranteed_figure` of the calibration CSVs, as ``stem``.png and .pdf."""
+    save_figure(guaranteed_figure(load_calibrations(calibration_paths), tasks, catalogue=catalogue), stem)

@@ -94,6 +94,10 @@ def test_save_load_round_trip_gives_identical_logits(tmp_path, sentiment_dev, to
     (["train", "--task", "synthetic-sentiment", "--method", "bert", "--backbone", "tiny", "--config",
       '{"train": {"precision": "fp8"}}', "--out", "x"], "precision must be one of ['fp32', 'tf32', 'bf16', 'fp16']"),
     (["latency", "--task", "synthetic-sentiment", "--models", "no/such/model", "--out", "x"], "model directory no/such/model not found"),
+    (["calibrate", "--trace", "/nonexistent.npz", "--out", "x"], "trace /nonexistent.npz not found"),
+    (["calibrate", "--trace", "/nonexistent.npz", "--epsilons", "0", "--out", "x"], "epsilon must lie in (0, 1)"),
+    (["calibrate", "--trace", "/nonexistent.npz", "--delta", "1", "--out", "x"], "--delta must be in (0, 1)"),
+    (["calibrate", "--trace", "/nonexistent.npz", "--procedures", "ltt,conformal", "--out", "x"], "conformal"),
 ])
 def test_cli_errors_name_the_problem(argv, message, capsys, monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("GLUE_DIR", raising=False)
@@ -307,3 +311,32 @@ def test_trace_no_gates_records_the_exit_only_path(tmp_path, tokenizer) -> None:
     assert gated.has_gates and gated.meta.gates_used and not gated.ran.all()
     assert not exits.has_gates and not exits.meta.gates_used
     assert exits.ran.all() and exits.evaluated.all()
+
+
+def test_calibrate_ships_a_threshold_per_procedure_and_the_latency_job_times_it(trained, tmp_path, capsys) -> None:
+    """`smartbert calibrate` on an early-exit trace: one row per procedure and eps, each shipped threshold
+    on the policy's grid with the cost its replay gives; `smartbert latency --calibrated` then times
+    exactly those thresholds (BERT once beside them)."""
+    from smartbert.core.formats import CALIBRATION
+    from smartbert.modeling.flops import trace_costs
+    from smartbert.replay.policies import EntropyExit
+    from smartbert.replay.sweep import sweep
+
+    model = deebert_dir(trained)
+    assert main(["-q", "trace", "--model", str(model), "--out", str(tmp_path / "t.npz")]) == 0
+    assert main(["-q", "calibrate", "--trace", str(tmp_path / "t.npz"), "--epsilons", "0.05,0.2", "--trials", "50",
+                 "--tag", "variant=default", "--out", str(tmp_path / "cal.csv")]) == 0
+    table = CALIBRATION.read_csv(tmp_path / "cal.csv")
+    assert list(zip(table["procedure"], table["epsilon"])) == [(p, e) for p in ("ltt", "crc", "empirical") for e in (0.05, 0.2)]
+    assert set(table["threshold"]) <= set(EntropyExit.grid) and (table["variant"] == "default").all()
+    trace = Trace.load(tmp_path / "t.npz")
+    replayed = sweep(trace, trace_costs(trace.meta), list(table["threshold"]), "entropy").set_index("threshold")
+    assert table["cost_pct"].tolist() == pytest.approx(replayed.loc[table["threshold"], "cost_pct_paper"].tolist(), abs=1e-3)
+    empirical = table[table["procedure"] == "empirical"]
+    assert (empirical["risk"] <= empirical["epsilon"] + 1e-9).all()
+    assert main(["-q", "latency", "--task", "synthetic-sentiment", "--models", str(trained["model"]), str(model),
+                 "--calibrated", str(tmp_path / "cal.csv"), "--epsilons", "0.05", "--examples", "20", "--repeats", "1",
+                 "--out", str(tmp_path / "latency.csv")]) == 0
+    latency = pd.read_csv(tmp_path / "latency.csv")
+    shipped = sorted(set(table.loc[table["epsilon"] == 0.05, "threshold"]))
+    assert list(zip(latency["method"], latency["threshold"])) == [("bert", 0.0)] + [("deebert", t) for t in shipped]

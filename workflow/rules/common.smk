@@ -78,7 +78,9 @@ SELECTED = res("selection/{task}/selected.yaml")
 SELECTION_TABLE = res("selection/{task}/selection.csv")
 SELECTION_POINT = res("selection/{task}/points/{point}.json")  # one grid point's row (temp, until `choose`)
 SELECTION_POINT_RUNTIME = res("runtime/select/{task}/{point}.tsv")
-SELECTION_RUNTIME = res("runtime/select/{task}.tsv")  # a run from before the per-point select jobs (the published ones)
+SELECTION_RUNTIME = res("runtime/select/{task}.tsv")
+CALIBRATION = res("calibration/{task}/{method}/{variant}/seed{seed}.csv")
+CALIBRATION_LATENCY = res("calibration/{task}/latency.csv")  # batch-1 ms at the calibrated thresholds  # a run from before the per-point select jobs (the published ones)
 
 
 def fill(template, **values):
@@ -122,6 +124,24 @@ def latency_files():
     return expand(LATENCY_TABLE, task=TASKS) if LATENCY else []
 
 
+def all_calibrations():
+    return model_paths(CALIBRATION, PLAN.calibrated_models())
+
+
+def calibration_latency_files():
+    """The calibrated latency tables, where the profile calibrates and times (latency.examples > 0)."""
+    return expand(CALIBRATION_LATENCY, task=TASKS) if LATENCY and PLAN.calibrates else []
+
+
+def task_calibrations(wildcards):
+    """The first seed's calibration of each early-exit model of ``task`` (what the calibrated latency job times)."""
+    return model_paths(CALIBRATION, PLAN.calibrated_models(wildcards.task, first_seed=True))
+
+
+def calibrated_latency_models(wildcards):
+    return model_paths(MODEL, PLAN.calibrated_latency_models(wildcards.task))
+
+
 def selection_tables():
     """Every task's selection table, when the profile selects (the report states what was chosen)."""
     return [SELECTION_TABLE.format(task=task) for task in TRAIN_TASKS] if PLAN.selects() else []
@@ -129,7 +149,7 @@ def selection_tables():
 
 def all_tables():
     return [res(f"tables/{name}.{ext}") for name in ("table1", "table2", "table3", "paper_vs_repro", "curves_auc", "curves_between",
-                                                          "oracle", "heads", "gates", "skip_only_gap")
+                                                          "oracle", "heads", "gates", "skip_only_gap", "guaranteed")
             for ext in ("csv", "md", "tex")]
 
 

@@ -41,3 +41,20 @@ rule figure_latency:
         ENV
     script:
         "../scripts/figure_latency.py"
+
+
+rule figure_guaranteed:
+    input:
+        calibration=all_calibrations(),
+    output:
+        png=report(fig("guaranteed_cost.png"), caption="../report/figure_guaranteed.rst", category="Figures"),
+        pdf=fig("guaranteed_cost.pdf"),
+    log:
+        logs("figures/guaranteed_cost.log"),
+    params:
+        catalogue=METHOD_CATALOGUE,
+        tasks=TASKS,
+    conda:
+        ENV
+    script:
+        "../scripts/figure_guaranteed.py"

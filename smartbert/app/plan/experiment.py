@@ -13,7 +13,7 @@ from typing import Any
 
 from smartbert.core.config import from_dict, merge_layers
 from smartbert.core.errors import SmartBertError
-from smartbert.core.names import DEFAULT_VARIANT, SKIP_ONLY, SMARTBERT
+from smartbert.core.names import BERT, DEFAULT_VARIANT, SKIP_ONLY, SMARTBERT
 from smartbert.core.schema import check_finite
 from smartbert.data.tasks import get_task, training_task
 from smartbert.methods.registry import Stage, get_method, method_names
@@ -261,6 +261,32 @@ class Experiment:
     def latency(self) -> bool:
         return self.config["latency"]["examples"] > 0
 
+    # ---- calibrated thresholds (smartbert.replay.calibrate) ------------------------------------------
+
+    @property
+    def calibrates(self) -> bool:
+        return self.config["calibration"]["trials"] > 0
+
+    def calibrated_models(self, task: str | None = None, first_seed: bool = False) -> list[Model]:
+        """Every early-exit method's default model (a static one has no threshold), on ``task`` or every task."""
+        if not self.calibrates:
+            return []
+        seeds = self.seeds[:1] if first_seed else self.seeds
+        return [(t, m, DEFAULT_VARIANT, s) for t in ([task] if task else self.tasks) for m in self.methods
+                if not self.exit_policy(m).is_static() for s in seeds]
+
+    def calibrate_args(self) -> str:
+        """`smartbert calibrate`'s options: every eps of the table and the figure, delta, loss, trials, seed."""
+        section = self.config["calibration"]
+        epsilons = sorted({float(e) for e in [*section["epsilons"], *section["figure_epsilons"]]})
+        return (f"--epsilons {','.join(f'{e:g}' for e in epsilons)} --delta {section['delta']} --loss {section['loss']} "
+                f"--trials {section['trials']} --seed {section['seed']}")
+
+    def calibrated_latency_models(self, task: str) -> list[Model]:
+        """The models the calibrated latency job times: BERT (the reference) and each calibrated method's first seed."""
+        bert = [(training_task(task), BERT, DEFAULT_VARIANT, self.seeds[0])] if BERT in self.methods else []
+        return bert + [(training_task(t), m, v, s) for (t, m, v, s) in self.calibrated_models(task, first_seed=True)]
+
     # ---- figures ----------------------------------------------------------------------------------
 
     def figure_tasks(self, variants: list[str]) -> list[str]:
@@ -278,7 +304,8 @@ class Experiment:
     def drawn_figures(self) -> list[str]:
         """Every figure with a task to draw: a run narrowed to tasks outside the ablations' (``--config
         tasks=[RTE]``) leaves Figures 5 and 6 to the run that holds those tasks."""
-        return [name for name, spec in self.figures().items() if spec.tasks] + (["fig4_latency"] if self.latency else [])
+        return ([name for name, spec in self.figures().items() if spec.tasks] + (["fig4_latency"] if self.latency else [])
+                + (["guaranteed_cost"] if self.calibrated_models() else []))
 
     def figure_models(self, figure: str) -> list[Model]:
         """The models a figure draws (Figure 4: every method's default; 5 and 6: the variants beside the default)."""

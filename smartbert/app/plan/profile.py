@@ -69,6 +69,23 @@ class LatencySection:
 
 
 @dataclass
+class CalibrationSection:
+    trials: int = field(default=500, metadata=setting(
+        "random calibration/test halves of dev each calibrated threshold is checked on; 0 = no calibration (no "
+        "guaranteed-cost table, figure or claim)", NON_NEGATIVE))
+    epsilons: list[float] = field(default_factory=lambda: [0.01, 0.02], metadata=setting(
+        "risk levels of the table and the claim (0.01: at most 1 point of disagreement with the model's full path)",
+        FRACTION, schema={"minItems": 1}))
+    figure_epsilons: list[float] = field(default_factory=lambda: [0.005, 0.01, 0.02, 0.03, 0.05, 0.1], metadata=setting(
+        "risk levels the figure draws (cost against eps)", FRACTION, schema={"minItems": 1}))
+    delta: float = field(default=0.1, metadata=setting("error rate of Learn-then-Test's guarantee P(risk > eps) <= delta",
+                                                       FRACTION))
+    loss: Literal["disagreement", "harm"] = field(default="disagreement", metadata=setting(
+        "disagreement: the exit's prediction differs from the full path's; harm: wrong where the full path is right"))
+    seed: int = field(default=0, metadata=setting("seed of the random halves", NON_NEGATIVE))
+
+
+@dataclass
 class TablesSection:
     table3_tasks: list[str] = field(default_factory=lambda: ["SST-2", "RTE", "WNLI"], metadata=setting(
         "the tasks of Table 3 (skip-only)"))
@@ -132,6 +149,9 @@ class Profile:
         "Table 1's latency column and Figure 4's latency panel: batch-1 dynamic inference of every method's default model "
         "(first seed) at Table 1's thresholds, timed together on `examples` dev examples spread over each task's dev set "
         "(one job per task, using every core so nothing runs beside it)"))
+    calibration: CalibrationSection = field(default_factory=CalibrationSection, metadata=setting(
+        "exit thresholds with a statistical guarantee (smartbert.replay.calibrate: Learn-then-Test, conformal risk "
+        "control) for every early-exit method's default model, from its dev trace; the latency job times them too"))
     tables: TablesSection = field(default_factory=TablesSection, metadata=setting("the tables' tasks and FLOPs length"))
     external: dict[str, ExternalBaseline] = field(default_factory=dict, metadata=setting(
         "baselines from outside the suite, by name (the `method` their sweeps carry): a Snakemake file of the user's own "

@@ -12,7 +12,7 @@ import pytest
 HEAVY = ("torch", "transformers", "fvcore")
 
 
-@pytest.mark.parametrize("command", ["sweep", "oracle", "choose"])
+@pytest.mark.parametrize("command", ["sweep", "oracle", "choose", "calibrate"])
 def test_a_replay_command_loads_no_torch(command: str) -> None:
     code = (f"import sys; from smartbert.app import cli; import smartbert.app.commands.{command}; "
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")

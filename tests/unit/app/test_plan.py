@@ -102,7 +102,24 @@ def test_figures_draw_the_tasks_all_their_variants_ran_on(smoke):
     figures = smoke.figures()
     assert figures["fig5_contrast"].tasks == ["synthetic-sentiment"] and figures["fig4_tradeoff"].tasks == smoke.tasks
     assert {m[2] for m in smoke.figure_models("fig6_gate_training")} == {"default", "soft", "hard"}
-    assert smoke.drawn_figures()[-1] == "fig4_latency"
+    assert smoke.drawn_figures()[-2:] == ["fig4_latency", "guaranteed_cost"]
+
+
+def test_calibration_covers_every_early_exit_default_model_and_nothing_static(smoke):
+    calibrated = smoke.calibrated_models()
+    static = {m for m in smoke.methods if smoke.exit_policy(m).is_static()}
+    assert static and not {m for (_, m, _, _) in calibrated} & static
+    assert {v for (_, _, v, _) in calibrated} == {"default"}
+    assert {(t, m) for (t, m, _, _) in calibrated} == {(t, m) for t in smoke.tasks for m in smoke.methods if m not in static}
+    timed = smoke.calibrated_latency_models(smoke.tasks[0])
+    assert timed[0][1] == "bert" and {s for (*_, s) in timed} == {smoke.seeds[0]}
+    args = smoke.calibrate_args()
+    assert "--epsilons 0.005,0.01,0.02,0.03,0.05,0.1" in args and "--delta 0.1" in args and "--loss disagreement" in args
+
+
+def test_no_trials_means_no_calibration(smoke):
+    off = Experiment({**smoke.config, "calibration": {**smoke.config["calibration"], "trials": 0}})
+    assert off.calibrated_models() == [] and "guaranteed_cost" not in off.drawn_figures()
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smartbert.reporting.figures import Series, table1_series, tradeoff_figure
+from smartbert.reporting.figures import Series, guaranteed_figure, table1_series, tradeoff_figure
 from smartbert.reporting.methods import MethodCatalogue, MethodInfo
 
 
@@ -63,3 +63,24 @@ def test_table1_series_puts_static_methods_first_as_points() -> None:
     series = table1_series(["smartbert", "pabee", "bert"], catalogue=catalogue)
     assert [(s.method, s.label, s.point) for s in series] == [("bert", "BERT", True), ("pabee", "PABEE", False),
                                                               ("smartbert", "SmartBERT", False)]
+
+
+def test_the_guaranteed_cost_figure_draws_cost_against_eps_per_method_and_procedure() -> None:
+    import matplotlib.pyplot as plt
+
+    def calibrated(method: str, seed: int, costs: list[float]) -> pd.DataFrame:
+        return pd.DataFrame([{"task": "SST-2", "method": method, "label": method.upper(), "procedure": p, "epsilon": e,
+                              "trial_cost_pct_mean": c + (5 if p == "crc" else 0), "seed": seed}
+                             for p in ("ltt", "crc", "empirical") for e, c in zip((0.02, 0.01), costs)])
+
+    frame = pd.concat([calibrated("smartbert", 1, [40.0, 60.0]), calibrated("smartbert", 2, [50.0, 70.0]),
+                       calibrated("deebert", 1, [80.0, 90.0])], ignore_index=True)
+    catalogue = MethodCatalogue([MethodInfo("deebert", "DeeBERT", "entropy"), MethodInfo("smartbert", "SmartBERT", "entropy")])
+    drawn = guaranteed_figure(frame, ["SST-2", "RTE"], catalogue=catalogue)
+    lines = {line.get_label(): line for line in drawn.axes[0].get_lines()}
+    assert sorted(lines) == ["DEEBERT (crc)", "DEEBERT (ltt)", "SMARTBERT (crc)", "SMARTBERT (ltt)"]  # no empirical
+    ltt = lines["SMARTBERT (ltt)"]
+    assert ltt.get_xdata().tolist() == [1.0, 2.0] and ltt.get_ydata().tolist() == [65.0, 45.0]  # seeds averaged
+    assert lines["SMARTBERT (crc)"].get_linestyle() == "--" and lines["SMARTBERT (crc)"].get_ydata().tolist() == [70.0, 50.0]
+    assert len([axis for axis in drawn.axes if axis.get_visible() and axis.get_title()]) == 1  # RTE has nothing to draw
+    plt.close(drawn)

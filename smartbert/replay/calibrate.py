@@ -1,0 +1,333 @@
+"""Exit thresholds chosen with a statistical guarantee, from one trace (NumPy only).
+
+A user asks: at which threshold can I ship this model so that it loses at most ε against running
+every layer, and what does it then cost? Replay answers it cheaply: every threshold's exits on a
+calibration split follow from one trace (:mod:`smartbert.replay.trace`).
+
+The grid is ordered from the most conservative threshold (never exits early: index 0) to the most
+aggressive, by the rule's own :attr:`~smartbert.replay.policies.ExitPolicy.eager_when_larger`. The
+reference is the model's own full path (the last head, after whatever its gates skip), so both losses
+below are 0 at index 0 for every example: shipping index 0 when nothing is certified is always safe.
+
+Procedures (each a :class:`Procedure`, registered in :data:`PROCEDURES`):
+
+- ``ltt``: Learn-then-Test (Angelopoulos, Bates, Candès, Jordan, Lei, 2021) with Hoeffding-Bentkus
+  p-values (Bates et al., 2021, "Distribution-free, risk-controlling prediction sets", Prop. 5) and
+  fixed-sequence testing from the most conservative threshold (as CALM, Schuster et al., 2022):
+  P(R(λ̂) > ε) ≤ δ.
+- ``crc``: conformal risk control (Angelopoulos, Bates, Fisch, Lei, Schuster, 2022, Thm. 1) on the
+  loss made monotone in aggressiveness (their Sec. 4 for non-monotone losses; Jazbec et al., 2024,
+  "Fast yet Safe: Early-Exiting with Risk Control"): E[R(λ̂)] ≤ ε.
+- ``empirical``: the most aggressive threshold whose calibration risk is at most ε, what picking on
+  dev does. No guarantee: the validity tests show it failing.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from smartbert.core.errors import SmartBertError, UnknownNameError
+from smartbert.data.metrics import compute_metrics
+from smartbert.data.tasks import get_task
+from smartbert.replay.cost import ComponentCosts
+from smartbert.replay.policies import NoExit, make_policy, policy_class
+from smartbert.replay.sweep import example_costs, provenance_columns
+from smartbert.replay.trace import Replay, Trace, replay
+
+# ---- losses: per example, in [0, 1], 0 at the full path --------------------------------------------
+
+
+def disagreement(exit_prediction: np.ndarray, full_prediction: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """1 where the exit's prediction differs from the full path's (CATs' consistency, Schuster et al. 2021)."""
+    return (exit_prediction != full_prediction).astype(np.float64)
+
+
+def harm(exit_prediction: np.ndarray, full_prediction: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """1 where the exit is wrong and the full path is right (the accuracy an early exit costs)."""
+    return ((exit_prediction != labels) & (full_prediction == labels)).astype(np.float64)
+
+
+LOSSES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
+    "disagreement": disagreement,
+    "harm": harm,
+}
+
+
+def check_loss(name: str) -> str:
+    if name not in LOSSES:
+        raise UnknownNameError("calibration loss", name, list(LOSSES))
+    return name
+
+
+# ---- one trace's losses and costs at every threshold ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RiskTable:
+    """Per example and threshold, the loss and the cost, thresholds ordered conservative -> aggressive."""
+
+    thresholds: np.ndarray   # [K]
+    losses: np.ndarray       # [N, K] in [0, 1]
+    cost_pct: np.ndarray     # [N, K] FLOPs % of the full-depth reference (paper convention)
+    correct: np.ndarray      # [N, K] bool: the exit's prediction is the label
+
+    @property
+    def num_examples(self) -> int:
+        return int(self.losses.shape[0])
+
+
+def risk_table(trace: Trace, example_cost_pct: Callable[[Replay], np.ndarray], policy: str | None = None,
+               loss: str = "disagreement", thresholds: Sequence[float] | None = None) -> RiskTable:
+    """The losses and costs of ``policy`` (default: the method's own) over ``thresholds`` (default: its
+    dense grid) on ``trace``; ``example_cost_pct`` turns a replay into per-example cost %."""
+    policy = policy or trace.meta.default_policy
+    kind = policy_class(policy)
+    if kind.is_static():
+        raise SmartBertError(f"exit policy {policy!r} takes no threshold: there is nothing to calibrate")
+    ordered = kind.by_aggressiveness(kind.grid if thresholds is None else thresholds)
+    full = replay(trace, NoExit()).prediction
+    loss_of = LOSSES[check_loss(loss)]
+    outcomes = [replay(trace, make_policy(policy, value)) for value in ordered]
+    return RiskTable(
+        thresholds=np.array(ordered, dtype=np.float64),
+        losses=np.stack([loss_of(r.prediction, full, trace.labels) for r in outcomes], axis=1),
+        cost_pct=np.stack([example_cost_pct(r) for r in outcomes], axis=1).astype(np.float64),
+        correct=np.stack([r.prediction == trace.labels for r in outcomes], axis=1),
+    )
+
+
+# ---- the procedures --------------------------------------------------------------------------------
+
+
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(Binomial(n, p) <= k), summed exactly in log space."""
+    if k < 0:
+        return 0.0
+    if k >= n or p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    i = np.arange(k + 1)
+    log_terms = (math.lgamma(n + 1) - np.array([math.lgamma(j + 1) + math.lgamma(n - j + 1) for j in i])
+                 + i * math.log(p) + (n - i) * math.log1p(-p))
+    top = log_terms.max()
+    return float(min(1.0, math.exp(top) * np.exp(log_terms - top).sum()))
+
+
+def hoeffding_bentkus_pvalue(risk: float, n: int, epsilon: float) -> float:
+    """p-value of H0: R > ε from an empirical risk of a [0, 1] loss over n examples (Bates et al.
+    2021, Prop. 5): min(exp(-n h(min(R̂, ε), ε)), e · P(Binomial(n, ε) <= ⌈n R̂⌉)), with
+    h(a, b) = a ln(a/b) + (1 - a) ln((1 - a)/(1 - b))."""
+    a = min(risk, epsilon)
+    h = (a * math.log(a / epsilon) if a > 0 else 0.0) + (1 - a) * math.log((1 - a) / (1 - epsilon))
+    hoeffding = math.exp(-n * h)
+    bentkus = math.e * binomial_cdf(math.ceil(n * risk - 1e-9), n, epsilon)
+    return min(1.0, hoeffding, bentkus)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A procedure's pick: the index into the ordered grid, and whether the procedure certified it
+    (False: nothing was, and index 0, the full path, is shipped)."""
+
+    index: int
+    certified: bool
+
+
+@dataclass(frozen=True)
+class CalibrationRisk:
+    """What the procedures read of a calibration split: its size, each threshold's empirical risk, and
+    the empirical risk of the loss made monotone in aggressiveness (L̃_i(λ_k) = max_{j <= k} L_i(λ_j))."""
+
+    n: int
+    risk: np.ndarray       # [K]
+    monotone: np.ndarray   # [K]
+
+    @classmethod
+    def of(cls, losses: np.ndarray) -> CalibrationRisk:
+        """From per-example losses [n, K] (thresholds conservative -> aggressive)."""
+        return cls(int(losses.shape[0]), losses.mean(axis=0), np.maximum.accumulate(losses, axis=1).mean(axis=0))
+
+
+class Procedure(ABC):
+    """Picks the most aggressive threshold its guarantee allows from a calibration split."""
+
+    name: ClassVar[str]
+    guarantee: ClassVar[str]   # what it bounds, as the report states it
+
+    @abstractmethod
+    def choose_from(self, found: CalibrationRisk, epsilon: float, delta: float) -> Choice:
+        """The pick from a calibration split's risks."""
+
+    def choose(self, losses: np.ndarray, epsilon: float, delta: float) -> Choice:
+        """The pick from per-example losses [n, K] (thresholds conservative -> aggressive)."""
+        return self.choose_from(CalibrationRisk.of(losses), epsilon, delta)
+
+
+class LearnThenTest(Procedure):
+    """Fixed-sequence testing of H0(λ_k): R(λ_k) > ε from k = 0 on, each with its Hoeffding-Bentkus
+    p-value, stopping at the first p > δ: the family-wise error is at most δ, so P(R(λ̂) > ε) ≤ δ
+    (Angelopoulos et al. 2021, Prop. 3 with fixed-sequence testing)."""
+
+    name = "ltt"
+    guarantee = "P(risk > eps) <= delta"
+
+    def choose_from(self, found: CalibrationRisk, epsilon: float, delta: float) -> Choice:
+        chosen = -1
+        for k, risk in enumerate(found.risk):
+            if _pvalue(round(float(risk), 12), found.n, epsilon) > delta:
+                break
+            chosen = k
+        return Choice(max(chosen, 0), chosen >= 0)
+
+
+@functools.lru_cache(maxsize=65536)
+def _pvalue(risk: float, n: int, epsilon: float) -> float:
+    return hoeffding_bentkus_pvalue(risk, n, epsilon)
+
+
+class ConformalRiskControl(Procedure):
+    """The most aggressive λ_k with (n R̃(λ_k) + B) / (n + 1) <= ε, i.e. R̃(λ_k) <= ((n + 1) ε - B) / n,
+    for the loss made monotone, L̃_i(λ_k) = max_{j <= k} L_i(λ_j) >= L_i(λ_k), and B = 1 (Angelopoulos
+    et al. 2022, Thm. 1): E[R(λ̂)] <= E[R̃(λ̂)] <= ε."""
+
+    name = "crc"
+    guarantee = "E[risk] <= eps"
+    bound = 1.0  # B: the loss lies in [0, B]
+
+    def choose_from(self, found: CalibrationRisk, epsilon: float, delta: float) -> Choice:
+        n = found.n
+        allowed = np.flatnonzero(found.monotone <= ((n + 1) * epsilon - self.bound) / n + 1e-12)
+        # monotone risk: the allowed thresholds are a prefix of the grid
+        return Choice(int(allowed[-1]), True) if allowed.size else Choice(0, False)
+
+
+class EmpiricalRisk(Procedure):
+    """The most aggressive λ_k whose calibration risk is at most ε: no guarantee (what a threshold
+    picked on dev gives; kept to show that it fails the validity check)."""
+
+    name = "empirical"
+    guarantee = "none"
+
+    def choose_from(self, found: CalibrationRisk, epsilon: float, delta: float) -> Choice:
+        allowed = np.flatnonzero(found.risk <= epsilon + 1e-12)
+        return Choice(int(allowed[-1]), True) if allowed.size else Choice(0, False)
+
+
+PROCEDURES: dict[str, type[Procedure]] = {cls.name: cls for cls in (LearnThenTest, ConformalRiskControl, EmpiricalRisk)}
+
+
+def procedure(name: str) -> Procedure:
+    if name not in PROCEDURES:
+        raise UnknownNameError("calibration procedure", name, list(PROCEDURES))
+    return PROCEDURES[name]()
+
+
+def check_levels(epsilons: Sequence[float], delta: float) -> None:
+    """ε in (0, 1) each and δ in (0, 1), with a one-line error naming the bad value."""
+    for eps in epsilons:
+        if not (isinstance(eps, (int, float)) and 0.0 < eps < 1.0):
+            raise SmartBertError(f"risk level epsilon must lie in (0, 1) (0.01 = 1 point), got {eps!r}")
+    if not (isinstance(delta, (int, float)) and 0.0 < delta < 1.0):
+        raise SmartBertError(f"error rate delta must lie in (0, 1) (e.g. 0.1), got {delta!r}")
+
+
+# ---- shipping, and checking by random splits ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trials:
+    """One procedure at one (ε, δ) over random calibration/test splits of a trace."""
+
+    thresholds: np.ndarray   # [T] the threshold chosen on each calibration half
+    certified: np.ndarray    # [T] bool
+    test_risk: np.ndarray    # [T] the (unmodified) loss's mean on the test half
+    test_cost_pct: np.ndarray  # [T]
+    test_accuracy: np.ndarray  # [T] % of the test half the exit gets right
+
+    def violation_rate(self, epsilon: float) -> float:
+        return float((self.test_risk > epsilon + 1e-12).mean())
+
+
+def split_indices(n: int, trials: int, seed: int, calibration_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """``trials`` random splits of n examples: [T, n_cal] calibration and [T, n - n_cal] test indices."""
+    n_cal = int(round(n * calibration_fraction))
+    if not 1 <= n_cal < n:
+        raise SmartBertError(f"a calibration split of {calibration_fraction} leaves no calibration or no test example "
+                             f"of {n}; give a fraction in (0, 1) and a split with more examples")
+    generator = np.random.default_rng(seed)
+    order = np.argsort(generator.random((trials, n)), axis=1)
+    return order[:, :n_cal], order[:, n_cal:]
+
+
+def _half_means(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """[T, K]: the mean of ``values`` [N, K] over each trial's ``rows`` [T, n] (one trial at a time: memory stays N x K)."""
+    return np.stack([values[r].mean(axis=0) for r in rows])
+
+
+def run_trials(table: RiskTable, rule: Procedure, epsilon: float, delta: float, trials: int, seed: int = 0,
+               calibration_fraction: float = 0.5) -> Trials:
+    """``rule`` chosen on each random calibration half, judged on the other half."""
+    calibration, test = split_indices(table.num_examples, trials, seed, calibration_fraction)
+    risks, monotone = _half_means(table.losses, calibration), _half_means(np.maximum.accumulate(table.losses, axis=1), calibration)
+    picks = [rule.choose_from(CalibrationRisk(calibration.shape[1], r, m), epsilon, delta) for r, m in zip(risks, monotone)]
+    index = np.array([p.index for p in picks])
+
+    def on_test(values: np.ndarray) -> np.ndarray:
+        return np.array([values[rows, k].mean() for rows, k in zip(test, index)], dtype=np.float64)
+
+    return Trials(thresholds=table.thresholds[index], certified=np.array([p.certified for p in picks]),
+                  test_risk=on_test(table.losses), test_cost_pct=on_test(table.cost_pct),
+                  test_accuracy=100.0 * on_test(table.correct))
+
+
+def calibration_rows(trace: Trace, costs: ComponentCosts, epsilons: Sequence[float], delta: float = 0.1,
+                     procedures: Sequence[str] = tuple(PROCEDURES), loss: str = "disagreement", trials: int = 500,
+                     seed: int = 0, reference_layers: int | None = None) -> pd.DataFrame:
+    """Per procedure and ε: the threshold it ships when calibrated on the whole split (with its cost and
+    metric there), and over ``trials`` random halves, what it chose on one half and what that gave on
+    the other: the mean and spread of the cost, the mean risk, and the share of halves over ε."""
+    check_levels(epsilons, delta)
+    rules = [procedure(name) for name in procedures]
+    spec = get_task(trace.meta.task)
+    reference = costs.reference_cost("paper", int(reference_layers or trace.meta.reference_layers or trace.num_layers))
+
+    def cost_pct(result: Replay) -> np.ndarray:
+        return 100.0 * example_costs(result, costs, trace.meta.head_kind, "paper") / reference
+
+    table = risk_table(trace, cost_pct, loss=loss)
+    policy = trace.meta.default_policy
+    full = replay(trace, NoExit())
+    full_metric = compute_metrics(spec, full.prediction, trace.labels)["metric"]
+    origin, rows = provenance_columns(trace), []
+    for rule in rules:
+        for epsilon in sorted(set(epsilons)):
+            shipped = rule.choose(table.losses, epsilon, delta)
+            threshold = float(table.thresholds[shipped.index])
+            at_shipped = replay(trace, make_policy(policy, threshold))
+            found = run_trials(table, rule, epsilon, delta, trials, seed)
+            rows.append({
+                "method": trace.meta.method, "label": trace.meta.label, "task": trace.meta.task, "policy": policy,
+                "loss": loss, "procedure": rule.name, "guarantee": rule.guarantee, "epsilon": epsilon, "delta": delta,
+                "threshold": threshold, "certified": shipped.certified,
+                "metric": compute_metrics(spec, at_shipped.prediction, trace.labels)["metric"], "full_metric": full_metric,
+                "cost_pct": float(table.cost_pct[:, shipped.index].mean()),
+                "risk": float(table.losses[:, shipped.index].mean()), "n": table.num_examples,
+                "trials": trials, "calibration_n": int(round(table.num_examples / 2)),
+                "trial_threshold_median": float(np.median(found.thresholds)),
+                "trial_certified_rate": float(found.certified.mean()),
+                "trial_cost_pct_mean": float(found.test_cost_pct.mean()),
+                "trial_cost_pct_std": float(found.test_cost_pct.std()),
+                "trial_risk_mean": float(found.test_risk.mean()),
+                "trial_violation_rate": found.violation_rate(epsilon),
+                **origin,
+            })
+    return pd.DataFrame(rows)

@@ -1,0 +1,83 @@
+"""Cost at guaranteed quality (smartbert.replay.calibrate): per task, method and risk level ε, the
+threshold each procedure ships, what it costs (FLOPs % and measured batch-1 ms), and what it gave on
+the test halves of random calibration/test splits (mean risk, share of halves over ε)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from smartbert.core.formats import CALIBRATION
+from smartbert.core.names import DEFAULT_VARIANT
+from smartbert.reporting.methods import MethodCatalogue
+from smartbert.reporting.results import load_latency
+from smartbert.reporting.table_files import write_table
+
+KEYS = ["task", "method", "procedure", "loss", "epsilon"]
+AVERAGED = ["cost_pct", "metric", "full_metric", "risk", "trial_threshold_median", "trial_certified_rate",
+            "trial_cost_pct_mean", "trial_cost_pct_std", "trial_risk_mean", "trial_violation_rate"]
+CAPTION = ("Cost at guaranteed quality: per task and method, the threshold each procedure ships when calibrated on all of "
+           "dev, with its cost (FLOPs %, paper convention; ms per example at batch 1 where timed) and, over random "
+           "calibration/test halves of dev, the mean test cost, the mean test risk and the share of halves whose risk exceeds "
+           "eps. Risk: {loss}. ltt bounds P(risk > eps) <= delta, crc bounds E[risk] <= eps, empirical bounds nothing. "
+           "'-' marks a threshold no procedure could certify: the full model is shipped.")
+
+
+def load_calibrations(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """All rows of the calibration CSVs (``variant`` default where untagged)."""
+    frames = [CALIBRATION.read_csv(path, dtype={"config_hash": str, "experiment_hash": str, "commit": str}) for path in paths]
+    if not frames:
+        return pd.DataFrame(columns=[*KEYS, *AVERAGED])
+    frame = pd.concat(frames, ignore_index=True)
+    if "variant" not in frame:
+        frame["variant"] = DEFAULT_VARIANT
+    return frame
+
+
+def guaranteed_table(calibrations: pd.DataFrame, latency: pd.DataFrame, epsilons: Sequence[float], *,
+                     methods: MethodCatalogue) -> pd.DataFrame:
+    """One row per (task, method, procedure, ε in ``epsilons``): the numbers averaged over seeds, the
+    first seed's shipped threshold and its measured ms (``latency``: `smartbert latency --calibrated` rows)."""
+    rows = calibrations[calibrations["epsilon"].apply(lambda e: any(abs(e - x) < 1e-9 for x in epsilons))]
+    if rows.empty:
+        return pd.DataFrame(columns=[*KEYS, "label", "guarantee", "threshold", "certified", "ms_per_example", *AVERAGED, "seeds"])
+    rows = rows.sort_values("seed")
+    grouped = rows.groupby(KEYS, sort=False)
+    table = grouped[AVERAGED].mean()
+    first = grouped[["label", "guarantee", "policy", "delta", "threshold", "certified", "n"]].first()
+    table = pd.concat([first, table, grouped.agg(seeds=("seed", "nunique"))], axis=1).reset_index()
+    timed = {(r.task, r.method, round(float(r.threshold), 6)): float(r.ms_per_example) for r in latency.itertuples(index=False)}
+    table["ms_per_example"] = [timed.get((r.task, r.method, round(float(r.threshold), 6)), float("nan"))
+                               for r in table.itertuples(index=False)]
+    order = {name: i for i, name in enumerate(["ltt", "crc", "empirical"])}
+    table = table.assign(_m=table["method"].map(methods.order), _p=table["procedure"].map(lambda p: order.get(p, 9)))
+    return table.sort_values(["epsilon", "task", "_m", "_p"]).drop(columns=["_m", "_p"]).reset_index(drop=True)
+
+
+def display(table: pd.DataFrame) -> pd.DataFrame:
+    """The Markdown/LaTeX layout: one row per (ε, task, method, procedure), numbers rounded."""
+    def threshold(row) -> str:
+        value = f"{row.threshold:g}" if row.policy != "patience" else f"{int(row.threshold)}"
+        return value if row.certified else "-"
+
+    return pd.DataFrame({
+        "eps": table["epsilon"].map(lambda e: f"{100 * e:g} pt"),
+        "task": table["task"], "method": table["label"], "procedure": table["procedure"],
+        "S shipped": [threshold(r) for r in table.itertuples(index=False)],
+        "FLOPs %": table["cost_pct"].map(lambda v: f"{v:.1f}"),
+        "ms": table["ms_per_example"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}"),
+        "test cost %": [f"{m:.1f} ± {s:.1f}" for m, s in zip(table["trial_cost_pct_mean"], table["trial_cost_pct_std"])],
+        "test risk": table["trial_risk_mean"].map(lambda v: f"{100 * v:.2f} pt"),
+        "over eps": table["trial_violation_rate"].map(lambda v: f"{100 * v:.0f}%"),
+    })
+
+
+def write_guaranteed_table(calibration_paths: Sequence[str], latency_paths: Sequence[str], epsilons: Sequence[float],
+                           out_dir: str | Path, *, methods: MethodCatalogue) -> None:
+    """tables/guaranteed.{csv,md,tex} from the calibration CSVs and their latency tables."""
+    calibrations = load_calibrations(calibration_paths)
+    table = guaranteed_table(calibrations, load_latency(latency_paths), epsilons, methods=methods)
+    loss = ", ".join(sorted(set(calibrations["loss"]))) if len(calibrations) else "disagreement"
+    write_table(table, display(table), Path(out_dir) / "guaranteed", CAPTION.format(loss=loss))
