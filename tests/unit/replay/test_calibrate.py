@@ -1,7 +1,9 @@
 """Calibrated thresholds (smartbert.replay.calibrate): the grid's order from each rule's definition,
 the p-values against their formulas, and validity: where the risk curve is known, Learn-then-Test
 exceeds ε on at most δ of the draws and conformal risk control keeps the mean risk under ε, while
-picking the empirical-risk threshold fails both (each check's Monte-Carlo noise is stated)."""
+picking the empirical-risk threshold fails both (each check's Monte-Carlo noise is stated); and the
+same checks on the published quick run's real dev traces, split at random into calibration and test
+halves, where the empirical pick fails them too."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from smartbert.replay.calibrate import (
 )
 from smartbert.replay.policies import POLICIES
 from smartbert.replay.trace import Trace, TraceMeta, replay
+from tests.helpers import REPO
 
 EPSILON, DELTA = 0.05, 0.1
 
@@ -171,3 +174,42 @@ def test_bad_levels_and_names_are_one_line_errors() -> None:
     with pytest.raises(SmartBertError, match="nothing to calibrate"):
         risk_table(random_trace(1), lambda r: r.layers_run * 1.0, policy="none")
     assert set(PROCEDURES) == {"ltt", "crc", "empirical"}
+
+
+QUICK_TRACES = sorted(p for p in (REPO / "results" / "quick" / "traces").glob("*/*/default/seed1.npz")
+                      if Trace.load(p).meta.default_policy != "none")
+SPLITS = 200
+REAL_EPSILONS = (0.01, 0.02, 0.05)
+
+
+def split_bound() -> float:
+    """δ plus three binomial standard errors of a rate estimated from SPLITS splits."""
+    return DELTA + 3 * math.sqrt(DELTA * (1 - DELTA) / SPLITS)
+
+
+def test_the_published_quick_runs_traces_are_committed() -> None:
+    assert len(QUICK_TRACES) == 20, "results/quick/traces/ should hold the dev trace of every early-exit model (5 tasks x 4)"
+
+
+@pytest.mark.parametrize("path", QUICK_TRACES, ids=lambda p: f"{p.parts[-4]}-{p.parts[-3]}")
+def test_on_real_traces_split_in_halves_each_procedure_keeps_its_guarantee(path) -> None:
+    """Learn-then-Test: the share of test halves whose risk exceeds ε is at most δ (a stricter check than
+    its guarantee, which is on the population's risk: the half's own sampling noise counts against it);
+    conformal risk control: the mean test-half risk is at most ε. Both plus three standard errors."""
+    table = risk_table(Trace.load(path), lambda r: r.layers_run * 1.0)
+    for epsilon in REAL_EPSILONS:
+        ltt = run_trials(table, procedure("ltt"), epsilon, DELTA, SPLITS, seed=0)
+        assert ltt.violation_rate(epsilon) <= split_bound()
+        crc = run_trials(table, procedure("crc"), epsilon, DELTA, SPLITS, seed=0)
+        assert crc.test_risk.mean() <= epsilon + 3 * crc.test_risk.std() / math.sqrt(SPLITS) + 1e-12
+
+
+def test_on_real_traces_the_empirical_pick_fails_the_same_check() -> None:
+    failed = []
+    for path in QUICK_TRACES:
+        table = risk_table(Trace.load(path), lambda r: r.layers_run * 1.0)
+        for epsilon in REAL_EPSILONS:
+            found = run_trials(table, procedure("empirical"), epsilon, DELTA, SPLITS, seed=0)
+            if found.violation_rate(epsilon) > split_bound():
+                failed.append((path.parts[-4], path.parts[-3], epsilon))
+    assert len(failed) >= 3, failed  # e.g. SST-2 PABEE at 2 points: 40% of the halves over eps
