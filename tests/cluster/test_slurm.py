@@ -40,7 +40,8 @@ GPU_RULES_HERE = {"train", "trace"}  # this profile has no selection and no late
 # the fault runs go as far as the sweeps (train, trace, sweep: what a fault can touch), not the tables
 SWEEPS = [f"{ROOT}/sweeps/{TASK}/{m}/{v}/seed1.csv" for m, v in (("bert", "default"), ("smartbert", "default"),
                                                                    ("smartbert", "skiponly"))]
-LOCAL_RULES = {"data_summary", "sweep", "sweep_skip_only", "oracle", "tables", "table2", "figure", "report", "all"}
+LOCAL_RULES = {"data_summary", "sweep", "sweep_skip_only", "oracle", "calibrate", "tables", "table2", "figure", "figure_guaranteed",
+               "report", "all"}
 
 
 def model_dir(method: str) -> str:

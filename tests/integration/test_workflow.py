@@ -27,7 +27,8 @@ from tests.helpers import REPO, workflow_env
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 PROFILES = {"config.yaml": "quick", "paper.yaml": "paper-run", "smoke.yaml": "smoke", "cpu-full.yaml": "cpu-full"}
-GPU_RULES = {"train", "select", "trace", "latency"}
+GPU_RULES = {"train", "select", "trace", "latency", "latency_calibrated"}
+TIMING_RULES = {"latency", "latency_calibrated"}  # every core and every GPU slot: they time alone
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 
@@ -186,7 +187,7 @@ def test_gpu_jobs_get_a_gpu_each_and_a_few_threads_where_gpus_are(gpus, cores, s
     assert {job["rule"] for job in jobs} >= GPU_RULES | {"sweep", "tables", "figure"}
     for job in jobs:
         gpu = int(job["resources"].get("gpu", 0))
-        if job["rule"] == "latency":  # times alone: every core, every GPU slot
+        if job["rule"] in TIMING_RULES:  # times alone: every core, every GPU slot
             assert gpu == (min(slots, gpus) if gpus else 0) and job["threads"] == cores, job
             assert f"--threads {cores} " in job["shell"]
         elif job["rule"] in GPU_RULES and gpus:
@@ -420,19 +421,19 @@ def test_deleting_one_sweep_reruns_only_what_depends_on_it(smoke_run):
 
 
 def test_tables_figures_and_report_assemble_from_published_outputs_without_models(smoke_run, tmp_path):
-    """What a run publishes (sweeps, oracle analyses, data summaries, selection, runtime, latency; not
-    models or traces) is enough to assemble its tables, figures and REPORT.md (cpu-full's last sitting)."""
-    for folder in ("sweeps", "oracle", "data", "selection", "runtime", "latency"):
+    """What a run publishes (sweeps, oracle analyses, data summaries, selection, runtime, latency, calibration;
+    not models, and here not traces) is enough to assemble its tables, figures and REPORT.md (cpu-full's last sitting)."""
+    for folder in ("sweeps", "oracle", "data", "selection", "runtime", "latency", "calibration"):
         shutil.copytree(smoke_run / "results/smoke" / folder, tmp_path / "results/smoke" / folder,
                         ignore=shutil.ignore_patterns(".*"))
     result = snakemake("-n", "--configfile", str(REPO / "config" / "smoke.yaml"), cwd=tmp_path)
-    assert set(planned_jobs(result.stdout)) <= {"tables", "table2", "figure", "figure_latency", "report", "all"}
+    assert set(planned_jobs(result.stdout)) <= {"tables", "table2", "figure", "figure_latency", "figure_guaranteed", "report", "all"}
 
 
 def test_a_stale_sweep_stops_the_tables_step_with_one_line_and_no_traceback(smoke_run, tmp_path):
     """A Snakemake script step fails on bad input as the CLI does (smartbert.app.workflow_step): a sweep
     whose rows carry two configurations' hashes is named on one line, with the fix, without a traceback."""
-    for folder in ("sweeps", "oracle", "data", "selection", "runtime", "latency"):
+    for folder in ("sweeps", "oracle", "data", "selection", "runtime", "latency", "calibration"):
         shutil.copytree(smoke_run / "results/smoke" / folder, tmp_path / "results/smoke" / folder,
                         ignore=shutil.ignore_patterns(".*"))
     sweep = sorted((tmp_path / "results/smoke/sweeps").rglob("*.csv"))[0]
