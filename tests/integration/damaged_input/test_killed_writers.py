@@ -92,7 +92,7 @@ def _library_writers(written: dict[str, Path], out: Path) -> dict[str, tuple[str
     """Each multi-file writer of the workflow: (module:function, its arguments, the file killed at, every file it writes)."""
     repo = REPO
     tables = {f"{name}.{ext}" for name in ("table1", "table3", "paper_vs_repro", "curves_auc", "curves_between", "oracle", "heads",
-                                            "gates", "skip_only_gap") for ext in ("csv", "md", "tex")}
+                                            "gates", "skip_only_gap", "guaranteed") for ext in ("csv", "md", "tex")}
     return {
         "tables": ("smartbert.app.steps:tables",
                    [[str(written["sweep"])], [str(written["data"])], str(repo / "results" / "paper"), str(out), {"entropy": [0.1, 0.5]},
