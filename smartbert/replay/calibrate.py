@@ -72,12 +72,14 @@ def check_loss(name: str) -> str:
 
 @dataclass(frozen=True)
 class RiskTable:
-    """Per example and threshold, the loss and the cost, thresholds ordered conservative -> aggressive."""
+    """Per example and threshold, the prediction, the loss and the cost, thresholds ordered conservative
+    -> aggressive; and the full path's prediction the loss is measured against."""
 
     thresholds: np.ndarray   # [K]
+    predictions: np.ndarray  # [N, K] the exit's prediction
     losses: np.ndarray       # [N, K] in [0, 1]
     cost_pct: np.ndarray     # [N, K] FLOPs % of the full-depth reference (paper convention)
-    correct: np.ndarray      # [N, K] bool: the exit's prediction is the label
+    full_prediction: np.ndarray  # [N] the full path's (the last head, after the gates' skips)
 
     @property
     def num_examples(self) -> int:
@@ -98,9 +100,10 @@ def risk_table(trace: Trace, example_cost_pct: Callable[[Replay], np.ndarray], p
     outcomes = [replay(trace, make_policy(policy, value)) for value in ordered]
     return RiskTable(
         thresholds=np.array(ordered, dtype=np.float64),
+        predictions=np.stack([r.prediction for r in outcomes], axis=1),
         losses=np.stack([loss_of(r.prediction, full, trace.labels) for r in outcomes], axis=1),
         cost_pct=np.stack([example_cost_pct(r) for r in outcomes], axis=1).astype(np.float64),
-        correct=np.stack([r.prediction == trace.labels for r in outcomes], axis=1),
+        full_prediction=full,
     )
 
 
@@ -251,7 +254,6 @@ class Trials:
     certified: np.ndarray    # [T] bool
     test_risk: np.ndarray    # [T] the (unmodified) loss's mean on the test half
     test_cost_pct: np.ndarray  # [T]
-    test_accuracy: np.ndarray  # [T] % of the test half the exit gets right
 
     def violation_rate(self, epsilon: float) -> float:
         return float((self.test_risk > epsilon + 1e-12).mean())
@@ -268,25 +270,39 @@ def split_indices(n: int, trials: int, seed: int, calibration_fraction: float = 
     return order[:, :n_cal], order[:, n_cal:]
 
 
-def _half_means(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """[T, K]: the mean of ``values`` [N, K] over each trial's ``rows`` [T, n] (one trial at a time: memory stays N x K)."""
-    return np.stack([values[r].mean(axis=0) for r in rows])
+@dataclass(frozen=True)
+class Splits:
+    """Random calibration/test splits of one risk table, with what every procedure reads of each
+    calibration half (computed once, whatever the procedure and ε)."""
+
+    calibration: np.ndarray          # [T, n_cal] indices
+    test: np.ndarray                 # [T, N - n_cal] indices
+    risks: list[CalibrationRisk]     # [T]
+
+    @classmethod
+    def of(cls, table: RiskTable, trials: int, seed: int = 0, calibration_fraction: float = 0.5) -> Splits:
+        calibration, test = split_indices(table.num_examples, trials, seed, calibration_fraction)
+        monotone = np.maximum.accumulate(table.losses, axis=1)
+        # one half at a time: memory stays N x K
+        risks = [CalibrationRisk(len(rows), table.losses[rows].mean(axis=0), monotone[rows].mean(axis=0)) for rows in calibration]
+        return cls(calibration, test, risks)
 
 
-def run_trials(table: RiskTable, rule: Procedure, epsilon: float, delta: float, trials: int, seed: int = 0,
-               calibration_fraction: float = 0.5) -> Trials:
-    """``rule`` chosen on each random calibration half, judged on the other half."""
-    calibration, test = split_indices(table.num_examples, trials, seed, calibration_fraction)
-    risks, monotone = _half_means(table.losses, calibration), _half_means(np.maximum.accumulate(table.losses, axis=1), calibration)
-    picks = [rule.choose_from(CalibrationRisk(calibration.shape[1], r, m), epsilon, delta) for r, m in zip(risks, monotone)]
+def run_trials(table: RiskTable, rule: Procedure, epsilon: float, delta: float, splits: Splits) -> Trials:
+    """``rule`` chosen on each calibration half of ``splits``, judged on the other half."""
+    picks = [rule.choose_from(found, epsilon, delta) for found in splits.risks]
     index = np.array([p.index for p in picks])
 
     def on_test(values: np.ndarray) -> np.ndarray:
-        return np.array([values[rows, k].mean() for rows, k in zip(test, index)], dtype=np.float64)
+        return np.array([values[rows, k].mean() for rows, k in zip(splits.test, index)], dtype=np.float64)
 
     return Trials(thresholds=table.thresholds[index], certified=np.array([p.certified for p in picks]),
-                  test_risk=on_test(table.losses), test_cost_pct=on_test(table.cost_pct),
-                  test_accuracy=100.0 * on_test(table.correct))
+                  test_risk=on_test(table.losses), test_cost_pct=on_test(table.cost_pct))
+
+
+def at_epsilons(rows: pd.DataFrame, epsilons: Sequence[float]) -> pd.DataFrame:
+    """The rows of calibration tables (:func:`calibration_rows`, as written or read back) at one of ``epsilons``."""
+    return rows[rows["epsilon"].apply(lambda e: any(abs(e - x) < 1e-9 for x in epsilons))]
 
 
 def calibration_rows(trace: Trace, costs: ComponentCosts, epsilons: Sequence[float], delta: float = 0.1,
@@ -304,24 +320,26 @@ def calibration_rows(trace: Trace, costs: ComponentCosts, epsilons: Sequence[flo
         return 100.0 * example_costs(result, costs, trace.meta.head_kind, "paper") / reference
 
     table = risk_table(trace, cost_pct, loss=loss)
-    policy = trace.meta.default_policy
-    full = replay(trace, NoExit())
-    full_metric = compute_metrics(spec, full.prediction, trace.labels)["metric"]
+    splits = Splits.of(table, trials, seed)
+    whole = CalibrationRisk.of(table.losses)  # the whole split calibrates the threshold shipped
+
+    def metric(prediction: np.ndarray) -> float:
+        return compute_metrics(spec, prediction, trace.labels)["metric"]
+
+    full_metric = metric(table.full_prediction)
     origin, rows = provenance_columns(trace), []
     for rule in rules:
         for epsilon in sorted(set(epsilons)):
-            shipped = rule.choose(table.losses, epsilon, delta)
-            threshold = float(table.thresholds[shipped.index])
-            at_shipped = replay(trace, make_policy(policy, threshold))
-            found = run_trials(table, rule, epsilon, delta, trials, seed)
+            shipped = rule.choose_from(whole, epsilon, delta)
+            found = run_trials(table, rule, epsilon, delta, splits)
             rows.append({
-                "method": trace.meta.method, "label": trace.meta.label, "task": trace.meta.task, "policy": policy,
-                "loss": loss, "procedure": rule.name, "guarantee": rule.guarantee, "epsilon": epsilon, "delta": delta,
-                "threshold": threshold, "certified": shipped.certified,
-                "metric": compute_metrics(spec, at_shipped.prediction, trace.labels)["metric"], "full_metric": full_metric,
+                "method": trace.meta.method, "label": trace.meta.label, "task": trace.meta.task,
+                "policy": trace.meta.default_policy, "loss": loss, "procedure": rule.name, "guarantee": rule.guarantee,
+                "epsilon": epsilon, "delta": delta, "threshold": float(table.thresholds[shipped.index]),
+                "certified": shipped.certified, "metric": metric(table.predictions[:, shipped.index]), "full_metric": full_metric,
                 "cost_pct": float(table.cost_pct[:, shipped.index].mean()),
                 "risk": float(table.losses[:, shipped.index].mean()), "n": table.num_examples,
-                "trials": trials, "calibration_n": int(round(table.num_examples / 2)),
+                "trials": trials, "calibration_n": splits.calibration.shape[1],
                 "trial_threshold_median": float(np.median(found.thresholds)),
                 "trial_certified_rate": float(found.certified.mean()),
                 "trial_cost_pct_mean": float(found.test_cost_pct.mean()),

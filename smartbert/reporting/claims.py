@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from smartbert.core.names import BERT, DEFAULT_VARIANT, SKIP_ONLY, SMARTBERT
+from smartbert.replay.calibrate import at_epsilons
 from smartbert.replay.curves import gaps
 from smartbert.reporting.methods import MethodCatalogue
 from smartbert.reporting.results import at_or_below, majority_floor
@@ -370,7 +371,7 @@ def claim_guaranteed_cost(guaranteed: pd.DataFrame, agg: pd.DataFrame, majority:
             evidence.append(reason)
             continue
         for epsilon in epsilons:
-            here = rows[(rows["task"] == task) & ((rows["epsilon"] - epsilon).abs() < 1e-9)].set_index("method")
+            here = at_epsilons(rows[rows["task"] == task], [epsilon]).set_index("method")
             if SMARTBERT not in here.index:
                 continue
             for baseline in baselines:

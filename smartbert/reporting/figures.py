@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -41,10 +42,7 @@ class Series:
 def tradeoff_figure(agg: pd.DataFrame, tasks: Sequence[str], series: Sequence[Series], majority: dict[str, dict],
                     title: str, x: str = "cost_pct_paper", xlabel: str = "cost (% of BERT FLOPs)") -> plt.Figure:
     """Metric vs ``x`` (cost % in the paper's convention, or latency) per task panel."""
-    sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
-    columns = min(3, max(1, len(tasks)))
-    rows = math.ceil(len(tasks) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    figure, axes = task_panels(len(tasks))
     colours = dict(zip([s.label for s in series], sns.color_palette("colorblind", len(series))))
     for axis, task in zip(axes.flat, tasks):
         for item in series:
@@ -65,13 +63,29 @@ def tradeoff_figure(agg: pd.DataFrame, tasks: Sequence[str], series: Sequence[Se
                          label="majority class")
         metric = majority.get(task, {}).get("main_metric", "metric")
         axis.set(title=task, xlabel=xlabel, ylabel={"f1": "F1", "mcc": "MCC", "accuracy": "Accuracy"}.get(metric, metric))
-    for axis in list(axes.flat)[len(tasks):]:
+    finish_panels(figure, axes, len(tasks), title, legend_columns=6, legend_room=(0.08, 0.05))
+    return figure
+
+
+def task_panels(count: int) -> tuple[plt.Figure, Any]:
+    """A grid of ``count`` task panels, three to a row, in the figures' theme."""
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
+    columns = min(3, max(1, count))
+    rows = math.ceil(count / columns)
+    return plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+
+
+def finish_panels(figure: plt.Figure, axes: Any, used: int, title: str, legend_columns: int,
+                  legend_room: tuple[float, float]) -> None:
+    """Hide the panels past ``used``, put one legend entry per label under the grid (at most
+    ``legend_columns`` across), title it; ``legend_room``: the share of the height kept for the legend
+    with one row of panels, and with several."""
+    for axis in list(axes.flat)[used:]:
         axis.set_visible(False)
     handles = {label: handle for axis in axes.flat for handle, label in zip(*axis.get_legend_handles_labels())}
-    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(6, len(handles)), frameon=False)
+    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(legend_columns, len(handles)), frameon=False)
     figure.suptitle(title)
-    figure.tight_layout(rect=(0, 0.08 if rows == 1 else 0.05, 1, 1))
-    return figure
+    figure.tight_layout(rect=(0, legend_room[0] if axes.shape[0] == 1 else legend_room[1], 1, 1))
 
 
 def save_figure(figure: plt.Figure, stem: str | Path) -> list[Path]:
@@ -141,10 +155,7 @@ def guaranteed_figure(calibrations: pd.DataFrame, tasks: Sequence[str], *, catal
     frame = calibrations[calibrations["procedure"].isin(["ltt", "crc"])]
     frame = frame.groupby(["task", "method", "label", "procedure", "epsilon"], as_index=False)["trial_cost_pct_mean"].mean()
     tasks = [t for t in tasks if t in set(frame["task"])]
-    sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
-    columns = min(3, max(1, len(tasks)))
-    rows = math.ceil(len(tasks) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    figure, axes = task_panels(len(tasks))
     methods = sorted(set(frame["method"]), key=catalogue.order)
     colours = dict(zip(methods, sns.color_palette("colorblind", len(methods))))
     for axis, task in zip(axes.flat, tasks):
@@ -158,12 +169,8 @@ def guaranteed_figure(calibrations: pd.DataFrame, tasks: Sequence[str], *, catal
                           color=colours[method], label=f"{data['label'].iloc[0]} ({procedure})")
         axis.set(title=task, xlabel="risk level eps (points of disagreement)", ylabel="cost (% of BERT FLOPs)")
         axis.set_ylim(bottom=0)
-    for axis in list(axes.flat)[len(tasks):]:
-        axis.set_visible(False)
-    handles = {label: handle for axis in axes.flat for handle, label in zip(*axis.get_legend_handles_labels())}
-    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(4, len(handles)), frameon=False)
-    figure.suptitle("Cost at guaranteed quality (mean over random calibration/test halves of dev)")
-    figure.tight_layout(rect=(0, 0.15 if rows == 1 else 0.1, 1, 1))
+    finish_panels(figure, axes, len(tasks), "Cost at guaranteed quality (mean over random calibration/test halves of dev)",
+                  legend_columns=4, legend_room=(0.15, 0.1))
     return figure
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from smartbert.core.formats import CALIBRATION
 from smartbert.core.names import DEFAULT_VARIANT
+from smartbert.replay.calibrate import PROCEDURES, at_epsilons
 from smartbert.reporting.methods import MethodCatalogue
 from smartbert.reporting.results import load_latency
 from smartbert.reporting.table_files import write_table
@@ -40,7 +41,7 @@ def guaranteed_table(calibrations: pd.DataFrame, latency: pd.DataFrame, epsilons
                      methods: MethodCatalogue) -> pd.DataFrame:
     """One row per (task, method, procedure, ε in ``epsilons``): the numbers averaged over seeds, the
     first seed's shipped threshold and its measured ms (``latency``: `smartbert latency --calibrated` rows)."""
-    rows = calibrations[calibrations["epsilon"].apply(lambda e: any(abs(e - x) < 1e-9 for x in epsilons))]
+    rows = at_epsilons(calibrations, epsilons)
     if rows.empty:
         return pd.DataFrame(columns=[*KEYS, "label", "guarantee", "threshold", "certified", "ms_per_example", *AVERAGED, "seeds"])
     rows = rows.sort_values("seed")
@@ -51,8 +52,8 @@ def guaranteed_table(calibrations: pd.DataFrame, latency: pd.DataFrame, epsilons
     timed = {(r.task, r.method, round(float(r.threshold), 6)): float(r.ms_per_example) for r in latency.itertuples(index=False)}
     table["ms_per_example"] = [timed.get((r.task, r.method, round(float(r.threshold), 6)), float("nan"))
                                for r in table.itertuples(index=False)]
-    order = {name: i for i, name in enumerate(["ltt", "crc", "empirical"])}
-    table = table.assign(_m=table["method"].map(methods.order), _p=table["procedure"].map(lambda p: order.get(p, 9)))
+    order = {name: i for i, name in enumerate(PROCEDURES)}  # as registered: ltt, crc, empirical
+    table = table.assign(_m=table["method"].map(methods.order), _p=table["procedure"].map(lambda p: order.get(p, len(order))))
     return table.sort_values(["epsilon", "task", "_m", "_p"]).drop(columns=["_m", "_p"]).reset_index(drop=True)
 
 

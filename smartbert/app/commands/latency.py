@@ -10,6 +10,7 @@ import pandas as pd
 from smartbert.core.errors import SmartBertError
 from smartbert.core.formats import CALIBRATION, LATENCY
 from smartbert.inference.latency import latency_table
+from smartbert.replay.calibrate import at_epsilons
 from smartbert.replay.sweep import parse_policy_thresholds, parse_thresholds
 
 
@@ -18,7 +19,7 @@ def shipped_thresholds(paths: list[str], epsilons: list[float]) -> dict[str, lis
     found: dict[str, set[float]] = {}
     for path in paths:
         table = CALIBRATION.read_csv(path)
-        chosen = table[table["epsilon"].apply(lambda e: any(abs(e - x) < 1e-9 for x in epsilons))]
+        chosen = at_epsilons(table, epsilons)
         if chosen.empty:
             raise SmartBertError(f"{path} has no row at eps {epsilons}; rerun `smartbert calibrate --epsilons` with them")
         for method, threshold in zip(chosen["method"], chosen["threshold"]):

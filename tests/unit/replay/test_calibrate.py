@@ -17,6 +17,7 @@ from smartbert.core.errors import SmartBertError, UnknownNameError
 from smartbert.replay.calibrate import (
     PROCEDURES,
     RiskTable,
+    Splits,
     binomial_cdf,
     check_levels,
     hoeffding_bentkus_pvalue,
@@ -147,6 +148,7 @@ def test_risk_table_losses_against_the_full_path() -> None:
     k = len(table.thresholds) - 1
     aggressive = replay(trace, POLICIES["entropy"](table.thresholds[k])).prediction
     assert table.losses[:, k].tolist() == (aggressive != full).astype(float).tolist()
+    assert table.predictions[:, k].tolist() == aggressive.tolist() and table.full_prediction.tolist() == full.tolist()
     harm = risk_table(trace, lambda r: r.layers_run * 10.0, loss="harm")
     assert harm.losses[:, k].tolist() == ((aggressive != trace.labels) & (full == trace.labels)).astype(float).tolist()
     assert table.cost_pct[:, 0].tolist() == (replay(trace, POLICIES["entropy"](0.0)).layers_run * 10.0).tolist()
@@ -155,8 +157,8 @@ def test_risk_table_losses_against_the_full_path() -> None:
 def test_trials_judge_each_half_by_the_other() -> None:
     losses = np.zeros((10, 2))
     losses[:, 1] = [1, 0] * 5
-    table = RiskTable(np.array([0.0, 0.5]), losses, np.tile([100.0, 50.0], (10, 1)), np.ones((10, 2), bool))
-    found = run_trials(table, procedure("empirical"), 0.99, DELTA, trials=20, seed=1)
+    table = RiskTable(np.array([0.0, 0.5]), np.zeros((10, 2), int), losses, np.tile([100.0, 50.0], (10, 1)), np.zeros(10, int))
+    found = run_trials(table, procedure("empirical"), 0.99, DELTA, Splits.of(table, trials=20, seed=1))
     assert (found.thresholds == 0.5).all() and np.isclose(found.test_cost_pct, 50.0).all()
     calibration, test = split_indices(10, 20, seed=1)
     expected = np.array([losses[rows, 1].mean() for rows in test])
@@ -197,10 +199,11 @@ def test_on_real_traces_split_in_halves_each_procedure_keeps_its_guarantee(path)
     its guarantee, which is on the population's risk: the half's own sampling noise counts against it);
     conformal risk control: the mean test-half risk is at most ε. Both plus three standard errors."""
     table = risk_table(Trace.load(path), lambda r: r.layers_run * 1.0)
+    splits = Splits.of(table, SPLITS, seed=0)
     for epsilon in REAL_EPSILONS:
-        ltt = run_trials(table, procedure("ltt"), epsilon, DELTA, SPLITS, seed=0)
+        ltt = run_trials(table, procedure("ltt"), epsilon, DELTA, splits)
         assert ltt.violation_rate(epsilon) <= split_bound()
-        crc = run_trials(table, procedure("crc"), epsilon, DELTA, SPLITS, seed=0)
+        crc = run_trials(table, procedure("crc"), epsilon, DELTA, splits)
         assert crc.test_risk.mean() <= epsilon + 3 * crc.test_risk.std() / math.sqrt(SPLITS) + 1e-12
 
 
@@ -208,8 +211,9 @@ def test_on_real_traces_the_empirical_pick_fails_the_same_check() -> None:
     failed = []
     for path in QUICK_TRACES:
         table = risk_table(Trace.load(path), lambda r: r.layers_run * 1.0)
+        splits = Splits.of(table, SPLITS, seed=0)
         for epsilon in REAL_EPSILONS:
-            found = run_trials(table, procedure("empirical"), epsilon, DELTA, SPLITS, seed=0)
+            found = run_trials(table, procedure("empirical"), epsilon, DELTA, splits)
             if found.violation_rate(epsilon) > split_bound():
                 failed.append((path.parts[-4], path.parts[-3], epsilon))
     assert len(failed) >= 3, failed  # e.g. SST-2 PABEE at 2 points: 40% of the halves over eps
