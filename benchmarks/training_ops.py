@@ -85,6 +85,38 @@ def count(step) -> dict:
             "host_reads": work.host_reads}
 
 
+def gate_and_mix_kernels(hidden: int, width: int, heads: int, attention_dropout: float) -> int:
+    """Kernels of one skipping gate and the mix of eq. 1 (X^i = G X^{i-1} + (1 - G) E_i(X^{i-1})),
+    forward and backward, written with PyTorch's modules and autograd as stage 1 runs them, on a
+    batch of the benchmark's shape. Stage 1 adds this to every BERT layer, in series with it (gate i
+    reads X^{i-1}), so ``bert + layers * this`` kernels is eager stage 1's floor before its losses:
+    the adds that join the gate's gradient into X^{i-1}'s, the contrastive loss and the regulariser
+    come on top."""
+    import torch
+
+    from smartbert.modeling.heads import SkipGate
+    from smartbert.modeling.op_count import count_device_work
+
+    torch.manual_seed(0)
+    gate = SkipGate(hidden, width, heads, attention_dropout)
+    before = torch.randn(16, 64, hidden, requires_grad=True)   # X^{i-1}
+    layer_out = torch.randn(16, 64, hidden, requires_grad=True)  # E_i(X^{i-1})
+    mask = torch.zeros(16, 1, 1, 64)
+    mask[::3, ..., 40:] = torch.finfo(torch.float32).min
+    upstream = torch.randn(16, 64, hidden)
+
+    def step() -> None:
+        for tensor in (before, layer_out, *gate.parameters()):
+            tensor.grad = None  # as zero_grad(set_to_none=True): no accumulation kernels
+        mixed = torch.lerp(layer_out, before, gate(before, mask).view(-1, 1, 1))
+        torch.autograd.backward(mixed, upstream)
+
+    step()
+    with count_device_work() as work:
+        step()
+    return sum(n for name, n in work.ops.items() if name not in VIEW_OPS)
+
+
 def seconds(step, repeats: int) -> float:
     """Median wall time of one step over ``repeats`` after two warm-up steps."""
     step()
@@ -117,6 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(json.dumps(row), file=sys.stderr)
     bert = rows[0]
+    floor = {}
+    for dropout, key in ((0.1, "with_attention_dropout"), (0.0, "without_attention_dropout")):
+        gate = gate_and_mix_kernels(64, 128, 2, dropout)
+        bound = bert[key]["kernel_ops"] + args.layers * gate
+        floor[key] = {"gate_and_mix_kernels": gate, "stage1_kernels_at_least": bound,
+                      "ratio_to_bert_at_least": bound / bert[key]["kernel_ops"]}
+    print(json.dumps({"eager_floor": floor}), file=sys.stderr)
     for row in rows:
         row["ratio_to_bert"] = {key: {n: row[key][n] / bert[key][n] for n in ("aten_ops", "kernel_ops")}
                                 for key in ("with_attention_dropout", "without_attention_dropout")}
@@ -124,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     previous = json.loads(out.read_text()) if out.exists() else {}
     runs = {k: v for k, v in previous.get("runs", {}).items() if k != args.label}
-    runs[args.label] = {"rows": rows, "torch": torch.__version__, "threads": args.threads}
+    runs[args.label] = {"rows": rows, "eager_floor": floor, "torch": torch.__version__, "threads": args.threads}
     write_result({"benchmark": "training_ops", "layers": args.layers, "batch": [16, 64], "runs": runs}, str(out))
     return 0
 
