@@ -170,11 +170,15 @@ DATA_SUMMARY = Format("data summary", 1, "`smartbert data`", required=("task", "
 ORACLE = Format("oracle analysis", 1, "`smartbert oracle`", required=("summary", "heads"),
                 types=(("summary", dict), ("heads", list), ("gates", list)))
 TRACE = Format("trace", 1, "`smartbert trace`")
-CALIBRATION = Format("calibration table", 1, "`smartbert calibrate`",
+# version 2: trial_violation_rate is the share of picks over eps on all of dev (the guarantee's event),
+# trial_test_violation_rate the share over eps on their test half (version 1's trial_violation_rate)
+CALIBRATION = Format("calibration table", 2, "`smartbert calibrate`",
                      required=("task", "method", "procedure", "epsilon", "delta", "threshold", "cost_pct",
-                               "trial_cost_pct_mean", "trial_risk_mean", "trial_violation_rate", "seed"),
+                               "trial_cost_pct_mean", "trial_risk_mean", "trial_violation_rate",
+                               "trial_test_violation_rate", "seed"),
                      numeric=("epsilon", "delta", "threshold", "metric", "full_metric", "cost_pct", "risk", "n", "trials",
                               "trial_threshold_median", "trial_certified_rate", "trial_cost_pct_mean", "trial_cost_pct_std",
-                              "trial_risk_mean", "trial_violation_rate", "seed"),
+                              "trial_risk_mean", "trial_violation_rate", "trial_test_violation_rate", "seed"),
                      bounds=(("epsilon", 0.0, 1.0), ("delta", 0.0, 1.0), ("metric", *PERCENT), ("cost_pct", 0.0, 1e4),
-                             ("trial_risk_mean", 0.0, 1.0), ("trial_violation_rate", 0.0, 1.0), ("n", 1, 1e9)))
+                             ("trial_risk_mean", 0.0, 1.0), ("trial_violation_rate", 0.0, 1.0),
+                             ("trial_test_violation_rate", 0.0, 1.0), ("n", 1, 1e9)))

@@ -59,6 +59,16 @@ LOSSES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = 
     "disagreement": disagreement,
     "harm": harm,
 }
+#: What each loss's risk is, as the report and the claim say it.
+LOSS_MEANINGS = {
+    "disagreement": "the share of examples where the exit's prediction differs from the model's own full path",
+    "harm": "the share of examples the exit gets wrong where the model's own full path gets them right",
+}
+
+
+def loss_meaning(names: Sequence[str]) -> str:
+    """What the risk of the losses ``names`` (one, normally) measures."""
+    return "; ".join(f"{name}: {LOSS_MEANINGS.get(name, name)}" for name in dict.fromkeys(names)) or LOSS_MEANINGS["disagreement"]
 
 
 def check_loss(name: str) -> str:
@@ -125,14 +135,22 @@ def binomial_cdf(k: int, n: int, p: float) -> float:
     return float(min(1.0, math.exp(top) * np.exp(log_terms - top).sum()))
 
 
+def loss_total(risk: float, n: int) -> float:
+    """The summed loss n R̂, snapped to the nearest integer where it is one up to float rounding (a mean
+    of 0/1 losses times n is k only up to a relative 1e-16 or so, and ⌈k + 1e-13⌉ would be k + 1)."""
+    total = n * float(risk)
+    return float(round(total)) if abs(total - round(total)) <= 1e-9 * max(1.0, total) else total
+
+
 def hoeffding_bentkus_pvalue(risk: float, n: int, epsilon: float) -> float:
     """p-value of H0: R > ε from an empirical risk of a [0, 1] loss over n examples (Bates et al.
     2021, Prop. 5): min(exp(-n h(min(R̂, ε), ε)), e · P(Binomial(n, ε) <= ⌈n R̂⌉)), with
     h(a, b) = a ln(a/b) + (1 - a) ln((1 - a)/(1 - b))."""
-    a = min(risk, epsilon)
+    total = loss_total(risk, n)
+    a = min(total / n if n else 1.0, epsilon)
     h = (a * math.log(a / epsilon) if a > 0 else 0.0) + (1 - a) * math.log((1 - a) / (1 - epsilon))
     hoeffding = math.exp(-n * h)
-    bentkus = math.e * binomial_cdf(math.ceil(n * risk - 1e-9), n, epsilon)
+    bentkus = math.e * binomial_cdf(math.ceil(total), n, epsilon)
     return min(1.0, hoeffding, bentkus)
 
 
@@ -186,15 +204,16 @@ class LearnThenTest(Procedure):
     def choose_from(self, found: CalibrationRisk, epsilon: float, delta: float) -> Choice:
         chosen = -1
         for k, risk in enumerate(found.risk):
-            if _pvalue(round(float(risk), 12), found.n, epsilon) > delta:
+            if _pvalue(loss_total(risk, found.n), found.n, epsilon) > delta:
                 break
             chosen = k
         return Choice(max(chosen, 0), chosen >= 0)
 
 
 @functools.lru_cache(maxsize=65536)
-def _pvalue(risk: float, n: int, epsilon: float) -> float:
-    return hoeffding_bentkus_pvalue(risk, n, epsilon)
+def _pvalue(total: float, n: int, epsilon: float) -> float:
+    """Cached on the summed loss: splits of one size share their few distinct totals."""
+    return hoeffding_bentkus_pvalue(total / n, n, epsilon)
 
 
 class ConformalRiskControl(Procedure):
@@ -248,15 +267,33 @@ def check_levels(epsilons: Sequence[float], delta: float) -> None:
 
 @dataclass(frozen=True)
 class Trials:
-    """One procedure at one (ε, δ) over random calibration/test splits of a trace."""
+    """One procedure at one (ε, δ) over random calibration/test splits of a trace.
 
+    Two checks of the guarantee, with dev as the population the halves are drawn from: LTT's event
+    is the chosen threshold's risk on all of dev exceeding ε (:meth:`violation_rate`: at most δ of
+    the trials); CRC's is the mean test-half risk (at most ε). A test half's own risk over ε
+    (:meth:`test_violation_rate`) adds the half's sampling noise: it exceeds ε more often than δ
+    even where the population risk is below ε."""
+
+    index: np.ndarray        # [T] the grid position chosen on each calibration half
     thresholds: np.ndarray   # [T] the threshold chosen on each calibration half
     certified: np.ndarray    # [T] bool
     test_risk: np.ndarray    # [T] the (unmodified) loss's mean on the test half
+    dev_risk: np.ndarray     # [T] the chosen threshold's risk on all of dev (the population)
     test_cost_pct: np.ndarray  # [T]
 
     def violation_rate(self, epsilon: float) -> float:
+        """Share of trials whose pick has a risk over ε on all of dev (LTT bounds it by δ)."""
+        return float((self.dev_risk > epsilon + 1e-12).mean())
+
+    def test_violation_rate(self, epsilon: float) -> float:
+        """Share of trials whose pick has a risk over ε on its test half (noisier than the guarantee)."""
         return float((self.test_risk > epsilon + 1e-12).mean())
+
+    def median_threshold(self) -> float:
+        """The threshold at the median grid position of the picks (the lower one of an even count:
+        always a threshold of the grid)."""
+        return float(self.thresholds[np.argsort(self.index, kind="stable")[(len(self.index) - 1) // 2]])
 
 
 def split_indices(n: int, trials: int, seed: int, calibration_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -296,8 +333,9 @@ def run_trials(table: RiskTable, rule: Procedure, epsilon: float, delta: float, 
     def on_test(values: np.ndarray) -> np.ndarray:
         return np.array([values[rows, k].mean() for rows, k in zip(splits.test, index)], dtype=np.float64)
 
-    return Trials(thresholds=table.thresholds[index], certified=np.array([p.certified for p in picks]),
-                  test_risk=on_test(table.losses), test_cost_pct=on_test(table.cost_pct))
+    return Trials(index=index, thresholds=table.thresholds[index], certified=np.array([p.certified for p in picks]),
+                  test_risk=on_test(table.losses), dev_risk=table.losses.mean(axis=0)[index],
+                  test_cost_pct=on_test(table.cost_pct))
 
 
 def at_epsilons(rows: pd.DataFrame, epsilons: Sequence[float]) -> pd.DataFrame:
@@ -310,7 +348,8 @@ def calibration_rows(trace: Trace, costs: ComponentCosts, epsilons: Sequence[flo
                      seed: int = 0, reference_layers: int | None = None) -> pd.DataFrame:
     """Per procedure and ε: the threshold it ships when calibrated on the whole split (with its cost and
     metric there), and over ``trials`` random halves, what it chose on one half and what that gave on
-    the other: the mean and spread of the cost, the mean risk, and the share of halves over ε."""
+    the other: the mean and spread of the cost, the mean risk, and the share of picks over ε on all of
+    dev (the guarantee's event, :class:`Trials`) and on their test half."""
     check_levels(epsilons, delta)
     rules = [procedure(name) for name in procedures]
     spec = get_task(trace.meta.task)
@@ -340,12 +379,13 @@ def calibration_rows(trace: Trace, costs: ComponentCosts, epsilons: Sequence[flo
                 "cost_pct": float(table.cost_pct[:, shipped.index].mean()),
                 "risk": float(table.losses[:, shipped.index].mean()), "n": table.num_examples,
                 "trials": trials, "calibration_n": splits.calibration.shape[1],
-                "trial_threshold_median": float(np.median(found.thresholds)),
+                "trial_threshold_median": found.median_threshold(),
                 "trial_certified_rate": float(found.certified.mean()),
                 "trial_cost_pct_mean": float(found.test_cost_pct.mean()),
                 "trial_cost_pct_std": float(found.test_cost_pct.std()),
                 "trial_risk_mean": float(found.test_risk.mean()),
                 "trial_violation_rate": found.violation_rate(epsilon),
+                "trial_test_violation_rate": found.test_violation_rate(epsilon),
                 **origin,
             })
     return pd.DataFrame(rows)

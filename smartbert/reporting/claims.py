@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from smartbert.core.names import BERT, DEFAULT_VARIANT, SKIP_ONLY, SMARTBERT
-from smartbert.replay.calibrate import at_epsilons
+from smartbert.replay.calibrate import at_epsilons, loss_meaning
 from smartbert.replay.curves import gaps
 from smartbert.reporting.methods import MethodCatalogue
 from smartbert.reporting.results import at_or_below, majority_floor
@@ -346,7 +346,10 @@ def compare_cost(smartbert: pd.Series, other: pd.Series, floor: float) -> tuple[
     """Two methods' mean test cost at one guaranteed risk level: the outcome for SmartBERT and its
     description. Better/worse needs a gap beyond COST_MARGIN + the trials' mean spread (ties are not
     wins); a full model at or below the majority class agrees with itself cheaply and is no evidence
-    (SmartBERT's own then reads "worse", as in :func:`compare`)."""
+    (SmartBERT's own then reads "worse", as in :func:`compare`). The risk is measured against each
+    model's own full path, so where the two full models differ by more than DROP points, cost alone
+    decides nothing: the better full model at no more cost dominates; cheaper but worse is a trade-off
+    ("no evidence")."""
     ours, theirs = float(smartbert["trial_cost_pct_mean"]), float(other["trial_cost_pct_mean"])
     margin = COST_MARGIN + (float(smartbert["trial_cost_pct_std"]) + float(other["trial_cost_pct_std"])) / 2
     if at_or_below(float(other["full_metric"]), floor):
@@ -355,7 +358,17 @@ def compare_cost(smartbert: pd.Series, other: pd.Series, floor: float) -> tuple[
         return "worse", f"worse: SmartBERT's full model ({smartbert['full_metric']:.1f}) is at or below the majority class"
     gap = theirs - ours
     outcome = "better" if gap > margin else "worse" if gap < -margin else "tie"
-    return outcome, f"{outcome}: {ours:.1f}% vs {theirs:.1f}% of BERT's FLOPs (gap {gap:+.1f}, margin {margin:.1f})"
+    described = f"{ours:.1f}% vs {theirs:.1f}% of BERT's FLOPs (gap {gap:+.1f}, margin {margin:.1f})"
+    quality = float(smartbert["full_metric"]) - float(other["full_metric"])
+    if abs(quality) > DROP + EPS:
+        full = f"full models {float(smartbert['full_metric']):.1f} vs {float(other['full_metric']):.1f}"
+        if quality > 0:  # SmartBERT's full model is better
+            outcome = "no evidence" if outcome == "worse" else "better"
+        else:
+            outcome = "no evidence" if outcome == "better" else "worse"
+        why = "a trade-off" if outcome == "no evidence" else f"{'its' if quality > 0 else 'the baseline'} full model is better at no more cost"
+        return outcome, f"{outcome}: {described}; {full} ({why})"
+    return outcome, f"{outcome}: {described}"
 
 
 def claim_guaranteed_cost(guaranteed: pd.DataFrame, agg: pd.DataFrame, majority: dict[str, dict], tasks: Sequence[str],
@@ -382,9 +395,11 @@ def claim_guaranteed_cost(guaranteed: pd.DataFrame, agg: pd.DataFrame, majority:
                 evidence.append(f"{task} at eps {100 * epsilon:g} pt vs {baseline}: SmartBERT {described}")
     return Claim("At the same guaranteed risk, SmartBERT needs less computation than the early-exit baselines "
                  "(this suite's question; the paper picks thresholds by hand).",
-                 f"per baseline, with {procedure} thresholds (P(disagreement with the model's own full path > eps) <= delta), "
-                 f"SmartBERT's mean test-half cost is lower by more than {COST_MARGIN:g} points of cost % (+ the trials' "
-                 "spread) on more than half of the (task, eps) pairs and higher on none; ties are not wins",
+                 f"per baseline, with {procedure} thresholds (P(risk > eps) <= delta; risk: "
+                 f"{loss_meaning(list(rows['loss'])) if 'loss' in rows else loss_meaning([])}), SmartBERT's mean test-half "
+                 f"cost is lower by more than {COST_MARGIN:g} points of cost % (+ the trials' spread) on more than half of "
+                 f"the (task, eps) pairs and higher on none; ties are not wins; where the full models differ by more than "
+                 f"{DROP:g} point{'' if DROP == 1 else 's'} of the metric, the better one wins at no more cost and a cheaper, worse one is no evidence",
                  _dominance_verdict(outcomes), evidence)
 
 

@@ -167,7 +167,8 @@ def guaranteed_figure(calibrations: pd.DataFrame, tasks: Sequence[str], *, catal
                 data = data.sort_values("epsilon")
                 axis.plot(100 * data["epsilon"], data["trial_cost_pct_mean"], marker="o", markersize=3, linestyle=style,
                           color=colours[method], label=f"{data['label'].iloc[0]} ({procedure})")
-        axis.set(title=task, xlabel="risk level eps (points of disagreement)", ylabel="cost (% of BERT FLOPs)")
+        loss = "/".join(dict.fromkeys(frame["loss"])) if "loss" in frame and len(frame) else "disagreement"
+        axis.set(title=task, xlabel=f"risk level eps (points of {loss})", ylabel="cost (% of BERT FLOPs)")
         axis.set_ylim(bottom=0)
     finish_panels(figure, axes, len(tasks), "Cost at guaranteed quality (mean over random calibration/test halves of dev)",
                   legend_columns=4, legend_room=(0.15, 0.1))

@@ -26,4 +26,4 @@ def run(args: argparse.Namespace) -> None:
         table.insert(0, key, value)
     CALIBRATION.write_csv(table, args.out)
     print(table[["procedure", "epsilon", "threshold", "certified", "cost_pct", "trial_cost_pct_mean", "trial_risk_mean",
-                 "trial_violation_rate"]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+                 "trial_violation_rate", "trial_test_violation_rate"]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
