@@ -85,16 +85,18 @@ gpu-bundle: $(STAMP)
 # assembled outputs (tables, figures, REPORT.md, external sweeps) are stamped oldest, so the run
 # assembles them again from every per-task output (seconds), never keeping ones made from fewer.
 # For a run whose selection.csv and selected.yaml are both committed (cpu-full; the quick run from its
-# next republish on). GNU touch (-d '-N minutes').
+# next republish on). GNU touch (-d @SECONDS): one clock reading for every group, so that a group
+# xargs splits over several touch calls (traces and the oracles made from them) gets one time.
 RESULTS ?= results/cpu-full
 RESULTS_DIR = $(patsubst %/,%,$(RESULTS))
 ASSEMBLED = -e '/tables/' -e '/external/' -e '/REPORT.md$$' -e '^figures/'
 restamp:
 	test -d '$(RESULTS_DIR)/data' || { echo "restamp: $(RESULTS_DIR)/data not found; set RESULTS=results/<profile>"; exit 2; }
-	git ls-files -z '$(RESULTS_DIR)' 'figures/$(notdir $(RESULTS_DIR))' | grep -z $(ASSEMBLED) | xargs -0 -r touch -d '-3 minutes'
-	git ls-files -z '$(RESULTS_DIR)/data' | xargs -0 -r touch -d '-2 minutes'
-	git ls-files -z '$(RESULTS_DIR)/selection' | xargs -0 -r touch -d '-1 minute'
-	git ls-files -z '$(RESULTS_DIR)' | grep -z -v $(ASSEMBLED) -e '/data/' -e '/selection/' | xargs -0 -r touch
+	now=$$(date +%s); \
+	git ls-files -z '$(RESULTS_DIR)' 'figures/$(notdir $(RESULTS_DIR))' | grep -z $(ASSEMBLED) | xargs -0 -r touch -d "@$$((now - 180))" && \
+	git ls-files -z '$(RESULTS_DIR)/data' | xargs -0 -r touch -d "@$$((now - 120))" && \
+	git ls-files -z '$(RESULTS_DIR)/selection' | xargs -0 -r touch -d "@$$((now - 60))" && \
+	git ls-files -z '$(RESULTS_DIR)' | grep -z -v $(ASSEMBLED) -e '/data/' -e '/selection/' | xargs -0 -r touch -d "@$$now"
 
 clean:
 	rm -rf $(VENV) .pytest_cache
