@@ -33,7 +33,6 @@ from _result import write_result  # noqa: E402
 
 TRAIN = {"epochs": 3, "batch_size": 16, "learning_rate": 5.0e-4, "max_seq_len": 32, "max_train_examples": 800,
          "pad_to_multiple_of": 16}
-OUT = "results/bench/compile_smoke.json"
 SMARTBERT = {"stage1_epochs": 3, "soft_epochs": 2, "stage2_epochs": 2, "lam": 0.001}
 
 
@@ -125,9 +124,6 @@ def same_step(method_name: str, backbone: str, stages: set[str] | None = None, h
             compile_s = time.perf_counter() - started
             torch._dynamo.reset()
 
-            def relative(a, b):
-                return float((a.float() - b.float()).norm() / b.float().norm().clamp_min(1e-12))
-
             pairs = [(names[id(p)], c, e) for p, c, e in zip(trainable, compiled_grads, eager_grads, strict=True)
                      if e is not None]
             missing = [name for name, c, _ in pairs if c is None]
@@ -152,16 +148,20 @@ def same_step(method_name: str, backbone: str, stages: set[str] | None = None, h
     return rows
 
 
+def relative(a, b) -> float:
+    """|a - b| / |b| of two tensors (b's norm floored at 1e-12)."""
+    return float((a.float() - b.float()).norm() / b.float().norm().clamp_min(1e-12))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=OUT)
+    parser.add_argument("--out", help="default: results/bench/compile_smoke.json, or compile_same_step.json with --same-step")
     parser.add_argument("--task", default="synthetic-sentiment")
     parser.add_argument("--backbone", default="tiny")
     parser.add_argument("--methods", nargs="+", default=["bert", "smartbert"])
     parser.add_argument("--seeds", nargs=2, type=int, default=[1, 2], help="two seeds: the eager spread is the noise")
     parser.add_argument("--same-step", action="store_true",
-                        help="only compare one compiled step with eager per stage (seconds; --out defaults to "
-                             "results/bench/compile_same_step.json)")
+                        help="only compare one compiled step with eager per stage (seconds)")
     args = parser.parse_args(argv)
     import torch
 
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [row for method in args.methods for row in same_step(method, args.backbone)]
         write_result({"benchmark": "compile_same_step", "backbone": args.backbone, "torch": torch.__version__,
                       "tolerance": SAME_STEP_TOLERANCE, "rows": rows},
-                     args.out if args.out != OUT else "results/bench/compile_same_step.json")
+                     args.out or "results/bench/compile_same_step.json")
         return 0
 
     from smartbert.data.load import load_split
@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append(run)
     write_result({"benchmark": "compile_smoke", "task": args.task, "backbone": args.backbone, "train": TRAIN,
                   "smartbert": SMARTBERT, "dev_examples": dev_examples, "torch": torch.__version__,
-                  "load_average_at_end": os.getloadavg()[0], "runs": runs, "verdict": verdict(runs, dev_examples)}, args.out)
+                  "load_average_at_end": os.getloadavg()[0], "runs": runs, "verdict": verdict(runs, dev_examples)},
+                 args.out or "results/bench/compile_smoke.json")
     return 0
 
 

@@ -315,6 +315,7 @@ class Splits:
     calibration: np.ndarray          # [T, n_cal] indices
     test: np.ndarray                 # [T, N - n_cal] indices
     risks: list[CalibrationRisk]     # [T]
+    dev_risk: np.ndarray             # [K] each threshold's risk on all of dev (the population of the halves)
 
     @classmethod
     def of(cls, table: RiskTable, trials: int, seed: int = 0, calibration_fraction: float = 0.5) -> Splits:
@@ -322,7 +323,7 @@ class Splits:
         monotone = np.maximum.accumulate(table.losses, axis=1)
         # one half at a time: memory stays N x K
         risks = [CalibrationRisk(len(rows), table.losses[rows].mean(axis=0), monotone[rows].mean(axis=0)) for rows in calibration]
-        return cls(calibration, test, risks)
+        return cls(calibration, test, risks, table.losses.mean(axis=0))
 
 
 def run_trials(table: RiskTable, rule: Procedure, epsilon: float, delta: float, splits: Splits) -> Trials:
@@ -334,7 +335,7 @@ def run_trials(table: RiskTable, rule: Procedure, epsilon: float, delta: float, 
         return np.array([values[rows, k].mean() for rows, k in zip(splits.test, index)], dtype=np.float64)
 
     return Trials(index=index, thresholds=table.thresholds[index], certified=np.array([p.certified for p in picks]),
-                  test_risk=on_test(table.losses), dev_risk=table.losses.mean(axis=0)[index],
+                  test_risk=on_test(table.losses), dev_risk=splits.dev_risk[index],
                   test_cost_pct=on_test(table.cost_pct))
 
 

@@ -396,7 +396,7 @@ def claim_guaranteed_cost(guaranteed: pd.DataFrame, agg: pd.DataFrame, majority:
     return Claim("At the same guaranteed risk, SmartBERT needs less computation than the early-exit baselines "
                  "(this suite's question; the paper picks thresholds by hand).",
                  f"per baseline, with {procedure} thresholds (P(risk > eps) <= delta; risk: "
-                 f"{loss_meaning(list(rows['loss'])) if 'loss' in rows else loss_meaning([])}), SmartBERT's mean test-half "
+                 f"{loss_meaning(list(rows.get('loss', [])))}), SmartBERT's mean test-half "
                  f"cost is lower by more than {COST_MARGIN:g} points of cost % (+ the trials' spread) on more than half of "
                  f"the (task, eps) pairs and higher on none; ties are not wins; where the full models differ by more than "
                  f"{DROP:g} point{'' if DROP == 1 else 's'} of the metric, the better one wins at no more cost and a cheaper, worse one is no evidence",

@@ -153,6 +153,7 @@ def guaranteed_figure(calibrations: pd.DataFrame, tasks: Sequence[str], *, catal
     level eps (in points), per task panel, averaged over seeds; Learn-then-Test solid, conformal risk
     control dashed (the empirical pick, which guarantees nothing, is left out)."""
     frame = calibrations[calibrations["procedure"].isin(["ltt", "crc"])]
+    loss = "/".join(dict.fromkeys(frame["loss"])) if "loss" in frame and len(frame) else "disagreement"
     frame = frame.groupby(["task", "method", "label", "procedure", "epsilon"], as_index=False)["trial_cost_pct_mean"].mean()
     tasks = [t for t in tasks if t in set(frame["task"])]
     figure, axes = task_panels(len(tasks))
@@ -167,7 +168,6 @@ def guaranteed_figure(calibrations: pd.DataFrame, tasks: Sequence[str], *, catal
                 data = data.sort_values("epsilon")
                 axis.plot(100 * data["epsilon"], data["trial_cost_pct_mean"], marker="o", markersize=3, linestyle=style,
                           color=colours[method], label=f"{data['label'].iloc[0]} ({procedure})")
-        loss = "/".join(dict.fromkeys(frame["loss"])) if "loss" in frame and len(frame) else "disagreement"
         axis.set(title=task, xlabel=f"risk level eps (points of {loss})", ylabel="cost (% of BERT FLOPs)")
         axis.set_ylim(bottom=0)
     finish_panels(figure, axes, len(tasks), "Cost at guaranteed quality (mean over random calibration/test halves of dev)",

@@ -83,4 +83,8 @@ def test_the_guaranteed_cost_figure_draws_cost_against_eps_per_method_and_proced
     assert ltt.get_xdata().tolist() == [1.0, 2.0] and ltt.get_ydata().tolist() == [65.0, 45.0]  # seeds averaged
     assert lines["SMARTBERT (crc)"].get_linestyle() == "--" and lines["SMARTBERT (crc)"].get_ydata().tolist() == [70.0, 50.0]
     assert len([axis for axis in drawn.axes if axis.get_visible() and axis.get_title()]) == 1  # RTE has nothing to draw
+    assert drawn.axes[0].get_xlabel() == "risk level eps (points of disagreement)"
     plt.close(drawn)
+    harm = guaranteed_figure(frame.assign(loss="harm"), ["SST-2"], catalogue=catalogue)
+    assert harm.axes[0].get_xlabel() == "risk level eps (points of harm)"  # the loss it was calibrated on
+    plt.close(harm)
