@@ -78,7 +78,6 @@ SELECTED = res("selection/{task}/selected.yaml")
 SELECTION_TABLE = res("selection/{task}/selection.csv")
 SELECTION_POINT = res("selection/{task}/points/{point}.json")  # one grid point's row (temp, until `choose`)
 SELECTION_POINT_RUNTIME = res("runtime/select/{task}/{point}.tsv")
-SELECTION_RUNTIME = res("runtime/select/{task}.tsv")
 CALIBRATION = res("calibration/{task}/{method}/{variant}/seed{seed}.csv")
 CALIBRATION_LATENCY = res("calibration/{task}/latency.csv")  # batch-1 ms at the calibrated thresholds  # a run from before the per-point select jobs (the published ones)
 
@@ -172,9 +171,8 @@ def runtime_files():
 
 
 def selection_runtime_files(task):
-    """The select jobs' benchmark files of ``task``: one per grid point, or a published run's single one."""
-    single = SELECTION_RUNTIME.format(task=task)
-    return [single] if os.path.exists(single) else [SELECTION_POINT_RUNTIME.format(task=task, point=p) for p in PLAN.selection_points()]
+    """The select jobs' benchmark files of ``task``: one per grid point."""
+    return [SELECTION_POINT_RUNTIME.format(task=task, point=p) for p in PLAN.selection_points()]
 
 
 def selection_rows(wildcards):

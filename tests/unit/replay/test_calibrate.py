@@ -2,8 +2,8 @@
 the p-values against their formulas, and validity: where the risk curve is known, Learn-then-Test
 exceeds ε on at most δ of the draws and conformal risk control keeps the mean risk under ε, while
 picking the empirical-risk threshold fails both (each check's Monte-Carlo noise is stated); and the
-same checks on the published quick run's real dev traces, split at random into calibration and test
-halves, where the empirical pick fails them too."""
+same checks on the published runs' real dev traces (quick, and cpu-full where BERT learned its tasks),
+split at random into calibration and test halves, where the empirical pick fails them too."""
 
 from __future__ import annotations
 
@@ -199,8 +199,15 @@ def test_bad_levels_and_names_are_one_line_errors() -> None:
     assert set(PROCEDURES) == {"ltt", "crc", "empirical"}
 
 
-QUICK_TRACES = sorted(p for p in (REPO / "results" / "quick" / "traces").glob("*/*/default/seed1.npz")
-                      if Trace.load(p).meta.default_policy != "none")
+def published_traces(profile: str) -> list:
+    """Every early-exit model's committed dev trace of a published run (default configuration, seed 1)."""
+    return sorted(p for p in (REPO / "results" / profile / "traces").glob("*/*/default/seed1.npz")
+                  if Trace.load(p).meta.default_policy != "none")
+
+
+QUICK_TRACES = published_traces("quick")
+CPU_FULL_TRACES = published_traces("cpu-full")
+REAL_TRACES = QUICK_TRACES + CPU_FULL_TRACES
 SPLITS = 200
 REAL_EPSILONS = (0.01, 0.02, 0.05)
 
@@ -210,11 +217,12 @@ def split_bound() -> float:
     return DELTA + 3 * math.sqrt(DELTA * (1 - DELTA) / SPLITS)
 
 
-def test_the_published_quick_runs_traces_are_committed() -> None:
-    assert len(QUICK_TRACES) == 20, "results/quick/traces/ should hold the dev trace of every early-exit model (5 tasks x 4)"
+@pytest.mark.parametrize("traces", [QUICK_TRACES, CPU_FULL_TRACES], ids=["quick", "cpu-full"])
+def test_the_published_runs_traces_are_committed(traces) -> None:
+    assert len(traces) == 20, "results/<run>/traces/ should hold the dev trace of every early-exit model (5 tasks x 4)"
 
 
-@pytest.mark.parametrize("path", QUICK_TRACES, ids=lambda p: f"{p.parts[-4]}-{p.parts[-3]}")
+@pytest.mark.parametrize("path", REAL_TRACES, ids=lambda p: f"{p.parts[-6]}-{p.parts[-4]}-{p.parts[-3]}")
 def test_on_real_traces_split_in_halves_each_procedure_keeps_its_guarantee(path) -> None:
     """With dev as the population the halves are drawn from: Learn-then-Test's picks have a risk over ε on
     all of dev in at most δ of the splits (its guarantee's event); conformal risk control's mean test-half
@@ -231,11 +239,11 @@ def test_on_real_traces_split_in_halves_each_procedure_keeps_its_guarantee(path)
 
 def test_on_real_traces_the_empirical_pick_fails_the_same_check() -> None:
     failed = []
-    for path in QUICK_TRACES:
+    for path in REAL_TRACES:
         table = risk_table(Trace.load(path), lambda r: r.layers_run * 1.0)
         splits = Splits.of(table, SPLITS, seed=0)
         for epsilon in REAL_EPSILONS:
             found = run_trials(table, procedure("empirical"), epsilon, DELTA, splits)
             if found.violation_rate(epsilon) > split_bound():
-                failed.append((path.parts[-4], path.parts[-3], epsilon))
+                failed.append((path.parts[-6], path.parts[-4], path.parts[-3], epsilon))
     assert len(failed) >= 3, failed
